@@ -1,0 +1,165 @@
+/**
+ * Reads loop.config.yaml: YAML with positions, `${VAR}` interpolation from the environment, then the
+ * zod schema. Every problem becomes a ConfigIssue naming file, line, column, field and what is expected.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve, dirname } from 'node:path';
+import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import { configSchema, type Config } from './schema.js';
+
+export interface LoadedConfig {
+  config: Config;
+  /** Absolute path of the config file. */
+  file: string;
+  /** Folder relative paths in the config are resolved against. */
+  baseDir: string;
+  /** Where each check is defined, by check name: `file:line`. */
+  checkLocations: Record<string, string>;
+}
+
+export type Env = Record<string, string | undefined>;
+
+export async function loadConfig(file: string, env: Env = process.env): Promise<LoadedConfig> {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(err)})`;
+    throw new ConfigError(
+      [{ file: abs, field: '', message: why }],
+      'pass --config PATH, or create loop.config.yaml (deploy-loop init writes a commented one)',
+    );
+  }
+  return parseConfigText(text, abs, env);
+}
+
+export function parseConfigText(text: string, file: string, env: Env = process.env): LoadedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const pos = (offset: number | undefined) => {
+    if (offset === undefined) return {};
+    const p = lineCounter.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => ({ file, ...pos(e.pos[0]), field: '', message: `YAML syntax: ${e.message.split('\n')[0]}` })),
+    );
+  }
+  const raw: unknown = doc.toJS();
+  if (raw === null || raw === undefined) {
+    throw new ConfigError([{ file, field: '', message: 'the file is empty; expected a mapping starting with apiVersion: deploy-loop/v1' }]);
+  }
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError([{ file, line: 1, column: 1, field: '', message: 'expected a mapping (key: value) at the top level' }]);
+  }
+
+  const missing: ConfigIssue[] = [];
+  const interpolated = interpolate(raw, [], env, (p, name) =>
+    missing.push({
+      file,
+      ...pos(nodeAt(doc, p)?.range?.[0]),
+      field: formatPath(p),
+      message: `environment variable ${name} is not set (set it, or write \${${name}:-default})`,
+    }),
+  );
+  if (missing.length > 0) throw new ConfigError(missing);
+
+  const parsed = configSchema.safeParse(interpolated);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((iss) => toConfigIssue(iss, doc, file, pos));
+    throw new ConfigError(issues, 'deploy-loop schema prints the JSON Schema; the README lists every field');
+  }
+  const checkLocations: Record<string, string> = {};
+  parsed.data.smoke.checks.forEach((c, i) => {
+    const p = pos(nodeAt(doc, ['smoke', 'checks', i])?.range?.[0]);
+    checkLocations[c.name] = p.line ? `${file}:${p.line}` : file;
+  });
+  return { config: parsed.data, file, baseDir: dirname(file), checkLocations };
+}
+
+type PathKey = string | number;
+
+function nodeAt(doc: Document, path: PathKey[]): Node | undefined {
+  // Walk down as far as the path exists: a missing key is reported at its parent.
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    if (node && typeof node === 'object' && 'range' in node) return node as Node;
+  }
+  return undefined;
+}
+
+/** For an unknown key, point at the key itself rather than the mapping holding it. */
+function keyNodeAt(doc: Document, parent: PathKey[], key: string): Node | undefined {
+  const map = parent.length === 0 ? doc.contents : doc.getIn(parent, true);
+  if (!isMap(map)) return undefined;
+  for (const pair of map.items) {
+    if (isScalar(pair.key) && pair.key.value === key) return pair.key;
+  }
+  return undefined;
+}
+
+export function formatPath(path: readonly PathKey[]): string {
+  let out = '';
+  for (const k of path) out += typeof k === 'number' ? `[${k}]` : out ? `.${k}` : k;
+  return out;
+}
+
+function toConfigIssue(
+  iss: z.core.$ZodIssue,
+  doc: Document,
+  file: string,
+  pos: (o: number | undefined) => { line?: number; column?: number },
+): ConfigIssue {
+  const path = iss.path.filter((k): k is PathKey => typeof k === 'string' || typeof k === 'number');
+  if (iss.code === 'unrecognized_keys') {
+    const key = iss.keys[0] ?? '';
+    const node = keyNodeAt(doc, path, key) ?? nodeAt(doc, path);
+    const where = formatPath(path) || 'the top level';
+    return {
+      file,
+      ...pos(node?.range?.[0]),
+      field: formatPath([...path, key]),
+      message: `unknown field${iss.keys.length > 1 ? `s ${iss.keys.join(', ')}` : ` "${key}"`} in ${where}; check the spelling (deploy-loop schema lists the allowed fields)`,
+    };
+  }
+  const node = nodeAt(doc, path);
+  const isMissing = iss.code === 'invalid_type' && doc.getIn(path, true) === undefined && path.length > 0;
+  let message = iss.message;
+  if (isMissing) message = `required field is missing: ${message}`;
+  else if (iss.code === 'invalid_type' && /^Invalid input/.test(message)) message = `expected ${iss.expected}`;
+  return { file, ...pos(node?.range?.[0]), field: formatPath(path), message };
+}
+
+const VAR = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces `${VAR}` and `${VAR:-default}` in every string; `$${` stays a literal `${`. */
+export function interpolate(
+  value: unknown,
+  path: PathKey[],
+  env: Env,
+  onMissing: (path: PathKey[], name: string) => void,
+): unknown {
+  if (typeof value === 'string') {
+    return value.replace(VAR, (whole, name: string | undefined, fallback: string | undefined) => {
+      if (whole === '$${') return '${';
+      const v = env[name as string];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      onMissing(path, name as string);
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...path, i], env, onMissing));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, [...path, k], env, onMissing);
+    return out;
+  }
+  return value;
+}
+

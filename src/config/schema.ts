@@ -1,0 +1,238 @@
+/**
+ * The one schema for loop.config.yaml: it gives the TypeScript types, the defaults, the validation
+ * messages and (through `z.toJSONSchema`) the published JSON Schema. Objects are strict so a
+ * misspelt key is an error instead of being silently ignored.
+ */
+import { z } from 'zod';
+import { PRIORITIES } from '../smoke/result.js';
+
+export const API_VERSION = 'deploy-loop/v1';
+
+const argv = z
+  .array(z.string().min(1, 'an argument may not be empty'), { error: 'expected a command as an array of strings, e.g. [node, server.js]' })
+  .min(1, 'the command needs at least the program name');
+
+const ms = (what: string) => z.number({ error: `expected ${what} in milliseconds (a number)` }).int().positive();
+
+const envMap = z.record(z.string(), z.string({ error: 'environment values must be strings (quote numbers)' }));
+
+const priority = z.enum(PRIORITIES, { error: 'expected a priority: P0, P1, P2 or P3' });
+
+const regexString = z.string().refine(
+  (s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'not a valid regular expression' },
+);
+
+const path = z
+  .string()
+  .refine((p) => p.startsWith('/'), { error: 'a path must start with "/" (it is joined to the URL under test)' });
+
+const checkBase = {
+  name: z.string({ error: 'every check needs a name' }).min(1),
+  priority: priority.default('P1'),
+  timeoutMs: ms('timeoutMs').optional().describe('Per-attempt timeout; defaults to smoke.defaults.timeoutMs.'),
+  retries: z.number().int().min(0).max(10).optional().describe('Extra attempts after a failure.'),
+  description: z.string().optional(),
+};
+
+export const httpCheckSchema = z
+  .strictObject({
+    ...checkBase,
+    kind: z.literal('http'),
+    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
+    path: path.default('/'),
+    headers: z.record(z.string(), z.string()).default({}),
+    body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional()
+      .describe('A string is sent as is; an object or array is sent as JSON.'),
+    expect: z
+      .strictObject({
+        status: z
+          .union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)])
+          .default(200),
+        headers: z.record(z.string(), z.string()).optional().describe('Header values that must be contained (case-insensitive names).'),
+        json: z.unknown().optional().describe('A JSON subset the response body must contain.'),
+        bodyContains: z.string().optional(),
+        bodyMatches: regexString.optional(),
+        maxLatencyMs: ms('maxLatencyMs').optional(),
+      })
+      .prefault({}),
+  })
+  .describe('An HTTP request and what the response must look like.');
+
+const sendStep = z.strictObject({
+  send: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
+    .describe('A string is sent as a text frame; an object or array as JSON text.'),
+});
+const expectStep = z.strictObject({
+  expect: z
+    .strictObject({
+      json: z.unknown().optional().describe('A JSON subset the next message must contain.'),
+      text: z.string().optional().describe('Text the next message must contain.'),
+      matches: regexString.optional(),
+    })
+    .refine((e) => e.json !== undefined || e.text !== undefined || e.matches !== undefined, {
+      error: 'an expect step needs json, text or matches',
+    }),
+  timeoutMs: ms('timeoutMs').optional(),
+});
+
+export const websocketCheckSchema = z
+  .strictObject({
+    ...checkBase,
+    kind: z.literal('websocket'),
+    path: path.default('/'),
+    headers: z.record(z.string(), z.string()).default({}),
+    subprotocols: z.array(z.string().min(1)).default([]),
+    connections: z.number().int().min(1).max(100_000).default(1).describe('Connections opened in parallel, each running the script.'),
+    maxConnectMs: ms('maxConnectMs').optional(),
+    script: z.array(z.union([sendStep, expectStep], { error: 'a script step is either {send: …} or {expect: {…}}' })).default([]),
+    expectClose: z
+      .strictObject({ code: z.number().int().min(1000).max(4999), reason: z.string().optional() })
+      .optional()
+      .describe('The server must close with this code after the script; otherwise the client closes with 1000.'),
+  })
+  .describe('A WebSocket connection (or N), a send/expect script, and how it must close.');
+
+export const checkSchema = z.discriminatedUnion('kind', [httpCheckSchema, websocketCheckSchema], {
+  error: (iss) => (iss.code === 'invalid_union' ? 'a check needs `kind: http` or `kind: websocket`' : undefined),
+});
+
+const commandBuildSchema = z.strictObject({
+  kind: z.literal('command'),
+  context: z.string().min(1).default('.').describe('Folder copied into an immutable revision folder before building.'),
+  command: argv.optional().describe('Run inside the revision folder; omit to only snapshot the context.'),
+  exclude: z.array(z.string()).default(['.git', 'node_modules']).describe('Names skipped when copying the context.'),
+  env: envMap.default({}),
+  timeoutMs: ms('timeoutMs').default(300_000),
+});
+
+export const buildSchema = z.discriminatedUnion('kind', [commandBuildSchema], {
+  error: (iss) => (iss.code === 'invalid_union' ? 'expected build.kind: command' : undefined),
+});
+
+const readinessSchema = z
+  .strictObject({
+    path: path.default('/'),
+    timeoutMs: ms('timeoutMs').default(15_000),
+    intervalMs: ms('intervalMs').default(100),
+  })
+  .prefault({});
+
+const localTargetSchema = z.strictObject({
+  kind: z.literal('local'),
+  command: argv.describe('Starts one revision inside its folder; PORT is set in its environment.'),
+  host: z.literal('127.0.0.1').default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(0).describe('Port of the traffic proxy (the service URL); 0 picks a free one.'),
+  env: envMap.default({}),
+  secretEnv: z.array(z.string()).default([]).describe('Names of env values to redact from reports and logs.'),
+  readiness: readinessSchema,
+  keepRevisions: z.number().int().min(1).max(20).default(3).describe('Revisions kept running (serving or rollback targets).'),
+});
+
+export const targetSchema = z.discriminatedUnion('kind', [localTargetSchema], {
+  error: (iss) => (iss.code === 'invalid_union' ? 'expected target.kind: local' : undefined),
+});
+
+export const trafficSchema = z
+  .strictObject({
+    strategy: z.literal('direct').default('direct'),
+    tag: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,45}$/, 'a tag is lowercase letters, digits and dashes, starting with a letter')
+      .default('candidate'),
+  })
+  .prefault({});
+
+const gatePercent = z.number({ error: 'expected a minimum pass rate in percent (0-100)' }).min(0).max(100);
+export const gateSchema = z
+  .strictObject({
+    P0: gatePercent.default(100),
+    P1: gatePercent.optional(),
+    P2: gatePercent.optional(),
+    P3: gatePercent.optional(),
+  })
+  .prefault({})
+  .describe('Minimum pass rate per priority, in percent. Unset priorities are reported but not gated.');
+
+export const smokeSchema = z.strictObject({
+  concurrency: z.number().int().min(1).max(1000).default(8),
+  defaults: z
+    .strictObject({
+      timeoutMs: ms('timeoutMs').default(5000),
+      retries: z.number().int().min(0).max(10).default(0),
+      retryDelayMs: z.number().int().min(0).default(200),
+    })
+    .prefault({}),
+  checks: z.array(checkSchema).min(1, 'the smoke suite needs at least one check'),
+});
+
+export const loopSchema = z
+  .strictObject({
+    maxCycles: z.number().int().min(1).max(1000).default(5),
+    fix: z
+      .strictObject({
+        command: argv,
+        shell: z.boolean().default(false).describe('Run through a shell. Off by default: config never reaches a shell unless asked.'),
+        cwd: z.string().optional(),
+        timeoutMs: ms('timeoutMs').default(600_000),
+        env: envMap.default({}),
+      })
+      .optional(),
+  })
+  .prefault({});
+
+export const reportsSchema = z
+  .strictObject({
+    dir: z.string().min(1).default('reports'),
+  })
+  .prefault({});
+
+export const configSchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION, { error: `expected apiVersion: ${API_VERSION}` }),
+    service: z
+      .string({ error: 'expected the service name' })
+      .regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, 'a service name is lowercase letters, digits and dashes (Cloud Run rules)'),
+    build: buildSchema,
+    target: targetSchema,
+    traffic: trafficSchema,
+    smoke: smokeSchema,
+    gate: gateSchema,
+    loop: loopSchema,
+    reports: reportsSchema,
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    cfg.smoke.checks.forEach((c, i) => {
+      const first = seen.get(c.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['smoke', 'checks', i, 'name'],
+          message: `duplicate check name "${c.name}" (also smoke.checks[${first}]); names identify checks across cycles`,
+        });
+      } else seen.set(c.name, i);
+    });
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type CheckConfig = z.output<typeof checkSchema>;
+export type HttpCheckConfig = z.output<typeof httpCheckSchema>;
+export type WebSocketCheckConfig = z.output<typeof websocketCheckSchema>;
+export type SmokeConfig = z.output<typeof smokeSchema>;
+export type GateConfig = z.output<typeof gateSchema>;
+export type BuildConfig = z.output<typeof buildSchema>;
+export type TargetConfig = z.output<typeof targetSchema>;
+export type LocalTargetConfig = z.output<typeof localTargetSchema>;
+
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

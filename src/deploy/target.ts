@@ -1,0 +1,45 @@
+import type { BuiltImage } from '../build/builder.js';
+import type { StageContext } from '../context.js';
+
+/** One entry of a traffic split: a revision's share and its tag (a tag may sit on a 0% revision). */
+export interface TrafficEntry {
+  revision: string;
+  percent: number;
+  tag?: string;
+}
+
+export interface Revision {
+  name: string;
+  /** URL that reaches only this revision (its tag URL). */
+  url: string;
+  image: string;
+  /** Milliseconds from asking for the revision to it being ready. */
+  startMs: number;
+}
+
+export type DeployOutcome =
+  | { ok: true; revision: Revision }
+  | {
+      ok: false;
+      revisionName?: string;
+      /** e.g. `exited with code 1 before listening`, or a Cloud Run condition message. */
+      message: string;
+      reason?: string;
+      exitCode?: number | null;
+      logTail: string[];
+      durationMs: number;
+    };
+
+export interface Target {
+  readonly kind: string;
+  /** Deploys a new revision tagged `tag` that receives no traffic. */
+  deployCandidate(ctx: StageContext, image: BuiltImage, tag: string): Promise<DeployOutcome>;
+  /** Sets the split exactly as given (percents sum to 100, tags unique). */
+  setTraffic(ctx: StageContext, split: TrafficEntry[]): Promise<void>;
+  currentTraffic(ctx: StageContext): Promise<TrafficEntry[]>;
+  /** The URL that serves the split. Undefined until the service exists. */
+  serviceUrl(): string | undefined;
+  logs?(revision: string, lines: number): Promise<string[]>;
+  /** Stops whatever the target started on this machine. */
+  close(): Promise<void>;
+}

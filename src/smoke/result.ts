@@ -1,0 +1,78 @@
+/** What a check produces. Checks return results; they do not throw. */
+
+export const PRIORITIES = ['P0', 'P1', 'P2', 'P3'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export type CheckStatus = 'pass' | 'fail' | 'error' | 'skipped';
+
+/** Why a check failed, in words a person triages by. */
+export const FAILURE_CLASSES = [
+  'build-failure',
+  'deploy-failure',
+  'connection-refused',
+  'timeout',
+  'network',
+  'http-5xx',
+  'http-4xx',
+  'ws-handshake-rejected',
+  'ws-1011-internal-error',
+  'ws-1008-policy-violation',
+  'ws-unexpected-close',
+  'assertion',
+  'check-error',
+] as const;
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
+
+export interface Evidence {
+  /** HTTP status of the response (or of a refused WebSocket handshake). */
+  status?: number;
+  closeCode?: number;
+  closeReason?: string;
+  /** A short excerpt of what came back (body, last frame). Secrets redacted. */
+  excerpt?: string;
+  expected?: string;
+  actual?: string;
+  /** Tail of the revision's or build's output. */
+  logTail?: string[];
+  /** Which step of a WebSocket script failed (0-based), and which connection. */
+  step?: number;
+  connection?: number;
+}
+
+export interface Failure {
+  class: FailureClass;
+  message: string;
+  evidence: Evidence;
+}
+
+export interface CheckFigures {
+  latencyMs?: number;
+  connectMs?: number;
+  connectP50Ms?: number;
+  connectP95Ms?: number;
+  connectMaxMs?: number;
+  messages?: number;
+  connections?: number;
+  /** Histogram of close codes across connections, code → count. */
+  closeCodes?: Record<string, number>;
+}
+
+export interface AttemptRecord {
+  attempt: number;
+  status: CheckStatus;
+  durationMs: number;
+  failure?: Failure;
+}
+
+export interface CheckResult {
+  name: string;
+  kind: 'http' | 'websocket' | 'deploy' | 'build';
+  priority: Priority;
+  status: CheckStatus;
+  durationMs: number;
+  /** Attempts made (1 when it passed or failed first time without retries). */
+  attempts: number;
+  attemptLog?: AttemptRecord[];
+  figures: CheckFigures;
+  failure?: Failure;
+}
