@@ -1,0 +1,20 @@
+import type { BuildConfig } from '../config/schema.js';
+import type { Builder } from './builder.js';
+import { CommandBuilder, type CommandBuilderOptions } from './command.js';
+
+export type { Builder, BuildOutcome, BuiltImage } from './builder.js';
+
+type BuilderFactory<K extends BuildConfig['kind']> = (
+  cfg: Extract<BuildConfig, { kind: K }>,
+  opts: CommandBuilderOptions,
+) => Builder;
+
+/** Every build kind the schema allows has a factory here; the compiler checks the set is complete. */
+const builders: { [K in BuildConfig['kind']]: BuilderFactory<K> } = {
+  command: (cfg, opts) => new CommandBuilder(cfg, opts),
+};
+
+export function createBuilder(cfg: BuildConfig, opts: CommandBuilderOptions): Builder {
+  const factory = builders[cfg.kind] as BuilderFactory<typeof cfg.kind>;
+  return factory(cfg, opts);
+}

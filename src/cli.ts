@@ -1,0 +1,115 @@
+/**
+ * The command line. The only module that decides exit codes; command bodies are loaded lazily so
+ * `--help` and `validate` start fast.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DeployLoopError, EXIT, errorMessage, type ExitCode } from './errors.js';
+
+const HELP = `deploy-loop: build, deploy, shift traffic, smoke and report in a loop until every P0 check passes
+
+Usage: deploy-loop <command> [options]
+
+Commands:
+  run                 cycles until the gate passes or loop.maxCycles; runs loop.fix.command between cycles
+  cycle               one cycle (build, deploy candidate, smoke, gate, promote or keep)
+  smoke --url URL     only the smoke suite, against any URL
+  validate            check the config and print a summary; runs nothing
+  schema              print the config's JSON Schema
+  report              re-render every report from reports/history (--cycle N prints one)
+  emulator            serve the local Cloud Run Admin API emulator (--port N)
+
+Options:
+  -c, --config PATH   config file (default: loop.config.yaml)
+      --max-cycles N  override loop.maxCycles (run)
+      --json PATH     also write the run's outcome as JSON to PATH
+      --junit PATH    also write the last cycle's JUnit XML to PATH
+      --format F      report: markdown | json | junit (with --cycle)
+      --cycle N       report: the cycle to print
+      --url URL       smoke: base URL to test
+      --port N        emulator: port on 127.0.0.1 (default 0: pick one)
+      --log-format F  auto | json | pretty (default auto: pretty on a terminal, JSON otherwise)
+      --log-level L   trace | debug | info | warn | error (default info)
+  -h, --help          this help
+  -v, --version       the version
+
+Exit codes:
+  cycle: 0 gate passed · 1 gate failed · 3 build or deploy failed
+  run:   0 passed · 4 the loop ended without passing (cycle limit)
+  all:   2 configuration or usage error · 70 internal error · 130 interrupted
+`;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c', default: 'loop.config.yaml' },
+  'max-cycles': { type: 'string' },
+  json: { type: 'string' },
+  junit: { type: 'string' },
+  format: { type: 'string' },
+  cycle: { type: 'string' },
+  url: { type: 'string' },
+  port: { type: 'string' },
+  'emulator-config': { type: 'string' },
+  'log-format': { type: 'string', default: 'auto' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} satisfies ParseArgsConfig['options'];
+
+export type CliValues = ReturnType<typeof parse>['values'];
+
+function parse(argv: string[]) {
+  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+}
+
+export async function main(argv: string[]): Promise<ExitCode> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    process.stderr.write(`deploy-loop: ${errorMessage(err)}\nRun deploy-loop --help for usage.\n`);
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    const { readFile } = await import('node:fs/promises');
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return EXIT.ok;
+  }
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(HELP);
+    return values.help ? EXIT.ok : EXIT.usage;
+  }
+  if (positionals.length > 1) {
+    process.stderr.write(`deploy-loop: unexpected argument "${positionals[1]}"\n`);
+    return EXIT.usage;
+  }
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`deploy-loop: second ${sig}, exiting now\n`);
+      process.exit(EXIT.interrupted);
+    }
+    process.stderr.write(`deploy-loop: ${sig} received: stopping after the current step (again to force)\n`);
+    controller.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const { runCommandLine } = await import('./commands.js');
+    return await runCommandLine(command, values, controller.signal);
+  } catch (err) {
+    if (err instanceof DeployLoopError) {
+      process.stderr.write(`deploy-loop: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
+      return err.exitCode;
+    }
+    if (controller.signal.aborted) return EXIT.interrupted;
+    process.stderr.write(`deploy-loop: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return EXIT.internal;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

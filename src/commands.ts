@@ -1,0 +1,165 @@
+/** Command bodies. They return exit codes; only cli.ts exits. */
+import { resolve, join } from 'node:path';
+import type { CliValues } from './cli.js';
+import { loadConfig } from './config/load.js';
+import { configJsonSchema } from './config/schema.js';
+import { EXIT, UsageError, type ExitCode } from './errors.js';
+import { writeFileAtomic } from './fs-atomic.js';
+import { createLogger, type LogFormat, type Logger } from './log.js';
+import { assessGate } from './loop/gate.js';
+import { readHistory } from './loop/history.js';
+import { publishCycle } from './loop/publish.js';
+import type { CycleRecord } from './loop/record.js';
+import { runLoop, type RunOutcome } from './loop/run.js';
+import { renderCycleJson } from './report/json.js';
+import { renderJunit } from './report/junit.js';
+import { renderCycleMarkdown } from './report/markdown.js';
+import { runSuite } from './smoke/runner.js';
+
+const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+
+function logger(values: CliValues): Logger {
+  const format = values['log-format'] ?? 'auto';
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')} (got "${format}")`);
+  }
+  return createLogger({ format: format as LogFormat, ...(values['log-level'] ? { level: values['log-level'] } : {}) });
+}
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number of at least 1 (got "${value}")`);
+  return n;
+}
+
+export async function runCommandLine(command: string, values: CliValues, signal: AbortSignal): Promise<ExitCode> {
+  switch (command) {
+    case 'run':
+    case 'cycle':
+      return runOrCycle(command, values, signal);
+    case 'smoke':
+      return smokeOnly(values, signal);
+    case 'validate':
+      return validate(values);
+    case 'schema':
+      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+      return EXIT.ok;
+    case 'report':
+      return report(values);
+    case 'emulator':
+      return emulator(values, signal);
+    default:
+      throw new UsageError(`unknown command "${command}"`, 'run deploy-loop --help for the list of commands');
+  }
+}
+
+async function runOrCycle(command: 'run' | 'cycle', values: CliValues, signal: AbortSignal): Promise<ExitCode> {
+  const loaded = await loadConfig(values.config ?? 'loop.config.yaml');
+  const log = logger(values);
+  const maxCycles = command === 'cycle' ? 1 : positiveInt('max-cycles', values['max-cycles']);
+  const outcome = await runLoop({
+    loaded,
+    log,
+    signal,
+    ...(maxCycles !== undefined ? { maxCycles } : {}),
+    noFix: command === 'cycle',
+    onCycle: (rec, pub) => process.stdout.write(`cycle ${rec.cycle}: ${rec.verdict}  ${pub.markdown}\n`),
+  });
+  await writeExtraOutputs(values, outcome);
+  const last = outcome.cycles.at(-1);
+  if (outcome.status === 'interrupted') return EXIT.interrupted;
+  if (command === 'run') {
+    process.stdout.write(`run: ${outcome.status} after ${outcome.cycles.length} cycle(s); reports in ${outcome.reportsDir}\n`);
+    return outcome.status === 'passed' ? EXIT.ok : EXIT.loopNotPassed;
+  }
+  if (!last) return EXIT.internal;
+  if (last.verdict === 'passed') return EXIT.ok;
+  if (last.verdict === 'build-failed' || last.verdict === 'deploy-failed') return EXIT.stageFailed;
+  return EXIT.gateFailed;
+}
+
+async function writeExtraOutputs(values: CliValues, outcome: RunOutcome): Promise<void> {
+  const last = outcome.cycles.at(-1);
+  if (values.json) {
+    const summary = {
+      status: outcome.status,
+      reportsDir: outcome.reportsDir,
+      cycles: outcome.cycles.map((c, i) => ({ cycle: c.cycle, verdict: c.verdict, gate: c.gate, reports: outcome.published[i] })),
+    };
+    await writeFileAtomic(resolve(values.json), `${JSON.stringify(summary, null, 2)}\n`);
+  }
+  if (values.junit && last) await writeFileAtomic(resolve(values.junit), renderJunit(last));
+}
+
+async function smokeOnly(values: CliValues, signal: AbortSignal): Promise<ExitCode> {
+  if (!values.url) throw new UsageError('smoke needs --url URL (the base URL to test)');
+  let url: URL;
+  try {
+    url = new URL(values.url);
+  } catch {
+    throw new UsageError(`--url is not a URL: "${values.url}"`);
+  }
+  const { config } = await loadConfig(values.config ?? 'loop.config.yaml');
+  const log = logger(values);
+  const results = await runSuite(config.smoke.checks, url.href, {
+    concurrency: config.smoke.concurrency,
+    defaults: config.smoke.defaults,
+    signal,
+    log,
+  });
+  if (signal.aborted) return EXIT.interrupted;
+  const gate = assessGate(results, config.gate);
+  for (const r of results) {
+    const fig = r.figures.latencyMs ?? r.figures.connectMs;
+    const detail = r.failure ? `  ${r.failure.class}: ${r.failure.message}` : '';
+    process.stdout.write(`${r.status.padEnd(5)} ${r.priority} ${r.name}${fig !== undefined ? ` (${fig} ms)` : ''}${detail}\n`);
+  }
+  process.stdout.write(`gate: ${gate.passed ? 'passed' : `failed: ${gate.reasons.join('; ')}`}\n`);
+  return gate.passed ? EXIT.ok : EXIT.gateFailed;
+}
+
+async function validate(values: CliValues): Promise<ExitCode> {
+  const { config, file } = await loadConfig(values.config ?? 'loop.config.yaml');
+  const byPriority = config.smoke.checks.reduce<Record<string, number>>((m, c) => ({ ...m, [c.priority]: (m[c.priority] ?? 0) + 1 }), {});
+  process.stdout.write(
+    `${file}: valid\n  service ${config.service}, build ${config.build.kind}, target ${config.target.kind}\n` +
+      `  ${config.smoke.checks.length} checks (${Object.entries(byPriority).sort().map(([p, n]) => `${p}: ${n}`).join(', ')})\n`,
+  );
+  return EXIT.ok;
+}
+
+async function report(values: CliValues): Promise<ExitCode> {
+  const loaded = await loadConfig(values.config ?? 'loop.config.yaml');
+  const reportsDir = resolve(loaded.baseDir, loaded.config.reports.dir);
+  const history = await readHistory(reportsDir, loaded.config.service);
+  for (const p of history.problems) process.stderr.write(`warning: ${p.file}: ${p.message}\n`);
+  if (history.records.length === 0) throw new UsageError(`no recorded cycles in ${join(reportsDir, 'history')}`, 'run a cycle first');
+  const format = values.format ?? 'markdown';
+  if (!['markdown', 'json', 'junit'].includes(format)) throw new UsageError(`--format must be markdown, json or junit (got "${format}")`);
+  if (values.cycle !== undefined) {
+    const n = positiveInt('cycle', values.cycle);
+    const idx = history.records.findIndex((r) => r.cycle === n);
+    const rec = history.records[idx];
+    if (!rec) throw new UsageError(`cycle ${n} is not in the history (have ${history.records.map((r) => r.cycle).join(', ')})`);
+    const earlier = history.records.slice(0, idx);
+    process.stdout.write(render(format, rec, earlier));
+    return EXIT.ok;
+  }
+  for (let i = 0; i < history.records.length; i++) {
+    const rec = history.records[i] as CycleRecord;
+    const pub = await publishCycle(reportsDir, rec, history.records.slice(0, i));
+    process.stdout.write(`${pub.markdown}\n`);
+  }
+  return EXIT.ok;
+}
+
+function render(format: string, rec: CycleRecord, earlier: CycleRecord[]): string {
+  if (format === 'json') return `${JSON.stringify(renderCycleJson(rec, earlier), null, 2)}\n`;
+  if (format === 'junit') return renderJunit(rec);
+  return renderCycleMarkdown(rec, earlier);
+}
+
+async function emulator(_values: CliValues, _signal: AbortSignal): Promise<ExitCode> {
+  throw new UsageError('the emulator command is not available in this build');
+}

@@ -1,0 +1,24 @@
+import type { TargetConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { LocalTarget } from './local/target.js';
+import type { Target } from './target.js';
+
+export type { Target, TrafficEntry, Revision, DeployOutcome } from './target.js';
+
+export interface TargetOptions {
+  service: string;
+  log: Logger;
+  baseDir: string;
+}
+
+type TargetFactory<K extends TargetConfig['kind']> = (cfg: Extract<TargetConfig, { kind: K }>, opts: TargetOptions) => Target;
+
+/** Every target kind the schema allows has a factory here; the compiler checks the set is complete. */
+const targets: { [K in TargetConfig['kind']]: TargetFactory<K> } = {
+  local: (cfg, opts) => new LocalTarget(cfg, opts),
+};
+
+export function createTarget(cfg: TargetConfig, opts: TargetOptions): Target {
+  const factory = targets[cfg.kind] as TargetFactory<typeof cfg.kind>;
+  return factory(cfg, opts);
+}

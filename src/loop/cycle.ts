@@ -1,0 +1,184 @@
+/**
+ * One cycle as a step machine: build → deploy candidate (tagged, 0%) → smoke the tag URL → gate →
+ * promote or keep. Each step's outcome lands in the record before the next step starts, so an
+ * interrupted cycle still yields a truthful partial record. Build and deploy failures are P0 issues
+ * in the record, not exceptions.
+ */
+import type { Builder } from '../build/builder.js';
+import type { Config } from '../config/schema.js';
+import type { StageContext } from '../context.js';
+import type { Target, TrafficEntry } from '../deploy/target.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CheckResult } from '../smoke/result.js';
+import { runSuite } from '../smoke/runner.js';
+import { assessGate } from './gate.js';
+import type { CycleRecord, FixRecord } from './record.js';
+import { RECORD_SCHEMA_VERSION } from './record.js';
+import { planPromotion, servingRevisions } from '../traffic/plan.js';
+
+export interface CycleDeps {
+  config: Config;
+  builder: Builder;
+  target: Target;
+  log: Logger;
+  signal: AbortSignal;
+  cycle: number;
+  runId: string;
+  checkLocations: Record<string, string>;
+  fix?: FixRecord;
+  /** Headers added to every smoke request (ID tokens); never recorded. */
+  smokeHeaders?: Record<string, string>;
+  now?: () => Date;
+  /** Called after each step with the record so far (progress, partial persistence). */
+  onStep?: (step: string, partial: CycleRecord) => void;
+}
+
+export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
+  const { config, builder, target, signal, cycle } = deps;
+  const now = deps.now ?? (() => new Date());
+  const log = deps.log.child({ cycle });
+  const ctx: StageContext = { signal, log, cycle };
+  const t0 = performance.now();
+  const rec: CycleRecord = {
+    schemaVersion: RECORD_SCHEMA_VERSION,
+    service: config.service,
+    cycle,
+    runId: deps.runId,
+    startedAt: now().toISOString(),
+    finishedAt: '',
+    target: target.kind,
+    build: { status: 'failed', kind: builder.kind, durationMs: 0, outputTail: [] },
+    deploy: { status: 'skipped', durationMs: 0 },
+    traffic: { before: [], after: [], action: 'none' },
+    smoke: { durationMs: 0, results: [] },
+    gate: { passed: false, tallies: [], reasons: [] },
+    verdict: 'error',
+    checkLocations: deps.checkLocations,
+    durations: { buildMs: 0, deployMs: 0, smokeMs: 0, totalMs: 0 },
+  };
+  if (deps.fix) rec.fix = deps.fix;
+  const step = (name: string) => deps.onStep?.(name, rec);
+  const finish = (verdict: CycleRecord['verdict'], results: CheckResult[]): CycleRecord => {
+    rec.smoke.results = results;
+    rec.gate = assessGate(results, config.gate);
+    rec.verdict = verdict === 'passed' && !rec.gate.passed ? 'gate-failed' : verdict;
+    rec.finishedAt = now().toISOString();
+    rec.durations = {
+      buildMs: rec.build.durationMs,
+      deployMs: rec.deploy.durationMs,
+      smokeMs: rec.smoke.durationMs,
+      totalMs: Math.round(performance.now() - t0),
+    };
+    const su = target.serviceUrl();
+    if (su) rec.serviceUrl = su;
+    step('done');
+    return rec;
+  };
+
+  try {
+    rec.traffic.before = await target.currentTraffic(ctx);
+    rec.traffic.after = rec.traffic.before;
+    const lastGood = servingRevisions(rec.traffic.before)[0];
+    if (lastGood) rec.traffic.lastGoodRevision = lastGood;
+
+    // 1. build
+    log.info({ stage: 'build', kind: builder.kind }, 'building');
+    const built = await builder.build(ctx);
+    if (signal.aborted) return finish('interrupted', []);
+    if (!built.ok) {
+      rec.build = { status: 'failed', kind: builder.kind, durationMs: built.durationMs, message: built.message, exitCode: built.exitCode, outputTail: built.outputTail };
+      rec.traffic.note = 'Traffic untouched: the build failed.';
+      log.error({ stage: 'build', exitCode: built.exitCode }, built.message);
+      return finish('build-failed', [stageFailure('build', built.message, built.outputTail, built.exitCode)]);
+    }
+    const img = built.image;
+    rec.build = { status: 'ok', kind: builder.kind, durationMs: img.durationMs, image: img.ref, outputTail: img.outputTail };
+    if (img.digest) rec.build.digest = img.digest;
+    log.info({ stage: 'build', ms: img.durationMs, image: img.ref }, 'built');
+    step('build');
+
+    // 2. deploy the candidate, tagged, with no traffic
+    log.info({ stage: 'deploy', target: target.kind }, 'deploying candidate');
+    const dep = await target.deployCandidate(ctx, img, config.traffic.tag);
+    if (signal.aborted) {
+      if (dep.ok) rec.deploy = { status: 'ok', revision: dep.revision.name, image: img.ref, tagUrl: dep.revision.url, durationMs: dep.revision.startMs, startMs: dep.revision.startMs };
+      return finish('interrupted', []);
+    }
+    if (!dep.ok) {
+      rec.deploy = { status: 'failed', image: img.ref, durationMs: dep.durationMs, message: dep.message, logTail: dep.logTail };
+      if (dep.revisionName) rec.deploy.revision = dep.revisionName;
+      if (dep.reason) rec.deploy.reason = dep.reason;
+      if (dep.exitCode !== undefined) rec.deploy.exitCode = dep.exitCode;
+      rec.traffic.after = await target.currentTraffic(ctx);
+      rec.traffic.action = rec.traffic.before.length > 0 ? 'kept' : 'none';
+      rec.traffic.note = 'Traffic untouched: the candidate revision did not become ready.';
+      log.error({ stage: 'deploy', revision: dep.revisionName, exitCode: dep.exitCode }, dep.message);
+      return finish('deploy-failed', [stageFailure('deploy', dep.message, dep.logTail, dep.exitCode ?? null, dep.reason)]);
+    }
+    const rev = dep.revision;
+    rec.deploy = { status: 'ok', revision: rev.name, image: rev.image, tagUrl: rev.url, durationMs: rev.startMs, startMs: rev.startMs };
+    log.info({ stage: 'deploy', revision: rev.name, url: rev.url, ms: rev.startMs }, 'candidate ready');
+    step('deploy');
+
+    // 3. smoke the candidate through its tag URL
+    const smokeStart = performance.now();
+    const results = await runSuite(config.smoke.checks, rev.url, {
+      concurrency: config.smoke.concurrency,
+      defaults: config.smoke.defaults,
+      signal,
+      log: log.child({ stage: 'smoke' }),
+      ...(deps.smokeHeaders ? { headers: deps.smokeHeaders } : {}),
+    });
+    rec.smoke.durationMs = Math.round(performance.now() - smokeStart);
+    if (signal.aborted) {
+      rec.smoke.results = results;
+      return finish('interrupted', results);
+    }
+    step('smoke');
+
+    // 4. gate, then promote or keep
+    const gate = assessGate(results, config.gate);
+    const plan = planPromotion(rec.traffic.before, rev.name, gate.passed);
+    if (plan.action === 'promote') {
+      await target.setTraffic(ctx, plan.split);
+      rec.traffic.action = 'promoted';
+      log.info({ stage: 'traffic', revision: rev.name }, 'promoted: 100% of traffic');
+    } else {
+      rec.traffic.action = rec.traffic.before.length > 0 ? 'kept' : 'none';
+      log.warn({ stage: 'traffic', reasons: gate.reasons }, 'gate failed: traffic not moved');
+    }
+    rec.traffic.after = await target.currentTraffic(ctx);
+    return finish(gate.passed ? 'passed' : 'gate-failed', results);
+  } catch (err) {
+    if (signal.aborted) return finish('interrupted', rec.smoke.results);
+    log.error({ err: errorMessage(err) }, 'cycle failed');
+    throw err;
+  }
+}
+
+/** A build or deploy failure becomes a P0 result so the gate and the report treat it as an issue. */
+function stageFailure(
+  stage: 'build' | 'deploy',
+  message: string,
+  logTail: string[],
+  exitCode: number | null,
+  reason?: string,
+): CheckResult {
+  return {
+    name: stage === 'build' ? 'build' : 'deploy',
+    kind: stage,
+    priority: 'P0',
+    status: 'fail',
+    durationMs: 0,
+    attempts: 1,
+    figures: {},
+    failure: {
+      class: stage === 'build' ? 'build-failure' : 'deploy-failure',
+      message: reason ? `${reason}: ${message}` : message,
+      evidence: { logTail, ...(exitCode !== null ? { actual: `exit code ${exitCode}` } : {}) },
+    },
+  };
+}
+
+export type { TrafficEntry };

@@ -1,0 +1,69 @@
+/**
+ * The fix step between cycles: the user's command (an agent, a script) gets the last report's paths
+ * and the ranked issues, P0 first, in its environment. Its exit code and duration go into the next
+ * cycle's record.
+ */
+import { join, resolve } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { runCommand } from '../exec.js';
+import { writeFileAtomic } from '../fs-atomic.js';
+import type { Logger } from '../log.js';
+import { rankIssues } from '../report/issues.js';
+import type { PublishedCycle } from './publish.js';
+import type { CycleRecord, FixRecord } from './record.js';
+
+type FixConfig = NonNullable<Config['loop']['fix']>;
+
+/** Evidence strings are cut to this many characters so an agent's context is not flooded. */
+const EVIDENCE_BUDGET = 2000;
+
+export async function runFix(opts: {
+  fix: FixConfig;
+  baseDir: string;
+  reportsDir: string;
+  record: CycleRecord;
+  history: CycleRecord[];
+  published: PublishedCycle;
+  signal: AbortSignal;
+  log: Logger;
+}): Promise<FixRecord> {
+  const { fix, record } = opts;
+  const issues = rankIssues(record, opts.history).map((i) => ({
+    ...i,
+    evidence: Object.fromEntries(
+      Object.entries(i.evidence).map(([k, v]) => [k, typeof v === 'string' ? cut(v) : Array.isArray(v) ? v.slice(-20) : v]),
+    ),
+  }));
+  const issuesFile = join(opts.reportsDir, `issues-${String(record.cycle).padStart(3, '0')}.json`);
+  await writeFileAtomic(issuesFile, `${JSON.stringify({ cycle: record.cycle, service: record.service, issues }, null, 2)}\n`);
+  const cwd = resolve(opts.baseDir, fix.cwd ?? '.');
+  opts.log.info({ stage: 'fix', command: fix.command, issues: issues.length }, 'running fix command');
+  const res = await runCommand(fix.command, {
+    cwd,
+    shell: fix.shell,
+    timeoutMs: fix.timeoutMs,
+    signal: opts.signal,
+    log: opts.log,
+    onLine: (line) => opts.log.info({ stage: 'fix' }, line),
+    env: {
+      ...fix.env,
+      DEPLOY_LOOP_CYCLE: String(record.cycle),
+      DEPLOY_LOOP_REPORT_MD: opts.published.markdown,
+      DEPLOY_LOOP_REPORT_JSON: opts.published.json,
+      DEPLOY_LOOP_ISSUES_JSON: issuesFile,
+    },
+  });
+  opts.log[res.ok ? 'info' : 'warn']({ stage: 'fix', exitCode: res.exitCode, ms: res.durationMs }, 'fix command finished');
+  return {
+    command: fix.command,
+    exitCode: res.exitCode,
+    durationMs: res.durationMs,
+    timedOut: res.timedOut,
+    outputTail: res.outputTail,
+    afterCycle: record.cycle,
+  };
+}
+
+function cut(s: string): string {
+  return s.length <= EVIDENCE_BUDGET ? s : `${s.slice(0, EVIDENCE_BUDGET)}… (${s.length - EVIDENCE_BUDGET} more characters)`;
+}
