@@ -1,4 +1,6 @@
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import { enableProgress, progress as currentProgress, ProgressAwareStream } from './progress.js';
 
 export type { Logger };
 export type LogFormat = 'auto' | 'json' | 'pretty';
@@ -31,17 +33,19 @@ export function shouldUsePretty(format: LogFormat, stream: { isTTY?: boolean } =
 
 export function createLogger(opts: LogOptions = {}): Logger {
   const level = opts.level ?? process.env.DEPLOY_LOOP_LOG_LEVEL ?? 'info';
-  const pretty = shouldUsePretty(opts.format ?? 'auto');
+  const usePretty = shouldUsePretty(opts.format ?? 'auto');
   const redact = { paths: REDACT_PATHS, censor: '[redacted]' };
-  if (pretty && !opts.destination) {
-    return pino({
-      level,
-      redact,
-      transport: {
-        target: 'pino-pretty',
-        options: { destination: 2, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' },
-      },
+  if (usePretty && !opts.destination) {
+    // Pretty output is formatted on the main thread so the progress line and log lines can share stderr.
+    const progress = process.stderr.isTTY ? enableProgress(process.stderr) : currentProgress();
+    const stream = pretty({
+      destination: new ProgressAwareStream(process.stderr, progress),
+      colorize: Boolean(process.stderr.isTTY),
+      ignore: 'pid,hostname',
+      translateTime: 'HH:MM:ss.l',
+      sync: true,
     });
+    return pino({ level, redact }, stream);
   }
   return pino({ level, redact, base: undefined }, opts.destination ?? pino.destination({ fd: 2, sync: true }));
 }

@@ -15,6 +15,7 @@ import { runSuite } from '../smoke/runner.js';
 import { assessGate } from './gate.js';
 import type { CycleRecord, FixRecord } from './record.js';
 import { RECORD_SCHEMA_VERSION } from './record.js';
+import { progress } from '../progress.js';
 import { planPromotion, servingRevisions } from '../traffic/plan.js';
 
 export interface CycleDeps {
@@ -72,6 +73,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     };
     const su = target.serviceUrl();
     if (su) rec.serviceUrl = su;
+    progress().stop();
     step('done');
     return rec;
   };
@@ -83,6 +85,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     if (lastGood) rec.traffic.lastGoodRevision = lastGood;
 
     // 1. build
+    progress().stage(`cycle ${cycle} · build (${builder.kind})`);
     log.info({ stage: 'build', kind: builder.kind }, 'building');
     const built = await builder.build(ctx);
     if (signal.aborted) return finish('interrupted', []);
@@ -99,6 +102,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     step('build');
 
     // 2. deploy the candidate, tagged, with no traffic
+    progress().stage(`cycle ${cycle} · deploy candidate (${target.kind})`);
     log.info({ stage: 'deploy', target: target.kind }, 'deploying candidate');
     const dep = await target.deployCandidate(ctx, img, config.traffic.tag);
     if (signal.aborted) {
@@ -122,6 +126,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     step('deploy');
 
     // 3. smoke the candidate through its tag URL
+    progress().stage(`cycle ${cycle} · smoke ${config.smoke.checks.length} checks against ${rev.name}`);
     const smokeStart = performance.now();
     const results = await runSuite(config.smoke.checks, rev.url, {
       concurrency: config.smoke.concurrency,

@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import { runCommand } from '../exec.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import type { Logger } from '../log.js';
+import { progress } from '../progress.js';
 import { rankIssues } from '../report/issues.js';
 import type { PublishedCycle } from './publish.js';
 import type { CycleRecord, FixRecord } from './record.js';
@@ -38,6 +39,7 @@ export async function runFix(opts: {
   await writeFileAtomic(issuesFile, `${JSON.stringify({ cycle: record.cycle, service: record.service, issues }, null, 2)}\n`);
   const cwd = resolve(opts.baseDir, fix.cwd ?? '.');
   opts.log.info({ stage: 'fix', command: fix.command, issues: issues.length }, 'running fix command');
+  progress().stage(`fix after cycle ${record.cycle}: ${fix.command.join(' ')}`);
   const res = await runCommand(fix.command, {
     cwd,
     shell: fix.shell,
@@ -53,6 +55,7 @@ export async function runFix(opts: {
       DEPLOY_LOOP_ISSUES_JSON: issuesFile,
     },
   });
+  progress().stop();
   opts.log[res.ok ? 'info' : 'warn']({ stage: 'fix', exitCode: res.exitCode, ms: res.durationMs }, 'fix command finished');
   return {
     command: fix.command,
