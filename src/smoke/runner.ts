@@ -1,0 +1,143 @@
+/**
+ * The smoke runner: checks run with bounded concurrency, each with a per-attempt timeout and retries.
+ * Checks return results and never throw; an abort of the suite stops in-flight checks and marks
+ * everything unfinished `skipped`.
+ */
+import type { CheckConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { failedOutcome, failure, mergeHeaders, redactFailure, type AttemptContext, type AttemptOutcome } from './attempt.js';
+import { describeError } from './classify.js';
+import { runHttpAttempt } from './http.js';
+import { secretsFromHeaders } from './redact.js';
+import type { AttemptRecord, CheckResult, CheckStatus } from './result.js';
+import { runWebSocketAttempt } from './websocket.js';
+
+export { classifyError } from './classify.js';
+
+export interface SuiteOptions {
+  /** How many checks run at the same time. */
+  concurrency: number;
+  defaults: { timeoutMs: number; retries: number; retryDelayMs: number };
+  /** Abort: in-flight checks stop, unfinished ones are status 'skipped'. */
+  signal?: AbortSignal;
+  log?: Logger;
+  /**
+   * Extra headers on every request and handshake (e.g. an ID token). A check's own header of the same
+   * name wins. Their values are treated as secrets and never appear in evidence.
+   */
+  headers?: Record<string, string>;
+}
+
+type Attempt = (check: CheckConfig, baseUrl: string, ctx: AttemptContext) => Promise<AttemptOutcome>;
+
+/** One runner per check kind; the Record makes the compiler list every kind. */
+const RUNNERS: Record<CheckConfig['kind'], Attempt> = {
+  http: (check, baseUrl, ctx) => runHttpAttempt(check as Extract<CheckConfig, { kind: 'http' }>, baseUrl, ctx),
+  websocket: (check, baseUrl, ctx) => runWebSocketAttempt(check as Extract<CheckConfig, { kind: 'websocket' }>, baseUrl, ctx),
+};
+
+function skippedResult(check: CheckConfig): CheckResult {
+  return { name: check.name, kind: check.kind, priority: check.priority, status: 'skipped', durationMs: 0, attempts: 0, figures: {} };
+}
+
+/** Resolves after `ms`, or early (false) when the signal aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(false);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+async function attemptOnce(check: CheckConfig, baseUrl: string, opts: SuiteOptions, base: Omit<AttemptContext, 'signal'>): Promise<AttemptOutcome> {
+  const timeout = AbortSignal.timeout(base.timeoutMs);
+  const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
+  try {
+    return await RUNNERS[check.kind](check, baseUrl, { ...base, signal });
+  } catch (err) {
+    // The kinds return failures as data; reaching here is a bug in a check runner.
+    return failedOutcome(failure('check-error', `check crashed: ${describeError(err)}`));
+  }
+}
+
+/** Runs one check with its retries. Never throws. */
+export async function runCheck(check: CheckConfig, baseUrl: string, opts: SuiteOptions): Promise<CheckResult> {
+  if (opts.signal?.aborted) return skippedResult(check);
+  const started = performance.now();
+  const retries = check.retries ?? opts.defaults.retries;
+  const timeoutMs = check.timeoutMs ?? opts.defaults.timeoutMs;
+  const headers = mergeHeaders(opts.headers, check.headers);
+  const secrets = [...secretsFromHeaders(opts.headers, { all: true }), ...secretsFromHeaders(check.headers)];
+  const base = { timeoutMs, headers, secrets };
+  const log = opts.log?.child({ check: check.name });
+
+  const attemptLog: AttemptRecord[] = [];
+  let last: AttemptOutcome | undefined;
+  let status: CheckStatus = 'skipped';
+  for (let attempt = 1; attempt <= retries + 1; attempt++) {
+    if (attempt > 1 && !(await sleep(opts.defaults.retryDelayMs, opts.signal))) break;
+    const t0 = performance.now();
+    const outcome = await attemptOnce(check, baseUrl, opts, base);
+    const durationMs = Math.round(performance.now() - t0);
+    if (opts.signal?.aborted && outcome.status !== 'pass') {
+      // Whatever the attempt saw, it was cut short by the abort: it did not finish.
+      attemptLog.push({ attempt, status: 'skipped', durationMs });
+      log?.debug({ attempt, durationMs }, 'smoke attempt aborted');
+      last = undefined;
+      break;
+    }
+    if (outcome.failure) outcome.failure = redactFailure(outcome.failure, secrets);
+    const record: AttemptRecord = { attempt, status: outcome.status, durationMs };
+    if (outcome.failure) record.failure = outcome.failure;
+    attemptLog.push(record);
+    log?.debug({ attempt, status: outcome.status, durationMs, class: outcome.failure?.class }, 'smoke attempt');
+    last = outcome;
+    status = outcome.status;
+    if (outcome.status === 'pass') break;
+  }
+  // An abort between or during attempts leaves the check unfinished, whatever came before.
+  if (opts.signal?.aborted && status !== 'pass') {
+    status = 'skipped';
+    last = undefined;
+  }
+
+  const result: CheckResult = {
+    name: check.name,
+    kind: check.kind,
+    priority: check.priority,
+    status,
+    durationMs: Math.round(performance.now() - started),
+    attempts: attemptLog.length,
+    attemptLog,
+    figures: last?.figures ?? {},
+  };
+  if (last?.failure) result.failure = last.failure;
+  log?.info(
+    { status, durationMs: result.durationMs, attempts: result.attempts, class: result.failure?.class },
+    `smoke ${check.name}: ${status}`,
+  );
+  return result;
+}
+
+/** Runs the checks with bounded concurrency; results come back in config order. Never throws. */
+export async function runSuite(checks: CheckConfig[], baseUrl: string, opts: SuiteOptions): Promise<CheckResult[]> {
+  const results: (CheckResult | undefined)[] = new Array(checks.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < checks.length && !opts.signal?.aborted) {
+      const i = next++;
+      const check = checks[i];
+      if (check) results[i] = await runCheck(check, baseUrl, opts);
+    }
+  };
+  const workers = Math.max(1, Math.min(opts.concurrency, checks.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  return checks.map((check, i) => results[i] ?? skippedResult(check));
+}

@@ -1,0 +1,223 @@
+/**
+ * One client WebSocket connection as the script sees it: every event (open, message, close, error,
+ * refused handshake) is recorded as state, and the script waits for the state it needs. Waiting on
+ * state instead of on events means nothing is missed when an event fires between two steps.
+ */
+import WebSocket from 'ws';
+import type { IncomingMessage } from 'node:http';
+import { MAX_BODY_BYTES } from './attempt.js';
+
+/** While the script runs, at most this many unread messages / bytes are held; a flood beyond that fails the connection. */
+export const MAX_QUEUED_MESSAGES = 1000;
+export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** How much of a refused handshake's response body is read for the excerpt. */
+const MAX_REJECTION_BODY_BYTES = 64 * 1024;
+/** How long a client-initiated close waits for the server's close frame before the socket is cut. */
+const CLOSE_GRACE_MS = 1000;
+
+export interface Frame {
+  text: string;
+  binary: boolean;
+  bytes: number;
+}
+
+/** A FIFO of frames with hard caps on count and bytes. */
+export class FrameQueue {
+  private items: Frame[] = [];
+  private size = 0;
+  constructor(
+    readonly maxMessages = MAX_QUEUED_MESSAGES,
+    readonly maxBytes = MAX_QUEUED_BYTES,
+  ) {}
+  /** False (and nothing queued) when the frame would break a cap. */
+  push(frame: Frame): boolean {
+    if (this.items.length >= this.maxMessages || this.size + frame.bytes > this.maxBytes) return false;
+    this.items.push(frame);
+    this.size += frame.bytes;
+    return true;
+  }
+  shift(): Frame | undefined {
+    const f = this.items.shift();
+    if (f) this.size -= f.bytes;
+    return f;
+  }
+  clear(): void {
+    this.items = [];
+    this.size = 0;
+  }
+  get length(): number {
+    return this.items.length;
+  }
+  get bytes(): number {
+    return this.size;
+  }
+}
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+export interface Rejection {
+  status: number;
+  body: string;
+}
+
+function toBuffer(data: WebSocket.RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/** Reads the start of a refused handshake's body; resolves on end, error, close or limit. */
+function readSome(res: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      resolve(Buffer.concat(chunks).subarray(0, limit).toString('utf8'));
+    };
+    res.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= limit) {
+        finish();
+        res.destroy();
+      }
+    });
+    res.once('end', finish);
+    res.once('error', finish);
+    res.once('close', finish);
+  });
+}
+
+export class WsSession {
+  readonly ws: WebSocket;
+  private readonly startedAt = performance.now();
+  connectMs: number | undefined;
+  opened = false;
+  closed: CloseInfo | undefined;
+  /** The first error the socket reported. */
+  error: Error | undefined;
+  /** Set once a non-101 handshake response has been read. */
+  rejection: Rejection | undefined;
+  /** The server sent more unread messages than the queue holds; the socket was cut. */
+  overflow = false;
+  /** Messages received, queued or not. */
+  messages = 0;
+  /** The start of the last frame received, for evidence. */
+  lastFrame: string | undefined;
+  readonly queue = new FrameQueue();
+  /** Frames are queued only while the script can still read them. */
+  private queueing = true;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(url: URL, protocols: string[], headers: Record<string, string>) {
+    this.ws = new WebSocket(url, protocols, {
+      headers,
+      // A frame (after inflating) over 1 MiB makes ws fail the connection with 1009 instead of buffering it.
+      maxPayload: MAX_BODY_BYTES,
+      followRedirects: false,
+    });
+    const ws = this.ws;
+    ws.on('open', () => {
+      this.opened = true;
+      this.connectMs = Math.round(performance.now() - this.startedAt);
+      this.notify();
+    });
+    ws.on('message', (data, isBinary) => this.onMessage(toBuffer(data), isBinary));
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString('utf8') };
+      this.notify();
+    });
+    ws.on('error', (err) => {
+      this.error ??= err;
+      this.notify();
+    });
+    // With a listener here ws leaves the refused request to us, so the body can be read for evidence.
+    ws.on('unexpected-response', (_req, res) => {
+      void readSome(res, MAX_REJECTION_BODY_BYTES).then((body) => {
+        this.rejection = { status: res.statusCode ?? 0, body };
+        this.notify();
+      });
+    });
+  }
+
+  private onMessage(buf: Buffer, binary: boolean): void {
+    this.messages++;
+    this.lastFrame = binary ? `[binary frame, ${buf.length} bytes]` : buf.subarray(0, 4096).toString('utf8');
+    if (!this.queueing) return;
+    if (!this.queue.push({ text: buf.toString('utf8'), binary, bytes: buf.length })) {
+      this.overflow = true;
+      this.stopQueueing();
+      this.ws.terminate();
+    }
+    this.notify();
+  }
+
+  /** After the script, frames are only counted: nothing reads them. */
+  stopQueueing(): void {
+    this.queueing = false;
+    this.queue.clear();
+  }
+
+  private notify(): void {
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+
+  /** Resolves on the next recorded event; rejects with the signal's reason when it aborts. */
+  private changed(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason as Error);
+        return;
+      }
+      const onAbort = (): void => {
+        this.waiters.delete(wake);
+        reject(signal.reason as Error);
+      };
+      const wake = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.waiters.add(wake);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Waits until `cond` holds; rejects with the signal's reason (a TimeoutError on timeout) when it aborts first. */
+  async until(cond: () => boolean, signal: AbortSignal): Promise<void> {
+    while (!cond()) await this.changed(signal);
+  }
+
+  /** Waits for the handshake to finish one way or another. */
+  waitHandshake(signal: AbortSignal): Promise<void> {
+    return this.until(() => this.opened || this.closed !== undefined || this.error !== undefined || this.rejection !== undefined, signal);
+  }
+
+  /** True when the frame was handed to the socket. */
+  send(text: string): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(text);
+    return true;
+  }
+
+  /** Client close with 1000, waiting a moment for the server's close frame (the code lands in `closed`). */
+  async closeNormally(signal: AbortSignal): Promise<void> {
+    if (this.closed) return;
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    const grace = AbortSignal.any([signal, AbortSignal.timeout(CLOSE_GRACE_MS)]);
+    await this.until(() => this.closed !== undefined, grace).catch(() => undefined);
+  }
+
+  /** Cuts the socket whatever its state; safe to call more than once. */
+  terminate(): void {
+    this.stopQueueing();
+    if (this.ws.readyState !== WebSocket.CLOSED) this.ws.terminate();
+  }
+}

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { classifyCloseCode, classifyError, classifyStatus } from '../../src/smoke/classify.js';
+import { joinUrl } from '../../src/smoke/attempt.js';
+import { redactHeaders, redactText, redactUrl, secretsFromHeaders } from '../../src/smoke/redact.js';
+import { percentile, webSocketUrl } from '../../src/smoke/websocket.js';
+import { FrameQueue } from '../../src/smoke/ws-session.js';
+
+function coded(code: string, message = code): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+describe('classifyError', () => {
+  const cases: [string, unknown, string][] = [
+    ['fetch failed caused by ECONNREFUSED', new TypeError('fetch failed', { cause: coded('ECONNREFUSED') }), 'connection-refused'],
+    ['happy-eyeballs AggregateError of refusals', new TypeError('fetch failed', { cause: new AggregateError([coded('ECONNREFUSED'), coded('ECONNREFUSED')]) }), 'connection-refused'],
+    ['AbortSignal.timeout reason', new DOMException('The operation was aborted due to timeout', 'TimeoutError'), 'timeout'],
+    ['undici connect timeout', new TypeError('fetch failed', { cause: coded('UND_ERR_CONNECT_TIMEOUT') }), 'timeout'],
+    ['connection reset', new TypeError('fetch failed', { cause: coded('ECONNRESET') }), 'network'],
+    ['socket closed by the other side', new TypeError('fetch failed', { cause: coded('UND_ERR_SOCKET') }), 'network'],
+    ['DNS failure', coded('ENOTFOUND'), 'network'],
+    ['fetch failed without a cause', new TypeError('fetch failed'), 'network'],
+    ['a plain bug', new TypeError('x is not a function'), 'check-error'],
+    ['a thrown string', 'boom', 'check-error'],
+  ];
+  it.each(cases)('%s', (_what, err, cls) => {
+    expect(classifyError(err)).toBe(cls);
+  });
+});
+
+describe('status and close-code classes', () => {
+  it.each([
+    [503, 'http-5xx'],
+    [500, 'http-5xx'],
+    [404, 'http-4xx'],
+    [401, 'http-4xx'],
+    [302, 'assertion'],
+    [201, 'assertion'],
+  ])('HTTP %i → %s', (status, cls) => expect(classifyStatus(status)).toBe(cls));
+
+  it.each([
+    [1011, 'ws-1011-internal-error'],
+    [1008, 'ws-1008-policy-violation'],
+    [1000, 'ws-unexpected-close'],
+    [1006, 'ws-unexpected-close'],
+    [4000, 'ws-unexpected-close'],
+  ])('close %i → %s', (code, cls) => expect(classifyCloseCode(code)).toBe(cls));
+});
+
+describe('redaction', () => {
+  it('redacts credential headers by name and bearer values by look', () => {
+    expect(
+      redactHeaders({ Authorization: 'Bearer abc.def', Cookie: 's=1', 'X-Api-Key': 'k', 'X-Custom': 'Bearer zzz', Accept: 'text/html' }),
+    ).toEqual({ Authorization: '[redacted]', Cookie: '[redacted]', 'X-Api-Key': '[redacted]', 'X-Custom': '[redacted]', Accept: 'text/html' });
+  });
+
+  it('takes the token after the scheme and cookie values as secrets of their own', () => {
+    const secrets = secretsFromHeaders({ authorization: 'Bearer tok-123456', cookie: 'sid=session-abcdef; theme=dark', accept: 'x' });
+    expect(secrets).toEqual(expect.arrayContaining(['Bearer tok-123456', 'tok-123456', 'session-abcdef']));
+    expect(secrets).not.toContain('x');
+    expect(secrets).not.toContain('dark');
+  });
+
+  it('treats every value as a secret when asked (suite headers)', () => {
+    expect(secretsFromHeaders({ 'x-env': 'production' }, { all: true })).toEqual(['production']);
+  });
+
+  it('removes secrets, bearer tokens and JWTs from text', () => {
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl';
+    const out = redactText(`you sent key=hunter22 and Authorization: Bearer abc.DEF-123 and ${jwt}!`, ['hunter22']);
+    expect(out).toBe('you sent key=[redacted] and Authorization: Bearer [redacted] and [redacted]!');
+  });
+
+  it('removes the longer of two overlapping secrets whole', () => {
+    expect(redactText('token=abcdef123', ['abc', 'abcdef123'])).toBe('token=[redacted]');
+  });
+
+  it('removes user info and credential query values from URLs', () => {
+    const out = redactUrl('http://user:pw@127.0.0.1:8080/x?token=s3cr3t&page=2');
+    expect(out).not.toContain('pw');
+    expect(out).not.toContain('s3cr3t');
+    expect(out).toContain('page=2');
+  });
+});
+
+describe('URLs', () => {
+  it('keeps the base path prefix and cannot be redirected to another host', () => {
+    expect(joinUrl('http://127.0.0.1:9/api/', '/health?x=1').toString()).toBe('http://127.0.0.1:9/api/health?x=1');
+    expect(joinUrl('http://127.0.0.1:9', '//evil.example/x').host).toBe('127.0.0.1:9');
+  });
+
+  it('turns http into ws and https into wss', () => {
+    expect(webSocketUrl('http://127.0.0.1:9/p', '/ws').toString()).toBe('ws://127.0.0.1:9/p/ws');
+    expect(webSocketUrl('https://svc.run.app', '/ws').toString()).toBe('wss://svc.run.app/ws');
+  });
+});
+
+describe('percentile (nearest rank)', () => {
+  it.each([
+    [[], 50, undefined],
+    [[7], 95, 7],
+    [[1, 2, 3, 4], 50, 2],
+    [Array.from({ length: 20 }, (_, i) => i + 1), 95, 19],
+    [Array.from({ length: 20 }, (_, i) => i + 1), 100, 20],
+  ])('%j p%i → %s', (values, p, want) => expect(percentile(values, p)).toBe(want));
+});
+
+describe('FrameQueue', () => {
+  it('refuses frames beyond the message cap and keeps order', () => {
+    const q = new FrameQueue(2, 1000);
+    expect(q.push({ text: 'a', binary: false, bytes: 1 })).toBe(true);
+    expect(q.push({ text: 'b', binary: false, bytes: 1 })).toBe(true);
+    expect(q.push({ text: 'c', binary: false, bytes: 1 })).toBe(false);
+    expect(q.shift()?.text).toBe('a');
+    expect(q.push({ text: 'c', binary: false, bytes: 1 })).toBe(true);
+    expect([q.shift()?.text, q.shift()?.text, q.shift()]).toEqual(['b', 'c', undefined]);
+  });
+
+  it('refuses frames beyond the byte cap', () => {
+    const q = new FrameQueue(100, 10);
+    expect(q.push({ text: 'x', binary: false, bytes: 8 })).toBe(true);
+    expect(q.push({ text: 'y', binary: false, bytes: 3 })).toBe(false);
+    expect(q.bytes).toBe(8);
+  });
+});
