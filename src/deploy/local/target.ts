@@ -1,0 +1,225 @@
+/**
+ * The embedded local target: each revision is a child process started from its revision folder,
+ * a TrafficProxy serves the service URL and one URL per tag. It follows Cloud Run's shapes
+ * (revision names, K_* env, tags at 0%, split rules) so a loop that works here works there.
+ */
+import { randomInt } from 'node:crypto';
+import path from 'node:path';
+import type { BuiltImage } from '../../build/builder.js';
+import type { LocalTargetConfig } from '../../config/schema.js';
+import type { StageContext } from '../../context.js';
+import { InterruptedError, StageError, errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { DeployOutcome, Revision, Target, TrafficEntry } from '../target.js';
+import { TrafficProxy, type Backend } from './proxy.js';
+import { startRevision, type RunningRevision } from './revision-process.js';
+import { routesFor, splitProblems, withCandidateTag } from './split.js';
+import { registerForExitCleanup, secretRedactor } from './cleanup.js';
+
+export interface LocalTargetOptions {
+  service: string;
+  log: Logger;
+  /** Relative revision folders are resolved against this (the config file's folder). */
+  baseDir: string;
+}
+
+interface RevisionRecord {
+  seq: number;
+  running: RunningRevision;
+  stopped: boolean;
+}
+
+export class LocalTarget implements Target {
+  readonly kind = 'local';
+  private proxy: TrafficProxy | undefined;
+  private proxyStarting: Promise<TrafficProxy> | undefined;
+  private readonly revisions = new Map<string, RevisionRecord>();
+  /** Log tails of revisions that never became ready, for `logs`. */
+  private readonly failedTails = new Map<string, string[]>();
+  private traffic: TrafficEntry[] = [];
+  private deploys = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closing: Promise<void> | undefined;
+  private readonly log: Logger;
+  private readonly redact: (s: string) => string;
+  private readonly unregister: () => void;
+
+  constructor(
+    private readonly cfg: LocalTargetConfig,
+    private readonly opts: LocalTargetOptions,
+  ) {
+    this.log = opts.log.child({ target: 'local', service: opts.service });
+    this.redact = secretRedactor(cfg.secretEnv, cfg.env);
+    this.unregister = registerForExitCleanup(() => this.pids());
+  }
+
+  deployCandidate(ctx: StageContext, image: BuiltImage, tag: string): Promise<DeployOutcome> {
+    return this.serial(() => this.deploy(ctx, image, tag));
+  }
+
+  setTraffic(_ctx: StageContext, split: TrafficEntry[]): Promise<void> {
+    return this.serial(async () => {
+      this.assertOpen('traffic');
+      const problems = splitProblems(split, (name) => this.revisionState(name));
+      if (problems.length > 0) {
+        throw new StageError('traffic', `invalid traffic split: ${problems.join('; ')}`, 'list running revisions with whole percents that add up to 100 and unique tags');
+      }
+      await this.applyTraffic(split.map((e) => ({ ...e })));
+      this.log.info({ traffic: this.traffic }, 'traffic set');
+    });
+  }
+
+  async currentTraffic(_ctx?: StageContext): Promise<TrafficEntry[]> {
+    return this.traffic.map((e) => ({ ...e }));
+  }
+
+  serviceUrl(): string | undefined {
+    return this.proxy?.url;
+  }
+
+  async logs(revision: string, lines: number): Promise<string[]> {
+    const tail = this.revisions.get(revision)?.running.process.outputTail() ?? this.failedTails.get(revision) ?? [];
+    return tail.slice(-Math.max(0, lines)).map(this.redact);
+  }
+
+  /** Stops every revision and the proxy. Safe to call more than once. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.queue.catch(() => undefined);
+      const proxy = this.proxy ?? (await this.proxyStarting?.catch(() => undefined));
+      await Promise.all([...this.revisions.values()].map((r) => this.stopRevision(r)));
+      await proxy?.close();
+      this.unregister();
+    })();
+    return this.closing;
+  }
+
+  private async deploy(ctx: StageContext, image: BuiltImage, tag: string): Promise<DeployOutcome> {
+    this.assertOpen('deploy');
+    const started = performance.now();
+    const name = `${this.opts.service}-${String(++this.deploys).padStart(5, '0')}-${randomLetters(3)}`;
+    const dir = image.dir ?? (image.ref.startsWith('dir:') ? image.ref.slice('dir:'.length) : undefined);
+    if (!dir) {
+      return {
+        ok: false,
+        revisionName: name,
+        message: `the local target runs a revision folder, and image ${image.ref} has none (use build.kind: command)`,
+        logTail: [],
+        durationMs: 0,
+      };
+    }
+    const proxy = await this.ensureProxy();
+    const log = ctx.log.child({ revision: name });
+    log.info({ dir }, 'starting revision');
+    const outcome = await startRevision({
+      name,
+      command: this.cfg.command,
+      cwd: path.resolve(this.opts.baseDir, dir),
+      env: { ...this.cfg.env, K_SERVICE: this.opts.service, K_REVISION: name, K_CONFIGURATION: this.opts.service },
+      readiness: this.cfg.readiness,
+      signal: ctx.signal,
+      log,
+      host: this.cfg.host,
+      redact: this.redact,
+    });
+    if (!outcome.ok) {
+      if (ctx.signal.aborted) throw new InterruptedError('interrupted while starting a revision');
+      const logTail = outcome.logTail.map(this.redact);
+      this.failedTails.set(name, logTail);
+      log.warn({ message: outcome.message, exitCode: outcome.exitCode }, 'revision failed to start');
+      return { ok: false, revisionName: name, message: this.redact(outcome.message), exitCode: outcome.exitCode, logTail, durationMs: outcome.durationMs };
+    }
+    const record: RevisionRecord = { seq: this.deploys, running: outcome.revision, stopped: false };
+    this.revisions.set(name, record);
+    try {
+      await this.applyTraffic(withCandidateTag(this.traffic, name, tag));
+    } catch (err) {
+      await this.stopRevision(record);
+      throw new StageError('deploy', `tagging revision ${name} as "${tag}": ${errorMessage(err)}`, undefined, { cause: err });
+    }
+    const url = proxy.tagUrl(tag) ?? proxy.url;
+    const revision: Revision = { name, url, image: image.ref, startMs: outcome.revision.startMs };
+    log.info({ url, startMs: revision.startMs, durationMs: Math.round(performance.now() - started) }, 'revision ready and tagged');
+    return { ok: true, revision };
+  }
+
+  private async applyTraffic(split: TrafficEntry[]): Promise<void> {
+    const proxy = await this.ensureProxy();
+    await proxy.setRoutes(routesFor(split, (name) => this.backendOf(name)));
+    this.traffic = split;
+    await this.pruneIdle();
+  }
+
+  /** Keeps at most keepRevisions running: the oldest ones with no share and no tag go first. */
+  private async pruneIdle(): Promise<void> {
+    const inUse = new Set(this.traffic.filter((e) => e.percent > 0 || e.tag !== undefined).map((e) => e.revision));
+    const running = [...this.revisions.values()].filter((r) => !r.stopped).sort((a, b) => a.seq - b.seq);
+    let excess = running.length - this.cfg.keepRevisions;
+    for (const record of running) {
+      if (excess <= 0) break;
+      if (inUse.has(record.running.name)) continue;
+      this.log.info({ revision: record.running.name, keepRevisions: this.cfg.keepRevisions }, 'stopping idle revision');
+      await this.stopRevision(record);
+      excess--;
+    }
+  }
+
+  private async stopRevision(record: RevisionRecord): Promise<void> {
+    record.stopped = true;
+    await record.running.stop();
+  }
+
+  private revisionState(name: string): 'running' | 'stopped' | 'unknown' {
+    const record = this.revisions.get(name);
+    if (!record) return 'unknown';
+    return record.stopped || record.running.process.hasExited() ? 'stopped' : 'running';
+  }
+
+  private backendOf(name: string): Backend {
+    const record = this.revisions.get(name);
+    if (!record) throw new StageError('traffic', `no revision named "${name}"`);
+    return { name, url: record.running.url };
+  }
+
+  private ensureProxy(): Promise<TrafficProxy> {
+    this.proxyStarting ??= TrafficProxy.start({ host: this.cfg.host, port: this.cfg.port, log: this.log }).then(
+      (proxy) => (this.proxy = proxy),
+      (err: unknown) => {
+        this.proxyStarting = undefined;
+        throw new StageError(
+          'deploy',
+          `could not open the service URL on ${this.cfg.host}:${this.cfg.port}: ${errorMessage(err)}`,
+          'choose another target.port, or 0 for any free port',
+          { cause: err },
+        );
+      },
+    );
+    return this.proxyStarting;
+  }
+
+  private assertOpen(stage: 'deploy' | 'traffic'): void {
+    if (this.closing) throw new StageError(stage, 'the local target has been closed');
+  }
+
+  private pids(): number[] {
+    const out: number[] = [];
+    for (const r of this.revisions.values()) {
+      const pid = r.running.process.pid;
+      if (pid !== undefined && !r.running.process.hasExited()) out.push(pid);
+    }
+    return out;
+  }
+
+  /** Deploys and traffic changes run one at a time: each reads and replaces the whole split. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function randomLetters(n: number): string {
+  let out = '';
+  for (let i = 0; i < n; i++) out += String.fromCharCode(97 + randomInt(26));
+  return out;
+}

@@ -1,0 +1,172 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BuiltImage } from '../../src/build/builder.js';
+import type { LocalTargetConfig } from '../../src/config/schema.js';
+import type { StageContext } from '../../src/context.js';
+import { LocalTarget } from '../../src/deploy/local/target.js';
+import { StageError } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
+import { GOOD_SERVER, get, isAlive, nextMessage, openWebSocket, removeDir, writeRevisionDir } from './local-fixtures.js';
+
+const SECRET = 'sk-test-0123456789';
+
+function config(over: Partial<LocalTargetConfig> = {}): LocalTargetConfig {
+  return {
+    kind: 'local',
+    command: [process.execPath, 'server.mjs'],
+    host: '127.0.0.1',
+    port: 0,
+    env: { GREETING: 'hi', API_KEY: SECRET },
+    secretEnv: ['API_KEY'],
+    readiness: { path: '/', timeoutMs: 10_000, intervalMs: 50 },
+    keepRevisions: 3,
+    ...over,
+  };
+}
+
+function imageOf(dir: string): BuiltImage {
+  return { ref: `dir:${dir}`, dir, durationMs: 0, outputTail: [] };
+}
+
+const ctx: StageContext = { signal: new AbortController().signal, log: silentLogger(), cycle: 1 };
+
+async function pidOf(url: string): Promise<number> {
+  return (JSON.parse((await get(`${url}/env`)).body) as { pid: number }).pid;
+}
+
+describe('LocalTarget', () => {
+  let target: LocalTarget | undefined;
+  const dirs: string[] = [];
+
+  afterEach(async () => {
+    await target?.close();
+    target = undefined;
+    await Promise.all(dirs.splice(0).map(removeDir));
+  });
+
+  async function newTarget(over: Partial<LocalTargetConfig> = {}, source = GOOD_SERVER): Promise<{ target: LocalTarget; image: BuiltImage }> {
+    const dir = await writeRevisionDir('target', source);
+    dirs.push(dir);
+    target = new LocalTarget(config(over), { service: 'svc', log: silentLogger(), baseDir: dir });
+    return { target, image: imageOf(dir) };
+  }
+
+  async function deploy(t: LocalTarget, image: BuiltImage, tag = 'candidate') {
+    const out = await t.deployCandidate(ctx, image, tag);
+    if (!out.ok) throw new Error(`deploy failed: ${out.message}\n${out.logTail.join('\n')}`);
+    return out.revision;
+  }
+
+  it('deploys candidates at 0% on their tag URL and round-trips traffic splits', async () => {
+    const { target: t, image } = await newTarget();
+    expect(t.serviceUrl()).toBeUndefined();
+    const r1 = await deploy(t, image);
+    expect(r1.name).toMatch(/^svc-00001-[a-z]{3}$/);
+    expect(r1.image).toBe(image.ref);
+    expect(r1.startMs).toBeGreaterThan(0);
+    expect(await t.currentTraffic(ctx)).toEqual([{ revision: r1.name, percent: 0, tag: 'candidate' }]);
+    expect((await get(r1.url)).body).toBe(`hello from ${r1.name}`);
+    const serviceUrl = t.serviceUrl() as string;
+    expect((await get(serviceUrl)).status).toBe(503);
+
+    const env = JSON.parse((await get(`${r1.url}/env`)).body) as Record<string, string>;
+    expect(env).toMatchObject({ K_SERVICE: 'svc', K_REVISION: r1.name, K_CONFIGURATION: 'svc', GREETING: 'hi' });
+
+    await t.setTraffic(ctx, [{ revision: r1.name, percent: 100 }]);
+    expect(await t.currentTraffic(ctx)).toEqual([{ revision: r1.name, percent: 100 }]);
+    expect((await get(serviceUrl)).revision).toBe(r1.name);
+
+    const r2 = await deploy(t, image);
+    expect(r2.name).toMatch(/^svc-00002-[a-z]{3}$/);
+    expect(await t.currentTraffic(ctx)).toEqual([
+      { revision: r1.name, percent: 100 },
+      { revision: r2.name, percent: 0, tag: 'candidate' },
+    ]);
+    expect((await get(r2.url)).revision).toBe(r2.name);
+    expect((await get(serviceUrl)).revision).toBe(r1.name);
+
+    const split = [
+      { revision: r1.name, percent: 50, tag: 'stable' },
+      { revision: r2.name, percent: 50, tag: 'candidate' },
+    ];
+    await t.setTraffic(ctx, split);
+    expect(await t.currentTraffic(ctx)).toEqual(split);
+    expect(t.serviceUrl()).toBe(serviceUrl);
+
+    const { ws, revision } = await openWebSocket(r2.url);
+    try {
+      expect(revision).toBe(r2.name);
+      ws.send('ping');
+      expect(await nextMessage(ws)).toBe(`${r2.name}:ping`);
+    } finally {
+      ws.terminate();
+    }
+  });
+
+  it('rejects splits Cloud Run would reject and leaves traffic as it was', async () => {
+    const { target: t, image } = await newTarget();
+    const r1 = await deploy(t, image);
+    const r2 = await deploy(t, image);
+    await t.setTraffic(ctx, [{ revision: r1.name, percent: 100 }, { revision: r2.name, percent: 0, tag: 'candidate' }]);
+    const before = await t.currentTraffic(ctx);
+    const invalid = [
+      [{ revision: r1.name, percent: 90 }],
+      [{ revision: r1.name, percent: 50, tag: 'same' }, { revision: r2.name, percent: 50, tag: 'same' }],
+      [{ revision: 'svc-99999-zzz', percent: 100 }],
+      [{ revision: r1.name, percent: 99.5 }, { revision: r2.name, percent: 0.5 }],
+      [],
+    ];
+    for (const split of invalid) {
+      const err = await t.setTraffic(ctx, split).then(() => undefined, (e: unknown) => e);
+      expect(err, JSON.stringify(split)).toBeInstanceOf(StageError);
+      expect((err as StageError).stage).toBe('traffic');
+    }
+    expect(await t.currentTraffic(ctx)).toEqual(before);
+    expect((await get(t.serviceUrl() as string)).revision).toBe(r1.name);
+  });
+
+  it('returns a failed outcome with exit code and redacted log tail for a crashing revision', async () => {
+    const { target: t, image } = await newTarget({}, `console.error('boom: key ' + process.env.API_KEY + ' rejected');\nprocess.exit(3);\n`);
+    const out = await t.deployCandidate(ctx, image, 'candidate');
+    expect(out.ok).toBe(false);
+    if (out.ok) return;
+    expect(out.revisionName).toMatch(/^svc-00001-[a-z]{3}$/);
+    expect(out.exitCode).toBe(3);
+    expect(out.message).toMatch(/exited with code 3/);
+    expect(out.logTail).toContain('boom: key [redacted] rejected');
+    expect(out.logTail.join('\n')).not.toContain(SECRET);
+    expect(await t.logs(out.revisionName as string, 10)).toEqual(out.logTail);
+    expect(await t.currentTraffic(ctx)).toEqual([]);
+  });
+
+  it('keeps at most keepRevisions running, stopping the oldest idle ones', async () => {
+    const { target: t, image } = await newTarget({ keepRevisions: 2 });
+    const r1 = await deploy(t, image);
+    await t.setTraffic(ctx, [{ revision: r1.name, percent: 100 }]);
+    const r2 = await deploy(t, image);
+    const pid2 = await pidOf(r2.url);
+    // r3 takes the candidate tag from r2, which is left with no traffic and no tag.
+    const r3 = await deploy(t, image);
+    expect(isAlive(pid2)).toBe(false);
+    expect((await get(t.serviceUrl() as string)).revision).toBe(r1.name);
+    expect((await get(r3.url)).revision).toBe(r3.name);
+    const err = await t.setTraffic(ctx, [{ revision: r2.name, percent: 100 }]).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(StageError);
+    expect((err as Error).message).toMatch(/no longer running/);
+  });
+
+  it('close() stops every child process and the proxy, and can be repeated', async () => {
+    const { target: t, image } = await newTarget();
+    const r1 = await deploy(t, image);
+    await t.setTraffic(ctx, [{ revision: r1.name, percent: 100 }]);
+    const r2 = await deploy(t, image);
+    const serviceUrl = t.serviceUrl() as string;
+    // r1 lost its tag to the split above; it serves the service URL.
+    const pids = [await pidOf(serviceUrl), await pidOf(r2.url)];
+    expect(new Set(pids).size).toBe(2);
+    await t.close();
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    await expect(get(serviceUrl)).rejects.toThrow();
+    await t.close();
+    await expect(t.deployCandidate(ctx, image, 'candidate')).rejects.toBeInstanceOf(StageError);
+  });
+});
