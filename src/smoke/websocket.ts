@@ -38,8 +38,10 @@ async function runConnection(index: number, check: WebSocketCheckConfig, url: UR
     const f = await new ConnectionRun(session, index, check, ctx).run();
     const out: ConnectionOutcome = { index, messages: session.messages };
     if (session.connectMs !== undefined) out.connectMs = session.connectMs;
-    // A connection that opened always ends in some close; none seen means it was cut (1006).
-    if (session.opened) out.closeCode = session.closed?.code ?? 1006;
+    // How the connection ended: the close seen, else the one the failure names. A connection the client
+    // cut itself after a failure has no close worth counting.
+    const closeCode = session.closed?.code ?? f?.evidence.closeCode;
+    if (session.opened && closeCode !== undefined) out.closeCode = closeCode;
     if (f) out.failure = f;
     return out;
   } finally {

@@ -17,7 +17,7 @@ type SendStep = Extract<Step, { send: unknown }>;
 export interface ConnectionOutcome {
   index: number;
   connectMs?: number;
-  /** Close code seen on this connection (1006 when it was cut without a close frame). */
+  /** Close code this connection ended with, when it ended in a close (not cut by the client). */
   closeCode?: number;
   messages: number;
   failure?: Failure;
@@ -67,7 +67,7 @@ export class ConnectionRun {
       if (refused) return refused;
       for (const [i, step] of this.check.script.entries()) {
         this.step = i;
-        const f = 'send' in step ? this.send(step.send) : await this.expectNext(step);
+        const f = 'send' in step ? await this.send(step.send) : await this.expectNext(step);
         if (f) return f;
       }
       this.step = this.check.script.length;
@@ -100,10 +100,13 @@ export class ConnectionRun {
     });
   }
 
-  private send(payload: SendStep['send']): Failure | undefined {
+  private async send(payload: SendStep['send']): Promise<Failure | undefined> {
+    const s = this.s;
     const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
-    if (this.s.closed || this.s.error || this.s.overflow || !this.s.send(text)) return this.interruption();
-    return undefined;
+    if (!s.closed && !s.error && !s.overflow && s.send(text)) return undefined;
+    // The server's close frame may be in but the close not finished: wait for its code to report it.
+    await s.until(() => s.closed !== undefined || s.error !== undefined || s.overflow, this.ctx.signal);
+    return this.interruption();
   }
 
   private async expectNext(step: ExpectStep): Promise<Failure | undefined> {

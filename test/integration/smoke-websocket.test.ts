@@ -1,0 +1,268 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { websocketCheckSchema, type WebSocketCheckConfig } from '../../src/config/schema.js';
+import { runCheck, type SuiteOptions } from '../../src/smoke/index.js';
+
+let server: Server;
+let wss: WebSocketServer;
+let base: string;
+let sometimesCount = 0;
+const GOOD_TOKEN = 'Bearer good-token-123456';
+
+/** Server behaviour per path: what a connection does once it is open. */
+const behaviours: Record<string, (ws: WebSocket, req: IncomingMessage) => void> = {
+  '/echo': (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })),
+  '/chat': (ws) =>
+    ws.on('message', (data) => {
+      const text = data.toString();
+      if (text === 'hello') ws.send(JSON.stringify({ type: 'welcome', user: { name: 'ada' }, seq: 1 }));
+      else ws.send(JSON.stringify({ type: 'echo', text }));
+    }),
+  '/crash': (ws) => ws.on('message', () => ws.close(1011, 'db exploded')),
+  '/policy': (ws) => ws.close(1008, 'auth required'),
+  '/bye': (ws) => {
+    ws.send('bye');
+    ws.close(1000, 'done');
+  },
+  '/silent': () => undefined,
+  '/flood': (ws) => {
+    const chunk = 'x'.repeat(1024);
+    const pump = (): void => {
+      if (ws.readyState !== ws.OPEN) return;
+      while (ws.bufferedAmount < 256 * 1024) ws.send(chunk);
+      setImmediate(pump);
+    };
+    pump();
+  },
+  '/huge': (ws) => ws.send('y'.repeat(2 * 1024 * 1024)),
+  '/sometimes': (ws) => {
+    const n = ++sometimesCount;
+    ws.on('message', (data) => (n % 5 === 0 ? ws.close(1011, `unlucky ${n}`) : ws.send(data)));
+  },
+  '/auth': (ws) => ws.on('message', (data) => ws.send(data)),
+};
+
+function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const path = new URL(req.url ?? '/', 'http://x').pathname;
+  if (path === '/reject' || (path === '/auth' && req.headers.authorization !== GOOD_TOKEN)) {
+    // A refused handshake whose error page echoes the credential it was given.
+    const body = `missing token (got ${req.headers.authorization ?? 'none'})`;
+    socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    return;
+  }
+  const behaviour = behaviours[path];
+  if (!behaviour) {
+    socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    return;
+  }
+  const accept = (): void => wss.handleUpgrade(req, socket, head, (ws) => behaviour(ws, req));
+  if (path === '/slow-upgrade') setTimeout(accept, 400);
+  else accept();
+}
+behaviours['/slow-upgrade'] = behaviours['/echo']!;
+
+beforeAll(async () => {
+  server = createServer((_req, res) => res.writeHead(426).end());
+  wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => [...protocols][0] ?? false });
+  server.on('upgrade', onUpgrade);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const c of wss.clients) c.terminate();
+  await new Promise((resolve) => wss.close(resolve));
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const opts: SuiteOptions = { concurrency: 4, defaults: { timeoutMs: 3000, retries: 0, retryDelayMs: 10 } };
+
+function check(input: Partial<WebSocketCheckConfig>): WebSocketCheckConfig {
+  return websocketCheckSchema.parse({ name: 'ws', kind: 'websocket', ...input });
+}
+
+/** Every server-side socket is gone once the client is done: nothing leaks. */
+async function expectNoOpenServerSockets(): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(wss.clients.size).toBe(0);
+}
+
+describe('websocket scripts', () => {
+  it('passes a send/expect script and closes with 1000', async () => {
+    const r = await runCheck(
+      check({
+        path: '/chat',
+        script: [
+          { send: 'hello' },
+          { expect: { json: { type: 'welcome', user: { name: 'ada' } }, text: 'welcome', matches: '"seq":\\d+' } },
+          { send: { ping: true } },
+          { expect: { json: { type: 'echo', text: '{"ping":true}' } } },
+        ],
+      }),
+      base,
+      opts,
+    );
+    expect(r.failure).toBeUndefined();
+    expect(r.status).toBe('pass');
+    expect(r.figures).toMatchObject({ messages: 2, closeCodes: { '1000': 1 } });
+    expect(r.figures.connectMs).toBeGreaterThanOrEqual(0);
+    expect(r.figures.connections).toBeUndefined();
+    await expectNoOpenServerSockets();
+  });
+
+  it('fails on a wrong message with an assertion and the excerpt of what came instead', async () => {
+    const r = await runCheck(check({ path: '/chat', script: [{ send: 'hello' }, { expect: { json: { type: 'goodbye' } } }] }), base, opts);
+    expect(r.status).toBe('fail');
+    expect(r.failure?.class).toBe('assertion');
+    expect(r.failure?.message).toContain('$.type: expected "goodbye" (string), got "welcome" (string)');
+    expect(r.failure?.evidence).toMatchObject({ step: 1, connection: 0 });
+    expect(r.failure?.evidence.excerpt).toContain('"type":"welcome"');
+    expect(r.failure?.evidence.actual).toContain('$.type');
+  });
+
+  it('reads messages that arrived before the server closed, in order', async () => {
+    const r = await runCheck(check({ path: '/bye', script: [{ expect: { text: 'bye' } }] }), base, opts);
+    expect(r.failure).toBeUndefined();
+    expect(r.status).toBe('pass');
+  });
+
+  it('classifies a 1011 close in the middle of the script', async () => {
+    const r = await runCheck(check({ path: '/crash', script: [{ send: 'hi' }, { expect: { text: 'pong' } }] }), base, opts);
+    expect(r.status).toBe('fail');
+    expect(r.failure?.class).toBe('ws-1011-internal-error');
+    expect(r.failure?.evidence).toMatchObject({ closeCode: 1011, closeReason: 'db exploded', step: 1, connection: 0 });
+    expect(r.figures.closeCodes).toEqual({ '1011': 1 });
+  });
+
+  it('classifies a 1008 close in the middle of the script', async () => {
+    const r = await runCheck(check({ path: '/policy', script: [{ expect: { text: 'hello' } }] }), base, opts);
+    expect(r.failure?.class).toBe('ws-1008-policy-violation');
+    expect(r.failure?.evidence).toMatchObject({ closeCode: 1008, closeReason: 'auth required', step: 0 });
+  });
+
+  it('passes expectClose when the server closes with that code and reason', async () => {
+    const r = await runCheck(check({ path: '/policy', expectClose: { code: 1008, reason: 'auth' } }), base, opts);
+    expect(r.failure).toBeUndefined();
+    expect(r.status).toBe('pass');
+    expect(r.figures.closeCodes).toEqual({ '1008': 1 });
+  });
+
+  it('classifies a different close by the actual code', async () => {
+    const r = await runCheck(check({ path: '/crash', script: [{ send: 'x' }], expectClose: { code: 1000 } }), base, opts);
+    expect(r.failure?.class).toBe('ws-1011-internal-error');
+    expect(r.failure?.evidence).toMatchObject({ closeCode: 1011, expected: '1000', actual: '1011 "db exploded"' });
+  });
+
+  it('fails expectClose with an assertion when only the reason differs', async () => {
+    const r = await runCheck(check({ path: '/policy', expectClose: { code: 1008, reason: 'rate limited' } }), base, opts);
+    expect(r.failure?.class).toBe('assertion');
+  });
+
+  it('times out an expect step that gets no message', async () => {
+    const started = Date.now();
+    const r = await runCheck(check({ path: '/silent', script: [{ send: 'hi' }, { expect: { text: 'x' }, timeoutMs: 200 }] }), base, opts);
+    expect(r.failure?.class).toBe('timeout');
+    expect(r.failure?.evidence).toMatchObject({ step: 1, connection: 0 });
+    expect(Date.now() - started).toBeLessThan(2500);
+    await expectNoOpenServerSockets();
+  });
+
+  it('times out the attempt when the server never closes as expected', async () => {
+    const r = await runCheck(check({ path: '/silent', timeoutMs: 300, expectClose: { code: 1000 } }), base, opts);
+    expect(r.failure?.class).toBe('timeout');
+    expect(r.failure?.message).toContain('did not close');
+  });
+});
+
+describe('websocket handshake', () => {
+  it('classifies a refused handshake with its status and body, without the credential', async () => {
+    const r = await runCheck(check({ path: '/auth', headers: { authorization: 'Bearer wrong-token-987654' } }), base, opts);
+    expect(r.status).toBe('fail');
+    expect(r.failure?.class).toBe('ws-handshake-rejected');
+    expect(r.failure?.evidence.status).toBe(401);
+    expect(r.failure?.evidence.excerpt).toContain('missing token');
+    expect(JSON.stringify(r)).not.toContain('wrong-token-987654');
+  });
+
+  it('sends the suite headers and subprotocols on the handshake', async () => {
+    const r = await runCheck(
+      check({ path: '/auth', subprotocols: ['chat.v1'], script: [{ send: 'a' }, { expect: { text: 'a' } }] }),
+      base,
+      { ...opts, headers: { Authorization: GOOD_TOKEN } },
+    );
+    expect(r.failure).toBeUndefined();
+    expect(r.status).toBe('pass');
+  });
+
+  it('classifies a closed port as connection-refused', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const r = await runCheck(check({ path: '/echo' }), `http://127.0.0.1:${port}`, opts);
+    expect(r.failure?.class).toBe('connection-refused');
+  });
+
+  it('fails maxConnectMs when the upgrade is slow', async () => {
+    const r = await runCheck(check({ path: '/slow-upgrade', maxConnectMs: 50, script: [{ send: 'a' }, { expect: { text: 'a' } }] }), base, opts);
+    expect(r.status).toBe('fail');
+    expect(r.failure?.class).toBe('assertion');
+    expect(r.failure?.message).toContain('maxConnectMs 50');
+    expect(r.figures.connectMs).toBeGreaterThanOrEqual(350);
+  });
+});
+
+describe('websocket connections: N', () => {
+  it('opens 50 connections that all pass, with percentile figures and a close-code histogram', async () => {
+    const r = await runCheck(check({ path: '/echo', connections: 50, script: [{ send: { n: 1 } }, { expect: { json: { n: 1 } } }] }), base, opts);
+    expect(r.failure).toBeUndefined();
+    expect(r.status).toBe('pass');
+    const f = r.figures;
+    expect(f).toMatchObject({ connections: 50, messages: 50, closeCodes: { '1000': 50 } });
+    expect(f.connectMs).toBeGreaterThanOrEqual(0);
+    expect(f.connectP50Ms).toBeLessThanOrEqual(f.connectP95Ms ?? -1);
+    expect(f.connectP95Ms).toBeLessThanOrEqual(f.connectMaxMs ?? -1);
+    await expectNoOpenServerSockets();
+  });
+
+  it('fails when some connections fail, and says how many', async () => {
+    sometimesCount = 0;
+    const r = await runCheck(check({ path: '/sometimes', connections: 20, script: [{ send: 'a' }, { expect: { text: 'a' } }] }), base, opts);
+    expect(r.status).toBe('fail');
+    expect(r.failure?.class).toBe('ws-1011-internal-error');
+    expect(r.failure?.message).toContain('4 of 20 connections failed');
+    expect(r.figures.closeCodes).toEqual({ '1000': 16, '1011': 4 });
+    await expectNoOpenServerSockets();
+  });
+});
+
+describe('websocket bounds', () => {
+  it('keeps counting but not storing a flood, and ends on the timeout', async () => {
+    const started = Date.now();
+    const r = await runCheck(check({ path: '/flood', timeoutMs: 500, expectClose: { code: 1000 } }), base, opts);
+    expect(r.failure?.class).toBe('timeout');
+    expect(r.figures.messages).toBeGreaterThan(100);
+    expect(Date.now() - started).toBeLessThan(5000);
+    await expectNoOpenServerSockets();
+  });
+
+  it('fails a flood the script cannot keep up with instead of buffering it', async () => {
+    const r = await runCheck(check({ path: '/flood', script: [{ expect: { text: 'x' } }, { expect: { text: 'READY' } }] }), base, opts);
+    expect(r.status).toBe('fail');
+    expect(r.failure?.class).toBe('assertion');
+    await expectNoOpenServerSockets();
+  });
+
+  it('refuses a frame over 1 MiB with a 1009 close', async () => {
+    const r = await runCheck(check({ path: '/huge', script: [{ expect: { text: 'y' } }] }), base, opts);
+    expect(r.status).toBe('fail');
+    expect(r.failure?.class).toBe('ws-unexpected-close');
+    expect(r.failure?.evidence.closeCode).toBe(1009);
+    await expectNoOpenServerSockets();
+  });
+});
