@@ -4,10 +4,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve, dirname } from 'node:path';
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
+import { describeIssue, zodMessage } from './issues.js';
 
 export interface LoadedConfig {
   config: Config;
@@ -47,7 +48,15 @@ export function parseConfigText(text: string, file: string, env: Env = process.e
   };
   if (doc.errors.length > 0) {
     throw new ConfigError(
-      doc.errors.map((e) => ({ file, ...pos(e.pos[0]), field: '', message: `YAML syntax: ${e.message.split('\n')[0]}` })),
+      doc.errors.map((e) => {
+        if (e.code === 'DUPLICATE_KEY') {
+          const path = pathOfKeyAt(doc.contents, e.pos[0], []) ?? [];
+          const key = path[path.length - 1] ?? text.slice(e.pos[0]).split(/[:\s]/)[0];
+          const field = formatPath(path);
+          return { file, ...pos(e.pos[0]), field, message: `duplicate key "${key}": a key may appear only once in a mapping` };
+        }
+        return { file, ...pos(e.pos[0]), field: '', message: `YAML syntax: ${e.message.split('\n')[0]}` };
+      }),
     );
   }
   const raw: unknown = doc.toJS();
@@ -69,9 +78,10 @@ export function parseConfigText(text: string, file: string, env: Env = process.e
   );
   if (missing.length > 0) throw new ConfigError(missing);
 
-  const parsed = configSchema.safeParse(interpolated);
+  // Messages set in the schema win; `zodMessage` only replaces zod's generic English.
+  const parsed = configSchema.safeParse(interpolated, { error: zodMessage });
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((iss) => toConfigIssue(iss, doc, file, pos));
+    const issues = parsed.error.issues.flatMap((iss) => toConfigIssues(iss, interpolated, raw, doc, file, pos));
     throw new ConfigError(issues, 'deploy-loop schema prints the JSON Schema; the README lists every field');
   }
   const checkLocations: Record<string, string> = {};
@@ -109,30 +119,43 @@ export function formatPath(path: readonly PathKey[]): string {
   return out;
 }
 
-function toConfigIssue(
+/** Path of the key that starts at `offset` (a duplicate key's second occurrence). */
+function pathOfKeyAt(node: unknown, offset: number, path: PathKey[]): PathKey[] | undefined {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : '?';
+      if (isScalar(pair.key) && pair.key.range?.[0] === offset) return [...path, key];
+      const found = pathOfKeyAt(pair.value, offset, [...path, key]);
+      if (found) return found;
+    }
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      const found = pathOfKeyAt(item, offset, [...path, i]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+function toConfigIssues(
   iss: z.core.$ZodIssue,
+  data: unknown,
+  raw: unknown,
   doc: Document,
   file: string,
   pos: (o: number | undefined) => { line?: number; column?: number },
-): ConfigIssue {
+): ConfigIssue[] {
   const path = iss.path.filter((k): k is PathKey => typeof k === 'string' || typeof k === 'number');
   if (iss.code === 'unrecognized_keys') {
-    const key = iss.keys[0] ?? '';
-    const node = keyNodeAt(doc, path, key) ?? nodeAt(doc, path);
-    const where = formatPath(path) || 'the top level';
-    return {
+    // One issue per key, each at the key's own line.
+    return iss.keys.map((key) => ({
       file,
-      ...pos(node?.range?.[0]),
+      ...pos((keyNodeAt(doc, path, key) ?? nodeAt(doc, path))?.range?.[0]),
       field: formatPath([...path, key]),
-      message: `unknown field${iss.keys.length > 1 ? `s ${iss.keys.join(', ')}` : ` "${key}"`} in ${where}; check the spelling (deploy-loop schema lists the allowed fields)`,
-    };
+      message: describeIssue(iss, path, data, raw, key),
+    }));
   }
-  const node = nodeAt(doc, path);
-  const isMissing = iss.code === 'invalid_type' && doc.getIn(path, true) === undefined && path.length > 0;
-  let message = iss.message;
-  if (isMissing) message = `required field is missing: ${message}`;
-  else if (iss.code === 'invalid_type' && /^Invalid input/.test(message)) message = `expected ${iss.expected}`;
-  return { file, ...pos(node?.range?.[0]), field: formatPath(path), message };
+  return [{ file, ...pos(nodeAt(doc, path)?.range?.[0]), field: formatPath(path), message: describeIssue(iss, path, data, raw) }];
 }
 
 const VAR = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;

@@ -12,33 +12,41 @@ const argv = z
   .array(z.string().min(1, 'an argument may not be empty'), { error: 'expected a command as an array of strings, e.g. [node, server.js]' })
   .min(1, 'the command needs at least the program name');
 
-const ms = (what: string) => z.number({ error: `expected ${what} in milliseconds (a number)` }).int().positive();
+const ms = (what: string) =>
+  z.number({ error: `expected ${what} as a positive whole number of milliseconds` }).int().positive();
+
+/** A whole number in a range, with one message naming the field and the range for every way it can be wrong. */
+const count = (what: string, min: number, max: number) =>
+  z.number({ error: `expected ${what}: a whole number from ${min} to ${max}` }).int().min(min).max(max);
 
 const envMap = z.record(z.string(), z.string({ error: 'environment values must be strings (quote numbers)' }));
 
 const priority = z.enum(PRIORITIES, { error: 'expected a priority: P0, P1, P2 or P3' });
 
-const regexString = z.string().refine(
-  (s) => {
-    try {
-      new RegExp(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: 'not a valid regular expression' },
-);
+const regexString = z.string({ error: 'expected a regular expression as a string' }).superRefine((s, ctx) => {
+  try {
+    new RegExp(s);
+  } catch (err) {
+    // V8 says "Invalid regular expression: /(/: Unterminated group"; the last part is the news.
+    const why = String((err as Error).message).split(': ').pop();
+    ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${why}` });
+  }
+});
 
+const headerMap = z.record(z.string(), z.string({ error: 'header values must be strings (quote numbers)' }));
+
+const httpStatus = z.number({ error: 'expected an HTTP status code from 100 to 599' }).int().min(100).max(599);
+
+// A regex (rather than a refine) so the published JSON Schema carries the rule as a pattern.
 const path = z
-  .string()
-  .refine((p) => p.startsWith('/'), { error: 'a path must start with "/" (it is joined to the URL under test)' });
+  .string({ error: 'expected a path as a string, e.g. /healthz' })
+  .regex(/^\//, { error: 'a path must start with "/" (it is joined to the URL under test)' });
 
 const checkBase = {
   name: z.string({ error: 'every check needs a name' }).min(1),
   priority: priority.default('P1'),
   timeoutMs: ms('timeoutMs').optional().describe('Per-attempt timeout; defaults to smoke.defaults.timeoutMs.'),
-  retries: z.number().int().min(0).max(10).optional().describe('Extra attempts after a failure.'),
+  retries: count('retries', 0, 10).optional().describe('Extra attempts after a failure.'),
   description: z.string().optional(),
 };
 
@@ -48,15 +56,17 @@ export const httpCheckSchema = z
     kind: z.literal('http'),
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
     path: path.default('/'),
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: headerMap.default({}),
     body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional()
       .describe('A string is sent as is; an object or array is sent as JSON.'),
     expect: z
       .strictObject({
         status: z
-          .union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)])
+          .union([httpStatus, z.array(httpStatus).min(1, 'expected at least one status code in the list')], {
+            error: 'expected an HTTP status code (100-599) or a list of them',
+          })
           .default(200),
-        headers: z.record(z.string(), z.string()).optional().describe('Header values that must be contained (case-insensitive names).'),
+        headers: headerMap.optional().describe('Header values that must be contained (case-insensitive names).'),
         json: z.unknown().optional().describe('A JSON subset the response body must contain.'),
         bodyContains: z.string().optional(),
         bodyMatches: regexString.optional(),
@@ -88,13 +98,16 @@ export const websocketCheckSchema = z
     ...checkBase,
     kind: z.literal('websocket'),
     path: path.default('/'),
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: headerMap.default({}),
     subprotocols: z.array(z.string().min(1)).default([]),
-    connections: z.number().int().min(1).max(100_000).default(1).describe('Connections opened in parallel, each running the script.'),
+    connections: count('connections', 1, 100_000).default(1).describe('Connections opened in parallel, each running the script.'),
     maxConnectMs: ms('maxConnectMs').optional(),
     script: z.array(z.union([sendStep, expectStep], { error: 'a script step is either {send: …} or {expect: {…}}' })).default([]),
     expectClose: z
-      .strictObject({ code: z.number().int().min(1000).max(4999), reason: z.string().optional() })
+      .strictObject({
+        code: z.number({ error: 'expected a WebSocket close code from 1000 to 4999' }).int().min(1000).max(4999),
+        reason: z.string().optional(),
+      })
       .optional()
       .describe('The server must close with this code after the script; otherwise the client closes with 1000.'),
   })
@@ -129,11 +142,11 @@ const localTargetSchema = z.strictObject({
   kind: z.literal('local'),
   command: argv.describe('Starts one revision inside its folder; PORT is set in its environment.'),
   host: z.literal('127.0.0.1').default('127.0.0.1'),
-  port: z.number().int().min(0).max(65535).default(0).describe('Port of the traffic proxy (the service URL); 0 picks a free one.'),
+  port: count('a port', 0, 65535).default(0).describe('Port of the traffic proxy (the service URL); 0 picks a free one.'),
   env: envMap.default({}),
   secretEnv: z.array(z.string()).default([]).describe('Names of env values to redact from reports and logs.'),
   readiness: readinessSchema,
-  keepRevisions: z.number().int().min(1).max(20).default(3).describe('Revisions kept running (serving or rollback targets).'),
+  keepRevisions: count('keepRevisions', 1, 20).default(3).describe('Revisions kept running (serving or rollback targets).'),
 });
 
 export const targetSchema = z.discriminatedUnion('kind', [localTargetSchema], {
@@ -162,12 +175,16 @@ export const gateSchema = z
   .describe('Minimum pass rate per priority, in percent. Unset priorities are reported but not gated.');
 
 export const smokeSchema = z.strictObject({
-  concurrency: z.number().int().min(1).max(1000).default(8),
+  concurrency: count('concurrency', 1, 1000).default(8),
   defaults: z
     .strictObject({
       timeoutMs: ms('timeoutMs').default(5000),
-      retries: z.number().int().min(0).max(10).default(0),
-      retryDelayMs: z.number().int().min(0).default(200),
+      retries: count('retries', 0, 10).default(0),
+      retryDelayMs: z
+        .number({ error: 'expected retryDelayMs as a whole number of milliseconds (0 or more)' })
+        .int()
+        .min(0)
+        .default(200),
     })
     .prefault({}),
   checks: z.array(checkSchema).min(1, 'the smoke suite needs at least one check'),
@@ -175,7 +192,7 @@ export const smokeSchema = z.strictObject({
 
 export const loopSchema = z
   .strictObject({
-    maxCycles: z.number().int().min(1).max(1000).default(5),
+    maxCycles: count('maxCycles', 1, 1000).default(5),
     fix: z
       .strictObject({
         command: argv,
@@ -198,7 +215,7 @@ export const configSchema = z
   .strictObject({
     apiVersion: z.literal(API_VERSION, { error: `expected apiVersion: ${API_VERSION}` }),
     service: z
-      .string({ error: 'expected the service name' })
+      .string({ error: 'expected the service name as a string' })
       .regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, 'a service name is lowercase letters, digits and dashes (Cloud Run rules)'),
     build: buildSchema,
     target: targetSchema,
