@@ -1,0 +1,186 @@
+/**
+ * Where emulated revisions really run: one local process per revision (the image mapped to a
+ * command by the emulator config), and one TrafficProxy per service serving its URL and tag URLs.
+ * Reuses the local target's process and proxy code, so both targets behave alike.
+ */
+import type { Logger } from '../log.js';
+import { TrafficProxy, type ProxyRoutes } from '../deploy/local/proxy.js';
+import { startRevision, type RunningRevision } from '../deploy/local/revision-process.js';
+import { commandForImage, secretValue, type EmulatorConfig } from './config.js';
+import type { Faults } from './faults.js';
+import type { Container } from './types.js';
+
+export interface RevisionLaunch {
+  /** Full resource name; the key of the running process. */
+  key: string;
+  /** Short name, `svc-00001-abc`. */
+  name: string;
+  serviceId: string;
+  container: Container;
+}
+
+/** A failed start, phrased as the revision's Ready condition. */
+export interface LaunchFailure {
+  reason?: string;
+  revisionReason?: string;
+  message: string;
+}
+
+export type LaunchResult = { ok: true; url: string; startMs: number } | { ok: false; failure: LaunchFailure };
+
+const LOG_TAIL_LINES = 20;
+
+export class RevisionRuntime {
+  private readonly running = new Map<string, RunningRevision>();
+  private readonly starting = new Map<string, Promise<LaunchResult>>();
+  private readonly proxies = new Map<string, TrafficProxy>();
+  private closed = false;
+  /** Aborts revision starts in flight when the emulator shuts down. */
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly opts: { config: EmulatorConfig; baseDir: string; faults: Faults; log: Logger; host: string },
+  ) {}
+
+  /** Aborted when the emulator shuts down: background waits end early. */
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** Starts the revision unless it is already running; concurrent calls share one start. */
+  launch(rev: RevisionLaunch): Promise<LaunchResult> {
+    const url = this.urlOf(rev.key);
+    if (url) return Promise.resolve({ ok: true, url, startMs: 0 });
+    let pending = this.starting.get(rev.key);
+    if (!pending) {
+      pending = this.start(rev).finally(() => this.starting.delete(rev.key));
+      this.starting.set(rev.key, pending);
+    }
+    return pending;
+  }
+
+  /** The revision's local URL while its process is alive. */
+  urlOf(key: string): string | undefined {
+    const r = this.running.get(key);
+    return r && !r.process.hasExited() ? r.url : undefined;
+  }
+
+  async stop(key: string): Promise<void> {
+    const r = this.running.get(key);
+    this.running.delete(key);
+    await r?.stop();
+  }
+
+  /** Keys of revisions with a live process. */
+  runningKeys(): string[] {
+    return [...this.running.keys()];
+  }
+
+  async openProxy(serviceKey: string): Promise<TrafficProxy> {
+    const existing = this.proxies.get(serviceKey);
+    if (existing) return existing;
+    if (this.closed) throw new Error('the emulator is shutting down');
+    const proxy = await TrafficProxy.start({ host: this.opts.host, log: this.opts.log });
+    this.proxies.set(serviceKey, proxy);
+    return proxy;
+  }
+
+  proxy(serviceKey: string): TrafficProxy | undefined {
+    return this.proxies.get(serviceKey);
+  }
+
+  async setRoutes(serviceKey: string, routes: ProxyRoutes): Promise<TrafficProxy> {
+    const proxy = await this.openProxy(serviceKey);
+    await proxy.setRoutes(routes);
+    return proxy;
+  }
+
+  /** Stops a deleted service's proxy and every process whose key starts with the service's name. */
+  async closeService(serviceKey: string): Promise<void> {
+    const proxy = this.proxies.get(serviceKey);
+    this.proxies.delete(serviceKey);
+    const keys = this.runningKeys().filter((k) => k.startsWith(`${serviceKey}/revisions/`));
+    await Promise.all([proxy?.close(), ...keys.map((k) => this.stop(k))]);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.abort.abort();
+    await Promise.allSettled([...this.starting.values()]);
+    await Promise.all([...this.proxies.values()].map((p) => p.close()));
+    this.proxies.clear();
+    await Promise.all(this.runningKeys().map((k) => this.stop(k)));
+  }
+
+  private async start(rev: RevisionLaunch): Promise<LaunchResult> {
+    if (this.closed) return { ok: false, failure: { reason: 'INTERNAL', message: 'the emulator is shutting down' } };
+    const image = rev.container.image ?? '';
+    const log = this.opts.log.child({ revision: rev.name });
+    const mapped = commandForImage(this.opts.config.images, image, this.opts.baseDir);
+    if (!mapped) {
+      return {
+        ok: false,
+        failure: {
+          reason: 'CONTAINER_MISSING',
+          message: `Image '${image}' not found. (The emulator runs images through local commands: map this image under "images" in the emulator config.)`,
+        },
+      };
+    }
+    const env: Record<string, string> = { ...mapped.env, K_SERVICE: rev.serviceId, K_REVISION: rev.name, K_CONFIGURATION: rev.serviceId };
+    for (const e of rev.container.env ?? []) {
+      const ref = e.valueSource?.secretKeyRef;
+      if (!ref) {
+        env[e.name] = e.value ?? '';
+        continue;
+      }
+      const value = secretValue(this.opts.config.secrets, ref.secret, ref.version);
+      if (value === undefined) {
+        return {
+          ok: false,
+          failure: {
+            reason: 'SECRETS_ACCESS_CHECK_FAILED',
+            message: `spec.template.spec.containers[0].env.${e.name}: Secret ${ref.secret}/versions/${ref.version || 'latest'} was not found. (Add it under "secrets" in the emulator config.)`,
+          },
+        };
+      }
+      env[e.name] = value;
+    }
+    const port = rev.container.ports?.[0]?.containerPort ?? 8080;
+    const fault = this.opts.faults.takeRevisionFault(image);
+    if (fault) {
+      log.info('failing the revision start (injected fault)');
+      return { ok: false, failure: notListening(port, `exited with code ${fault.exitCode} before becoming ready`, [fault.message]) };
+    }
+    const outcome = await startRevision({
+      name: rev.name,
+      command: mapped.command,
+      cwd: mapped.cwd,
+      env,
+      readiness: this.opts.config.readiness,
+      log,
+      host: this.opts.host,
+      signal: this.abort.signal,
+    });
+    if (!outcome.ok) return { ok: false, failure: notListening(port, outcome.message, outcome.logTail) };
+    if (this.closed) {
+      await outcome.revision.stop();
+      return { ok: false, failure: { reason: 'INTERNAL', message: 'the emulator is shutting down' } };
+    }
+    this.running.set(rev.key, outcome.revision);
+    return { ok: true, url: outcome.revision.url, startMs: outcome.revision.startMs };
+  }
+}
+
+/** Cloud Run's wording for a container that never listened, plus what the process said. */
+function notListening(port: number, detail: string, logTail: string[]): LaunchFailure {
+  const tail = logTail.slice(-LOG_TAIL_LINES);
+  const lines = [
+    `The user-provided container failed to start and listen on the port defined provided by the PORT=${port} environment variable within the allocated timeout. ` +
+      'This can happen when the container port is misconfigured or if the timeout is too short. The health check timeout can be extended. ' +
+      'Logs for this revision might contain more information.',
+    '',
+    `Container: ${detail}.`,
+  ];
+  if (tail.length > 0) lines.push('Log tail:', ...tail.map((l) => `  ${l}`));
+  return { revisionReason: 'HEALTH_CHECK_CONTAINER_ERROR', message: lines.join('\n') };
+}

@@ -1,0 +1,260 @@
+/**
+ * The emulator's Cloud Run state and its synchronous API semantics: validation (INVALID_ARGUMENT,
+ * ALREADY_EXISTS, NOT_FOUND, ABORTED on an etag mismatch), generations, revision creation on every
+ * template change, and an operation per mutation. The slow part (starting revisions, routing) runs
+ * in reconcile.ts after the call has returned its operation.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log.js';
+import {
+  autoRevisionName,
+  canonical,
+  checkServiceId,
+  checkTemplate,
+  condition,
+  newEtag,
+  newRevisionRecord,
+  notFound,
+  parseLocation,
+  parseRevisionName,
+  parseServiceName,
+  revisionView,
+  serviceView,
+  specOf,
+  type RevisionRecord,
+  type ServiceRecord,
+} from './model.js';
+import type { OperationStore } from './operations.js';
+import { reconcile, type ReconcileDeps } from './reconcile.js';
+import type { RevisionRuntime } from './runtime.js';
+import { normalizeTraffic, toTrafficTargets, trafficProblems } from './traffic.js';
+import { ApiError, Code, REVISION_TYPE, SERVICE_TYPE, timestamp, type Operation, type Revision, type Service } from './types.js';
+
+export interface StoreDeps {
+  runtime: RevisionRuntime;
+  ops: OperationStore;
+  log: Logger;
+  /** Minimum duration of the next operation, faults included. */
+  operationDelayMs: () => number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextPageToken: string;
+}
+
+export class EmulatorState {
+  readonly services = new Map<string, ServiceRecord>();
+  readonly revisions = new Map<string, RevisionRecord>();
+  private readonly pending = new Set<Promise<void>>();
+  private readonly rdeps: ReconcileDeps;
+
+  constructor(private readonly deps: StoreDeps) {
+    this.rdeps = { runtime: deps.runtime, ops: deps.ops, log: deps.log, revisions: this.revisions };
+  }
+
+  async createService(req: { parent: string; serviceId: string; service?: Service; validateOnly?: boolean }): Promise<Operation> {
+    parseLocation(req.parent);
+    checkServiceId(req.serviceId);
+    const key = `${req.parent}/services/${req.serviceId}`;
+    if (this.services.has(key)) throw new ApiError(Code.ALREADY_EXISTS, `Resource '${req.serviceId}' already exists.`);
+    const spec = specOf(req.service ?? {});
+    checkTemplate(req.serviceId, spec.template);
+    const newName = spec.template?.revision;
+    this.checkTraffic(spec, (n) => n === newName);
+    const now = timestamp();
+    const svc: ServiceRecord = {
+      key,
+      id: req.serviceId,
+      location: req.parent,
+      spec,
+      uid: randomUUID(),
+      generation: 1,
+      observedGeneration: 0,
+      createTime: now,
+      updateTime: now,
+      etag: newEtag(1),
+      terminalCondition: condition('Ready', 'CONDITION_RECONCILING'),
+      conditions: [condition('RoutesReady', 'CONDITION_RECONCILING'), condition('ConfigurationsReady', 'CONDITION_RECONCILING')],
+      trafficStatuses: [],
+      uri: '',
+      reconciling: true,
+      revisionSeq: 0,
+      queue: Promise.resolve(),
+    };
+    if (req.validateOnly) return this.doneOperation(req.parent, serviceView(svc));
+    // The URL exists from creation on, as on Cloud Run; it answers 503 until a revision serves.
+    svc.uri = (await this.deps.runtime.openProxy(key)).url;
+    this.services.set(key, svc);
+    return this.commit(svc, true);
+  }
+
+  async updateService(req: { service?: Service; updateMask?: { paths?: string[] }; validateOnly?: boolean; allowMissing?: boolean }): Promise<Operation> {
+    const name = req.service?.name ?? '';
+    const { location, id } = parseServiceName(name);
+    const svc = this.services.get(name);
+    if (!svc) {
+      if (req.allowMissing) return this.createService({ parent: location, serviceId: id, service: req.service ?? {}, validateOnly: req.validateOnly ?? false });
+      throw notFound('SERVICE', name);
+    }
+    const sent = req.service as Service;
+    if (sent.etag && sent.etag !== svc.etag) {
+      throw new ApiError(Code.ABORTED, `The etag "${sent.etag}" does not match the current etag of service '${id}' ("${svc.etag}"): it changed since it was read. Read it again and retry.`);
+    }
+    const spec = mergeSpec(svc.spec, specOf(sent), req.updateMask?.paths);
+    checkTemplate(id, spec.template);
+    const templateChanged = canonical(spec.template) !== canonical(svc.spec.template);
+    const newName = templateChanged ? spec.template?.revision : undefined;
+    if (newName && this.revisions.has(`${svc.key}/revisions/${newName}`)) {
+      throw new ApiError(Code.ALREADY_EXISTS, `Revision named '${newName}' with different configuration already exists.`);
+    }
+    this.checkTraffic(spec, (n) => n === newName || this.revisions.has(`${svc.key}/revisions/${n}`));
+    if (req.validateOnly) return this.doneOperation(location, serviceView({ ...svc, spec }));
+    const specChanged = templateChanged || canonical(spec) !== canonical(svc.spec);
+    svc.spec = spec;
+    if (specChanged) svc.generation++;
+    return this.commit(svc, templateChanged);
+  }
+
+  deleteService(req: { name: string; etag?: string; validateOnly?: boolean }): Operation {
+    const { location } = parseServiceName(req.name);
+    const svc = this.services.get(req.name);
+    if (!svc) throw notFound('SERVICE', req.name);
+    if (req.etag && req.etag !== svc.etag) throw new ApiError(Code.ABORTED, `The etag "${req.etag}" does not match the current etag of service '${svc.id}'.`);
+    const view = serviceView(svc, { deleteTime: timestamp() });
+    if (req.validateOnly) return this.doneOperation(location, view);
+    this.services.delete(svc.key);
+    for (const key of [...this.revisions.keys()]) if (key.startsWith(`${svc.key}/revisions/`)) this.revisions.delete(key);
+    const op = this.deps.ops.create(location, { '@type': SERVICE_TYPE, ...view });
+    this.track(
+      svc.queue.then(async () => {
+        await this.deps.runtime.closeService(svc.key);
+        this.deps.ops.complete(op.name, { '@type': SERVICE_TYPE, ...view });
+      }),
+    );
+    return op;
+  }
+
+  getService(name: string): Service {
+    parseServiceName(name);
+    const svc = this.services.get(name);
+    if (!svc) throw notFound('SERVICE', name);
+    return serviceView(svc);
+  }
+
+  listServices(parent: string, pageSize: number, pageToken: string): Page<Service> {
+    const { project, region } = parseLocation(parent);
+    const all = [...this.services.values()].filter((s) => {
+      const p = parseServiceName(s.key);
+      return (project === '-' || p.project === project) && (region === '-' || p.region === region);
+    });
+    return paginate(all.map((s) => serviceView(s)), pageSize, pageToken);
+  }
+
+  getRevision(name: string): Revision {
+    parseRevisionName(name);
+    const rev = this.revisions.get(name);
+    if (!rev) throw notFound('REVISION', name);
+    return revisionView(rev);
+  }
+
+  listRevisions(parent: string, pageSize: number, pageToken: string): Page<Revision> {
+    const { location, id } = parseServiceName(parent);
+    if (id !== '-' && !this.services.has(parent)) throw notFound('SERVICE', parent);
+    const prefix = id === '-' ? `${location}/services/` : `${parent}/revisions/`;
+    // Newest first, as Cloud Run lists them.
+    const all = [...this.revisions.values()].filter((r) => r.key.startsWith(prefix)).sort((a, b) => b.seq - a.seq);
+    return paginate(all.map((r) => revisionView(r)), pageSize, pageToken);
+  }
+
+  deleteRevision(req: { name: string; etag?: string; validateOnly?: boolean }): Operation {
+    const { serviceKey, revision } = parseRevisionName(req.name);
+    const rev = this.revisions.get(req.name);
+    const svc = this.services.get(serviceKey);
+    if (!rev || !svc) throw notFound('REVISION', req.name);
+    if (req.etag && req.etag !== rev.etag) throw new ApiError(Code.ABORTED, `The etag "${req.etag}" does not match the current etag of revision '${revision}'.`);
+    const routed = [...(svc.spec.traffic ?? []), ...svc.trafficStatuses].some((t) => t.revision === revision);
+    if (routed || svc.latestReadyRevision === revision) {
+      throw new ApiError(Code.FAILED_PRECONDITION, `Revision '${revision}' cannot be deleted because it is serving traffic or is the latest ready revision of service '${svc.id}'.`);
+    }
+    const view = revisionView(rev, { deleteTime: timestamp() });
+    if (req.validateOnly) return this.doneOperation(svc.location, view, REVISION_TYPE);
+    this.revisions.delete(req.name);
+    const op = this.deps.ops.create(svc.location, { '@type': REVISION_TYPE, ...view });
+    this.track(
+      this.deps.runtime.stop(rev.key).then(() => this.deps.ops.complete(op.name, { '@type': REVISION_TYPE, ...view })),
+    );
+    return op;
+  }
+
+  /** Waits for every reconcile in flight (shutdown). */
+  async settle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  private checkTraffic(spec: Service, exists: (name: string) => boolean): void {
+    const targets = normalizeTraffic(spec.traffic);
+    const problems = trafficProblems(targets, exists);
+    if (problems.length > 0) throw new ApiError(Code.INVALID_ARGUMENT, problems.join(' '));
+    spec.traffic = toTrafficTargets(targets);
+  }
+
+  /** Records the new generation (and revision), returns its operation and queues the reconcile. */
+  private commit(svc: ServiceRecord, templateChanged: boolean): Operation {
+    svc.updateTime = timestamp();
+    svc.etag = newEtag(svc.generation);
+    let rev: RevisionRecord | undefined;
+    if (templateChanged && svc.spec.template) {
+      svc.revisionSeq++;
+      let name = svc.spec.template.revision;
+      while (!name || this.revisions.has(`${svc.key}/revisions/${name}`)) name = autoRevisionName(svc.id, svc.revisionSeq);
+      rev = newRevisionRecord(svc, name, svc.spec.template);
+      this.revisions.set(rev.key, rev);
+      svc.latestCreatedRevision = name;
+    }
+    svc.reconciling = true;
+    svc.terminalCondition = condition('Ready', 'CONDITION_RECONCILING');
+    const op = this.deps.ops.create(svc.location, { '@type': SERVICE_TYPE, ...serviceView(svc) });
+    const started = performance.now();
+    const delayMs = this.deps.operationDelayMs();
+    const generation = svc.generation;
+    const run = svc.queue.then(() => reconcile(this.rdeps, svc, { opName: op.name, revision: rev, generation, started, delayMs }));
+    svc.queue = run.catch(() => undefined);
+    this.track(run);
+    return op;
+  }
+
+  private doneOperation(location: string, view: Service | Revision, type = SERVICE_TYPE): Operation {
+    const op = this.deps.ops.create(location, { '@type': type, ...view });
+    this.deps.ops.complete(op.name, { '@type': type, ...view });
+    return this.deps.ops.get(op.name);
+  }
+
+  private track(p: Promise<unknown>): void {
+    const done: Promise<void> = p.then(
+      () => undefined,
+      (err: unknown) => this.deps.log.error({ err: String(err) }, 'emulator background work failed'),
+    );
+    this.pending.add(done);
+    void done.finally(() => this.pending.delete(done));
+  }
+}
+
+/** An update mask names top-level fields (`template`, `traffic`, …); without one the whole spec is replaced. */
+function mergeSpec(current: Service, sent: Service, paths: string[] | undefined): Service {
+  if (!paths || paths.length === 0) return sent;
+  const out: Service = structuredClone(current);
+  for (const p of paths) {
+    const field = (p.split('.')[0] ?? '').replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+    if (field in sent) out[field] = sent[field];
+    else delete out[field];
+  }
+  return out;
+}
+
+function paginate<T>(all: T[], pageSize: number, pageToken: string): Page<T> {
+  const start = pageToken ? Number(pageToken) : 0;
+  if (!Number.isInteger(start) || start < 0) throw new ApiError(Code.INVALID_ARGUMENT, `invalid page_token "${pageToken}"`);
+  const size = pageSize > 0 ? pageSize : 100;
+  return { items: all.slice(start, start + size), nextPageToken: start + size < all.length ? String(start + size) : '' };
+}

@@ -1,0 +1,266 @@
+/**
+ * The Cloud Run Admin API emulator driven by the real @google-cloud/run client over gRPC, with
+ * revisions running as real processes behind the emulator's traffic proxy.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { protos } from '@google-cloud/run';
+import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import {
+  NO_RETRY,
+  codeOf,
+  emulatorConfig,
+  getJson,
+  makeTmpDir,
+  plain,
+  removeDir,
+  runClients,
+  writeApp,
+  wsEcho,
+} from './emulator-fixtures.js';
+
+type IService = protos.google.cloud.run.v2.IService;
+
+const PARENT = 'projects/demo/locations/us-central1';
+const IMAGE = 'example.test/app:latest';
+
+let tmp: string;
+let emu: Emulator;
+let api: ReturnType<typeof runClients>;
+
+beforeAll(async () => {
+  tmp = await makeTmpDir('emulator-api');
+  const appDir = await writeApp(tmp, 'v1');
+  emu = await startEmulator({ config: emulatorConfig(appDir) });
+  api = runClients(emu);
+});
+
+afterAll(async () => {
+  await api?.close();
+  await emu?.close();
+  await removeDir(tmp);
+});
+
+afterEach(() => emu?.faults.clear());
+
+function template(version: string, extra: protos.google.cloud.run.v2.IRevisionTemplate = {}) {
+  return { containers: [{ image: IMAGE, env: [{ name: 'APP_VERSION', value: version }] }], ...extra };
+}
+
+async function create(id: string, service: IService = { template: template('v1') }): Promise<IService> {
+  const [op] = await api.services.createService({ parent: PARENT, serviceId: id, service }, NO_RETRY);
+  const [result] = await op.promise();
+  return plain(result);
+}
+
+async function update(service: IService): Promise<IService> {
+  const [op] = await api.services.updateService({ service }, NO_RETRY);
+  const [result] = await op.promise();
+  return plain(result);
+}
+
+async function get(id: string): Promise<IService> {
+  const [svc] = await api.services.getService({ name: `${PARENT}/services/${id}` }, NO_RETRY);
+  return plain(svc);
+}
+
+const short = (name: string | null | undefined) => (name ?? '').split('/').pop() ?? '';
+
+describe('services', () => {
+  it('creates a service through an operation, runs its first revision and serves it at the service URI', async () => {
+    const [op] = await api.services.createService({ parent: PARENT, serviceId: 'alpha', service: { template: template('v1') } }, NO_RETRY);
+    expect(op.name).toMatch(/^projects\/demo\/locations\/us-central1\/operations\//);
+    const [svc] = await op.promise();
+    const s = plain(svc) as IService;
+    expect(s.name).toBe(`${PARENT}/services/alpha`);
+    expect(short(s.latestCreatedRevision)).toMatch(/^alpha-00001-[a-z0-9]{3}$/);
+    expect(s.latestReadyRevision).toBe(s.latestCreatedRevision);
+    expect(s.terminalCondition?.state).toBe('CONDITION_SUCCEEDED');
+    expect(s.conditions?.map((c) => [c.type, c.state])).toEqual([
+      ['RoutesReady', 'CONDITION_SUCCEEDED'],
+      ['ConfigurationsReady', 'CONDITION_SUCCEEDED'],
+    ]);
+    expect(s.trafficStatuses).toEqual([
+      { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', revision: short(s.latestReadyRevision), percent: 100 },
+    ]);
+    const answer = await getJson(s.uri as string);
+    expect(answer).toMatchObject({ version: 'v1', revision: short(s.latestReadyRevision), service: 'alpha' });
+    expect(await wsEcho(s.uri as string, 'hi')).toBe('v1:hi');
+
+    const [list] = await api.services.listServices({ parent: PARENT }, NO_RETRY);
+    expect(list.map((x) => x.name)).toContain(`${PARENT}/services/alpha`);
+    expect((await codeOf(create('alpha'))).code).toBe(6); // ALREADY_EXISTS
+  });
+
+  it('creates a revision per template change, named SERVICE-NNNNN-xyz or SERVICE-SUFFIX, and none for an unchanged template', async () => {
+    const first = await create('bravo');
+    const second = await update({ ...first, template: template('v2') });
+    expect(short(second.latestCreatedRevision)).toMatch(/^bravo-00002-[a-z0-9]{3}$/);
+    expect((await getJson(second.uri as string)).version).toBe('v2');
+
+    const named = await update({ ...second, template: template('v3', { revision: 'bravo-c3-abc' }) });
+    expect(short(named.latestCreatedRevision)).toBe('bravo-c3-abc');
+    expect(Number(named.generation)).toBe(3);
+
+    // The same template again (a retried deploy) is not a change: no new revision.
+    const again = await update({ ...named, template: template('v3', { revision: 'bravo-c3-abc' }) });
+    expect(short(again.latestCreatedRevision)).toBe('bravo-c3-abc');
+    const [revs] = await api.revisions.listRevisions({ parent: `${PARENT}/services/bravo` }, NO_RETRY);
+    expect(revs.map((r) => short(r.name))).toEqual(['bravo-c3-abc', short(second.latestCreatedRevision), short(first.latestCreatedRevision)]);
+
+    // A new template under a name already taken is refused.
+    const taken = await codeOf(update({ ...again, template: template('v4', { revision: 'bravo-c3-abc' }) }));
+    expect(taken.code).toBe(6);
+    expect(taken.message).toContain("Revision named 'bravo-c3-abc'");
+    const badPrefix = await codeOf(update({ ...again, template: template('v4', { revision: 'other-v4' }) }));
+    expect(badPrefix.code).toBe(3);
+  });
+
+  it('routes a tagged 0% revision at its tag URI while the service URI keeps serving the previous one', async () => {
+    const first = await create('charlie');
+    const old = short(first.latestReadyRevision);
+    const next = await update({
+      ...first,
+      template: template('v2', { revision: 'charlie-v2' }),
+      traffic: [
+        { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: old, percent: 100 },
+        { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'charlie-v2', percent: 0, tag: 'candidate' },
+      ],
+    });
+    const tagStatus = next.trafficStatuses?.find((t) => t.tag === 'candidate');
+    expect(tagStatus).toMatchObject({ revision: 'charlie-v2', tag: 'candidate' });
+    expect(tagStatus?.uri).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect((await getJson(tagStatus?.uri as string)).revision).toBe('charlie-v2');
+    expect(await wsEcho(tagStatus?.uri as string, 'x')).toBe('v2:x');
+    for (let i = 0; i < 5; i++) expect((await getJson(next.uri as string)).revision).toBe(old);
+
+    const promoted = await update({ ...next, traffic: [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'charlie-v2', percent: 100 }] });
+    expect(promoted.trafficStatuses).toEqual([{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'charlie-v2', percent: 100 }]);
+    expect((await getJson(promoted.uri as string)).revision).toBe('charlie-v2');
+  });
+
+  it('rejects traffic Cloud Run would reject with INVALID_ARGUMENT and a message saying why', async () => {
+    const svc = await create('delta');
+    const rev = short(svc.latestReadyRevision);
+    const REV = 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' as const;
+    const cases: Array<[string, protos.google.cloud.run.v2.ITrafficTarget[], RegExp]> = [
+      ['percents that do not sum to 100', [{ type: REV, revision: rev, percent: 90 }], /sum to 90, want 100/],
+      [
+        'a tag used twice',
+        [
+          { type: REV, revision: rev, percent: 100, tag: 'blue' },
+          { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 0, tag: 'blue' },
+        ],
+        /Multiple definitions for tag "blue"/,
+      ],
+      ['an unknown revision', [{ type: REV, revision: 'delta-nope', percent: 100 }], /Revision 'delta-nope' does not exist/],
+    ];
+    for (const [what, traffic, message] of cases) {
+      const err = await codeOf(update({ ...svc, traffic }));
+      expect(err.code, what).toBe(3);
+      expect(err.message, what).toMatch(message);
+    }
+    // Nothing changed.
+    expect((await get('delta')).generation).toBe(svc.generation);
+  });
+
+  it('refuses an update carrying a stale etag with ABORTED', async () => {
+    const svc = await create('echo');
+    const fresh = await update({ ...svc, labels: { team: 'a' } });
+    expect(fresh.etag).not.toBe(svc.etag);
+    const err = await codeOf(update({ ...svc, labels: { team: 'b' } }));
+    expect(err.code).toBe(10);
+    expect((await get('echo')).labels).toEqual({ team: 'a' });
+  });
+
+  it('reports a revision that never listens as failed, keeps serving the last ready one, and fails the operation', async () => {
+    const svc = await create('foxtrot');
+    const good = short(svc.latestReadyRevision);
+    const bad = template('v2', { revision: 'foxtrot-crash' });
+    bad.containers[0]?.env.push({ name: 'CRASH', value: '1' });
+    const err = await codeOf(update({ ...svc, template: bad, traffic: [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: good, percent: 100 }, { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'foxtrot-crash', percent: 0, tag: 'candidate' }] }));
+    expect(err.code).toBe(9);
+    expect(err.message).toContain("Revision 'foxtrot-crash' is not ready and cannot serve traffic");
+    expect(err.message).toContain('failed to start and listen on the port defined provided by the PORT=8080');
+    expect(err.message).toContain('boom: crashing on purpose');
+
+    const after = await get('foxtrot');
+    expect(short(after.latestCreatedRevision)).toBe('foxtrot-crash');
+    expect(short(after.latestReadyRevision)).toBe(good);
+    expect(after.terminalCondition?.state).toBe('CONDITION_FAILED');
+    expect(after.conditions?.find((c) => c.type === 'ConfigurationsReady')?.state).toBe('CONDITION_FAILED');
+    const [rev] = await api.revisions.getRevision({ name: `${PARENT}/services/foxtrot/revisions/foxtrot-crash` }, NO_RETRY);
+    const ready = plain(rev).conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ state: 'CONDITION_FAILED', revisionReason: 'HEALTH_CHECK_CONTAINER_ERROR' });
+    expect((await getJson(after.uri as string)).revision).toBe(good);
+  });
+
+  it('maps an image it has no command for to a CONTAINER_MISSING failure', async () => {
+    const err = await codeOf(create('golf', { template: { containers: [{ image: 'nowhere.test/unknown:1' }] } }));
+    expect(err.code).toBe(9);
+    expect(err.message).toContain("Image 'nowhere.test/unknown:1' not found");
+    const [rev] = await api.revisions.listRevisions({ parent: `${PARENT}/services/golf` }, NO_RETRY);
+    expect(plain(rev[0])?.conditions?.[0]).toMatchObject({ state: 'CONDITION_FAILED', reason: 'CONTAINER_MISSING' });
+  });
+
+  it('passes Secret Manager references from the emulator config into the revision environment', async () => {
+    const svc = await create('hotel', {
+      template: { containers: [{ image: IMAGE, env: [{ name: 'API_KEY', valueSource: { secretKeyRef: { secret: 'api-key', version: 'latest' } } }] }] },
+    });
+    expect((await getJson(svc.uri as string)).secret).toBe('top-secret-value');
+  });
+
+  it('deletes revisions that serve nothing, refuses those that serve, and deletes services', async () => {
+    const first = await create('india');
+    const oldRev = short(first.latestReadyRevision);
+    await update({ ...first, template: template('v2') });
+    const refused = await codeOf(
+      api.revisions.deleteRevision({ name: (await get('india')).latestReadyRevision as string }, NO_RETRY),
+    );
+    expect(refused.code).toBe(9);
+    const [delOp] = await api.revisions.deleteRevision({ name: `${PARENT}/services/india/revisions/${oldRev}` }, NO_RETRY);
+    await delOp.promise();
+    expect((await codeOf(api.revisions.getRevision({ name: `${PARENT}/services/india/revisions/${oldRev}` }, NO_RETRY))).code).toBe(5);
+
+    const uri = first.uri as string;
+    const [op] = await api.services.deleteService({ name: `${PARENT}/services/india` }, NO_RETRY);
+    await op.promise();
+    expect((await codeOf(get('india'))).code).toBe(5);
+    await expect(fetch(uri, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+  });
+});
+
+describe('operations and faults', () => {
+  it('keeps a slowed operation pending until its delay has passed', async () => {
+    emu.faults.slowOperations(600, 1);
+    const [op] = await api.services.createService({ parent: PARENT, serviceId: 'juliet', service: { template: template('v1') } }, NO_RETRY);
+    const [, , first] = await op.getOperation();
+    expect(first?.done).toBeFalsy();
+    const [done] = await op.promise();
+    expect(plain(done).terminalCondition?.state).toBe('CONDITION_SUCCEEDED');
+    const again = await api.services.checkCreateServiceProgress(op.name as string);
+    expect(again.done).toBe(true);
+  });
+
+  it('fails the next N calls with UNAVAILABLE, in process and through the admin endpoint', async () => {
+    await create('kilo');
+    emu.faults.failNextCalls(2, { methods: ['GetService'] });
+    expect((await codeOf(get('kilo'))).code).toBe(14);
+    expect((await codeOf(get('kilo'))).code).toBe(14);
+    expect((await get('kilo')).name).toBe(`${PARENT}/services/kilo`);
+
+    const res = await fetch(`${emu.adminUrl}/faults/calls`, { method: 'POST', body: JSON.stringify({ count: 1 }) });
+    expect(res.status).toBe(200);
+    expect((await codeOf(api.revisions.listRevisions({ parent: `${PARENT}/services/kilo` }, NO_RETRY))).code).toBe(14);
+    expect((await get('kilo')).name).toBe(`${PARENT}/services/kilo`);
+  });
+
+  it('makes the next revision fail to start on demand', async () => {
+    const svc = await create('lima');
+    const res = await fetch(`${emu.adminUrl}/faults/revisions`, { method: 'POST', body: JSON.stringify({ count: 1, message: 'panic: injected' }) });
+    expect(res.status).toBe(200);
+    const err = await codeOf(update({ ...svc, template: template('v2') }));
+    expect(err.code).toBe(9);
+    expect(err.message).toContain('panic: injected');
+    expect((await getJson(svc.uri as string)).version).toBe('v1');
+  });
+});
