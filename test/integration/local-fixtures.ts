@@ -3,6 +3,7 @@
  * .test-tmp/ (so Node resolves `ws` from the repo's node_modules), in-process backends, and fetch
  * helpers that read the revision header.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Backend } from '../../src/deploy/local/proxy.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TMP_ROOT = path.join(REPO_ROOT, '.test-tmp');
 
 /** An HTTP + WebSocket server that names itself after K_REVISION (or REV_NAME). */
@@ -48,13 +49,22 @@ export async function writeRevisionDir(prefix: string, source: string): Promise<
   return dir;
 }
 
+/**
+ * False once the process is gone. A child whose parent died is reparented, and the sandbox's PID 1
+ * may never reap it: a zombie (state Z in /proc) has exited and counts as gone.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
     throw err;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
@@ -90,7 +100,7 @@ export interface TestBackend {
   close(): Promise<void>;
 }
 
-/** An in-process backend: GET answers its name, POST echoes the body, WebSocket echoes `name:msg`. */
+/** An in-process backend: GET answers its name, POST echoes the body, WebSocket echoes `name:msg` (and greets on /welcome). */
 export async function startBackend(name: string): Promise<TestBackend> {
   const server = http.createServer((req, res) => {
     if (req.method === 'POST') {
@@ -102,7 +112,11 @@ export async function startBackend(name: string): Promise<TestBackend> {
     res.end(`hello from ${name} ${req.url}`);
   });
   const wss = new WebSocketServer({ server });
-  wss.on('connection', (ws) => ws.on('message', (data) => ws.send(`${name}:${String(data)}`)));
+  wss.on('connection', (ws, req) => {
+    // Sent at once, so it often shares a TCP packet with the 101 head the proxy rewrites.
+    if (req.url === '/welcome') ws.send(`welcome to ${name}`);
+    ws.on('message', (data) => ws.send(`${name}:${String(data)}`));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
@@ -117,23 +131,39 @@ export async function startBackend(name: string): Promise<TestBackend> {
   };
 }
 
-/** Opens a WebSocket to `url` (http:// is turned into ws://), resolving with the socket and the 101 response's revision header. */
-export function openWebSocket(url: string): Promise<{ ws: WebSocket; revision: string | undefined }> {
+export interface OpenSocket {
+  ws: WebSocket;
+  /** The 101 response's revision header. */
+  revision: string | undefined;
+  /** Next text message, including ones that arrived before anyone asked. */
+  next(): Promise<string>;
+}
+
+/** Opens a WebSocket to `url` (http:// becomes ws://), queueing messages from the first byte on. */
+export function openWebSocket(url: string): Promise<OpenSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url.replace(/^http/, 'ws'));
+    const queued: string[] = [];
+    const waiting: Array<(m: string) => void> = [];
+    ws.on('message', (data) => {
+      const text = String(data);
+      const waiter = waiting.shift();
+      if (waiter) waiter(text);
+      else queued.push(text);
+    });
+    const next = () =>
+      new Promise<string>((res, rej) => {
+        const m = queued.shift();
+        if (m !== undefined) return res(m);
+        waiting.push(res);
+        ws.once('close', () => rej(new Error('socket closed while waiting for a message')));
+      });
     let revision: string | undefined;
     ws.once('upgrade', (res) => {
       const h = res.headers['x-deploy-loop-revision'];
       revision = Array.isArray(h) ? h[0] : h;
     });
-    ws.once('open', () => resolve({ ws, revision }));
-    ws.once('error', reject);
-  });
-}
-
-export function nextMessage(ws: WebSocket): Promise<string> {
-  return new Promise((resolve, reject) => {
-    ws.once('message', (data) => resolve(String(data)));
+    ws.once('open', () => resolve({ ws, revision, next }));
     ws.once('error', reject);
   });
 }

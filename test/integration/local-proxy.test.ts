@@ -2,7 +2,7 @@ import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/deploy/local/revision-process.js';
 import { TrafficProxy } from '../../src/deploy/local/proxy.js';
-import { countRevisions, get, nextMessage, openWebSocket, seededRandom, startBackend, type TestBackend } from './local-fixtures.js';
+import { countRevisions, get, openWebSocket, seededRandom, startBackend, type TestBackend } from './local-fixtures.js';
 
 describe('TrafficProxy', () => {
   let a: TestBackend;
@@ -63,16 +63,17 @@ describe('TrafficProxy', () => {
     proxy = await TrafficProxy.start({});
     await proxy.setRoutes({ split: [{ backend: a.backend, percent: 100 }], tags: { candidate: b.backend } });
     const main = await openWebSocket(`${proxy.url}/chat`);
-    const tagged = await openWebSocket(`${proxy.tagUrl('candidate')}/chat`);
+    const tagged = await openWebSocket(`${proxy.tagUrl('candidate')}/welcome`);
     try {
       expect(main.revision).toBe('rev-a');
       expect(tagged.revision).toBe('rev-b');
       main.ws.send('hello');
-      expect(await nextMessage(main.ws)).toBe('rev-a:hello');
+      expect(await main.next()).toBe('rev-a:hello');
+      expect(await tagged.next()).toBe('welcome to rev-b');
       tagged.ws.send('hi there');
-      expect(await nextMessage(tagged.ws)).toBe('rev-b:hi there');
-      main.ws.send('again');
-      expect(await nextMessage(main.ws)).toBe('rev-a:again');
+      expect(await tagged.next()).toBe('rev-b:hi there');
+      main.ws.send('x'.repeat(300_000));
+      expect(await main.next()).toBe(`rev-a:${'x'.repeat(300_000)}`);
     } finally {
       main.ws.terminate();
       tagged.ws.terminate();

@@ -1,11 +1,15 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BuiltImage } from '../../src/build/builder.js';
 import type { LocalTargetConfig } from '../../src/config/schema.js';
 import type { StageContext } from '../../src/context.js';
 import { LocalTarget } from '../../src/deploy/local/target.js';
 import { StageError } from '../../src/errors.js';
+import { startProcess } from '../../src/exec.js';
 import { silentLogger } from '../../src/log.js';
-import { GOOD_SERVER, get, isAlive, nextMessage, openWebSocket, removeDir, writeRevisionDir } from './local-fixtures.js';
+import { GOOD_SERVER, REPO_ROOT, get, isAlive, openWebSocket, removeDir, writeRevisionDir } from './local-fixtures.js';
 
 const SECRET = 'sk-test-0123456789';
 
@@ -28,6 +32,22 @@ function imageOf(dir: string): BuiltImage {
 }
 
 const ctx: StageContext = { signal: new AbortController().signal, log: silentLogger(), cycle: 1 };
+
+/** A process that deploys one revision with the built LocalTarget, prints its pid and waits (dist/ is built by the global setup). */
+const PARENT_SCRIPT = `
+import { LocalTarget } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'dist/deploy/local/target.js')).href)};
+import { silentLogger } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'dist/log.js')).href)};
+const dir = process.cwd();
+const cfg = { kind: 'local', command: [process.execPath, 'server.mjs'], host: '127.0.0.1', port: 0, env: {}, secretEnv: [],
+  readiness: { path: '/', timeoutMs: 10000, intervalMs: 50 }, keepRevisions: 3 };
+const target = new LocalTarget(cfg, { service: 'svc', log: silentLogger(), baseDir: dir });
+const ctx = { signal: new AbortController().signal, log: silentLogger(), cycle: 1 };
+const out = await target.deployCandidate(ctx, { ref: 'dir:' + dir, dir, durationMs: 0, outputTail: [] }, 'candidate');
+if (!out.ok) throw new Error(out.message);
+const env = await (await fetch(out.revision.url + '/env')).json();
+console.log('child ' + env.pid);
+setInterval(() => {}, 1000);
+`;
 
 async function pidOf(url: string): Promise<number> {
   return (JSON.parse((await get(`${url}/env`)).body) as { pid: number }).pid;
@@ -92,11 +112,11 @@ describe('LocalTarget', () => {
     expect(await t.currentTraffic(ctx)).toEqual(split);
     expect(t.serviceUrl()).toBe(serviceUrl);
 
-    const { ws, revision } = await openWebSocket(r2.url);
+    const { ws, revision, next } = await openWebSocket(r2.url);
     try {
       expect(revision).toBe(r2.name);
       ws.send('ping');
-      expect(await nextMessage(ws)).toBe(`${r2.name}:ping`);
+      expect(await next()).toBe(`${r2.name}:ping`);
     } finally {
       ws.terminate();
     }
@@ -168,5 +188,31 @@ describe('LocalTarget', () => {
     await expect(get(serviceUrl)).rejects.toThrow();
     await t.close();
     await expect(t.deployCandidate(ctx, image, 'candidate')).rejects.toBeInstanceOf(StageError);
+  });
+
+  it('leaves no revision process behind when its own process is stopped by a signal', async () => {
+    const dir = await writeRevisionDir('target-signal', GOOD_SERVER);
+    dirs.push(dir);
+    await writeFile(path.join(dir, 'parent.mjs'), PARENT_SCRIPT);
+    let announce: (pid: number) => void = () => {};
+    const announced = new Promise<number>((resolve) => (announce = resolve));
+    const parent = startProcess([process.execPath, 'parent.mjs'], {
+      cwd: dir,
+      onLine: (line) => {
+        const m = /^child (\d+)$/.exec(line);
+        if (m) announce(Number(m[1]));
+      },
+    });
+    try {
+      const exitedEarly = parent.exited.then(() => Promise.reject(new Error(`parent exited early:\n${parent.outputTail().join('\n')}`)));
+      const pid = await Promise.race([announced, exitedEarly]);
+      expect(isAlive(pid)).toBe(true);
+      await parent.stop(); // SIGTERM; Ctrl-C's SIGINT takes the same exit path
+      // The child is signalled as the parent exits; give it a moment to go.
+      for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(isAlive(pid)).toBe(false);
+    } finally {
+      await parent.stop();
+    }
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Process-level safety nets for the local target: children are killed when this process exits
- * even if nobody called close(), and secret values never reach logs or reports.
+ * Process-level safety net for the local target: revision processes are killed when this process
+ * exits, even if nobody called close().
  */
 
 type PidSource = () => number[];
@@ -35,24 +35,4 @@ function killAll(): void {
       }
     }
   }
-}
-
-/** Values shorter than this are not redacted: hiding every "1" or "on" in a log helps nobody. */
-const MIN_SECRET_LENGTH = 4;
-
-/**
- * Replaces the values of the named environment variables (from the target's env, else this
- * process's) with `[redacted]`.
- */
-export function secretRedactor(names: readonly string[], env: Record<string, string>): (text: string) => string {
-  const values = names
-    .map((n) => env[n] ?? process.env[n])
-    .filter((v): v is string => typeof v === 'string' && v.length >= MIN_SECRET_LENGTH)
-    .sort((a, b) => b.length - a.length); // longest first, so a secret containing another is hidden whole
-  if (values.length === 0) return (text) => text;
-  return (text) => {
-    let out = text;
-    for (const v of values) out = out.split(v).join('[redacted]');
-    return out;
-  };
 }

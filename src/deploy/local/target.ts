@@ -10,11 +10,12 @@ import type { LocalTargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
 import { InterruptedError, StageError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { isSecretName, redactString } from '../../redact.js';
 import type { DeployOutcome, Revision, Target, TrafficEntry } from '../target.js';
 import { TrafficProxy, type Backend } from './proxy.js';
 import { startRevision, type RunningRevision } from './revision-process.js';
 import { routesFor, splitProblems, withCandidateTag } from './split.js';
-import { registerForExitCleanup, secretRedactor } from './cleanup.js';
+import { registerForExitCleanup } from './cleanup.js';
 
 export interface LocalTargetOptions {
   service: string;
@@ -49,7 +50,8 @@ export class LocalTarget implements Target {
     private readonly opts: LocalTargetOptions,
   ) {
     this.log = opts.log.child({ target: 'local', service: opts.service });
-    this.redact = secretRedactor(cfg.secretEnv, cfg.env);
+    const secrets = secretValues(cfg);
+    this.redact = (text) => redactString(text, secrets);
     this.unregister = registerForExitCleanup(() => this.pids());
   }
 
@@ -222,4 +224,19 @@ function randomLetters(n: number): string {
   let out = '';
   for (let i = 0; i < n; i++) out += String.fromCharCode(97 + randomInt(26));
   return out;
+}
+
+/**
+ * Values a revision's output must not leak: env entries listed in secretEnv or named like a secret
+ * (as the report redactor sees them), plus listed names the child inherits from this process.
+ */
+function secretValues(cfg: LocalTargetConfig): string[] {
+  const out = new Set<string>();
+  for (const [k, v] of Object.entries(cfg.env)) if (cfg.secretEnv.includes(k) || isSecretName(k)) out.add(v);
+  for (const k of cfg.secretEnv) {
+    const inherited = process.env[k];
+    if (cfg.env[k] === undefined && inherited) out.add(inherited);
+  }
+  // Short values would redact ordinary words; longest first so a secret containing another goes whole.
+  return [...out].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
 }
