@@ -16,14 +16,14 @@ const reportsDir = join(root, 'reports');
 
 /** What deploy-loop writes into reports/; anything else there belongs to someone else. */
 const OUTPUT_FILES = [
-  /^cycle-\d{3,}\.(md|json|xml)$/,
-  /^latest\.(md|json)$/,
+  /^cycle-\d{3,}(\.junit)?\.(md|json|xml)$/,
+  /^latest\.(md|json|xml)$/,
   /^history\.jsonl$/,
   /^summary\.md$/,
   /^issues-.+\.json$/,
   /\.tmp$/,
 ];
-const OUTPUT_DIRS = ['runs'];
+const OUTPUT_DIRS = ['history', 'runs'];
 
 function isOutput(dir, name) {
   if (statSync(join(dir, name)).isDirectory()) return OUTPUT_DIRS.includes(name);

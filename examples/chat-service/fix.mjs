@@ -77,7 +77,7 @@ function findEvidence(path) {
   // One line per check: attempts and retries repeat the same evidence.
   const found = new Map();
   walk(report, undefined, found);
-  return [...found].map(([name, what]) => `${name}: ${what}`);
+  return [...found].map(([name, { what }]) => `${name}: ${what}`);
 }
 
 function walk(value, checkName, found) {
@@ -89,12 +89,14 @@ function walk(value, checkName, found) {
     return;
   }
   if (!value || typeof value !== 'object') return;
-  const name = typeof value.name === 'string' ? value.name : checkName;
+  // Check results carry `name`, the report's issue list `check`.
+  const named = [value.name, value.check].find((n) => typeof n === 'string');
+  const name = named ?? checkName;
   const reason = typeof value.closeReason === 'string' ? value.closeReason : '';
   const message = typeof value.message === 'string' ? value.message : '';
   if (value.closeCode === 1011 || /BigInt/.test(reason) || /BigInt/.test(message)) {
-    const what = value.closeCode !== undefined ? `closed with ${value.closeCode}${reason ? ` "${reason}"` : ''}` : message;
-    note(found, name, what);
+    if (value.closeCode !== undefined) note(found, name, `closed with ${value.closeCode}${reason ? ` "${reason}"` : ''}`, true);
+    else note(found, name, message);
   }
   for (const [k, v] of Object.entries(value)) {
     if (typeof v === 'object') walk(v, name, found);
@@ -102,7 +104,9 @@ function walk(value, checkName, found) {
   }
 }
 
-function note(found, name, what) {
+/** Keeps one line per check; the close code and reason (`exact`) beat a longer message. */
+function note(found, name, what, exact = false) {
   const key = name ?? 'the report';
-  if (!found.has(key)) found.set(key, what);
+  const seen = found.get(key);
+  if (!seen || (exact && !seen.exact)) found.set(key, { what, exact });
 }

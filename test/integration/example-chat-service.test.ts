@@ -2,7 +2,7 @@
  * The bundled demo service as a real process: its routes, the P0 fault it ships with, the fix
  * script that repairs it, and the syntax check that serves as its build step.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -89,23 +89,25 @@ function converse(
 const weatherQuestion = { type: 'user', text: 'What is the weather in Zurich?' };
 const isFinal = (m: Record<string, unknown>) => m.type === 'final';
 
-/** A cycle report as deploy-loop writes it, reduced to what the fix script reads. */
+/** A cycle report shaped as deploy-loop writes it (issues first, then the record), trimmed to the point. */
 function writeReport(dir: string, closeCode: number, closeReason: string): string {
   const file = join(dir, 'cycle-001.json');
-  const evidence = { closeCode, closeReason, step: 3 };
-  const failure = { class: 'ws-1011-internal-error', message: 'the server closed the connection during step 3', evidence };
-  writeFileSync(
-    file,
-    JSON.stringify({
-      cycle: 1,
+  const evidence = { closeCode, closeReason, step: 3, connection: 0 };
+  const message = `ws://127.0.0.1/ws/agent: server closed the connection with ${closeCode} "${closeReason}" at step 3`;
+  const failure = { class: 'ws-1011-internal-error', message, evidence };
+  const report = {
+    cycle: 1,
+    issues: [{ rank: 1, priority: 'P0', check: 'agent-pipeline', class: failure.class, message, evidence }],
+    record: {
       smoke: {
         results: [
           { name: 'health', status: 'pass' },
           { name: 'agent-pipeline', status: 'fail', failure, attemptLog: [{ attempt: 1, status: 'fail', failure }] },
         ],
       },
-    }),
-  );
+    },
+  };
+  writeFileSync(file, JSON.stringify(report));
   return file;
 }
 
@@ -162,7 +164,10 @@ describe('chat-service example', () => {
     const fixEnv = { DEPLOY_LOOP_DEMO_DIR: dir, DEPLOY_LOOP_REPORT_JSON: report, DEPLOY_LOOP_CYCLE: '1' };
     const fix = await runCommand([process.execPath, join(example, 'fix.mjs')], { cwd: root, env: fixEnv });
     expect(fix.exitCode).toBe(0);
-    expect(fix.outputTail.join('\n')).toMatch(/agent-pipeline: closed with 1011/);
+    // One line per failing check, with the close code and reason as evidence.
+    expect(fix.outputTail.filter((l) => l.includes('cycle 1 report:'))).toEqual([
+      'fix: cycle 1 report: agent-pipeline: closed with 1011 "pipeline error: Do not know how to serialize a BigInt"',
+    ]);
     expect(readFileSync(join(dir, 'pipeline.mjs'), 'utf8')).not.toMatch(/BigInt\(/);
 
     const after = await startService(dir);
@@ -216,5 +221,36 @@ describe('chat-service example', () => {
     expect(bad.exitCode).toBe(1);
     expect(bad.outputTail.join('\n')).toMatch(/broken\.mjs does not parse/);
     expect(bad.outputTail.join('\n')).not.toMatch(/server\.mjs does not parse/);
+  });
+
+  it('scripts/reset-demo.mjs makes a fresh working copy and clears reports/ only when deploy-loop wrote all of it', async () => {
+    // A stand-in project root, so the real working copy and reports stay untouched.
+    mkdirSync(tmpRoot, { recursive: true });
+    const project = mkdtempSync(join(tmpRoot, 'reset-demo-'));
+    dirs.push(project);
+    cpSync(join(root, 'scripts', 'reset-demo.mjs'), join(project, 'scripts', 'reset-demo.mjs'));
+    cpSync(example, join(project, 'examples', 'chat-service'), { recursive: true });
+    const copy = join(project, '.deploy-loop', 'demo', 'chat-service');
+    mkdirSync(copy, { recursive: true });
+    writeFileSync(join(copy, 'pipeline.mjs'), '// patched by an earlier run\n');
+    const reports = join(project, 'reports');
+    mkdirSync(join(reports, 'history'), { recursive: true });
+    for (const f of ['cycle-001.md', 'cycle-001.json', 'cycle-001.junit.xml', 'latest.md', 'latest.json', 'issues-001.json']) {
+      writeFileSync(join(reports, f), '');
+    }
+    writeFileSync(join(reports, 'notes.txt'), 'mine');
+
+    const reset = () => runCommand([process.execPath, join(project, 'scripts', 'reset-demo.mjs')], { cwd: project });
+    const kept = await reset();
+    expect(kept.exitCode).toBe(0);
+    expect(readFileSync(join(copy, 'pipeline.mjs'), 'utf8')).toBe(readFileSync(join(example, 'pipeline.mjs'), 'utf8'));
+    expect(existsSync(join(reports, 'cycle-001.md'))).toBe(true);
+    expect(kept.outputTail.join('\n')).toMatch(/kept reports\/ .*notes\.txt/);
+
+    rmSync(join(reports, 'notes.txt'));
+    const cleared = await reset();
+    expect(cleared.exitCode).toBe(0);
+    expect(existsSync(reports)).toBe(false);
+    expect(cleared.outputTail).toHaveLength(1);
   });
 });
