@@ -1,0 +1,108 @@
+/** Before/after of each check between a cycle and the one before it. */
+import type { CycleRecord } from '../loop/record.js';
+import { PRIORITIES, type CheckResult, type CheckStatus, type Priority } from '../smoke/result.js';
+import { checkResults, isFailing, smokeCompleted, STAGES, stageOutcome } from './outcomes.js';
+
+export interface CheckChange {
+  name: string;
+  priority: Priority;
+  before: CheckStatus | 'absent';
+  after: CheckStatus | 'absent';
+  latencyBeforeMs?: number;
+  latencyAfterMs?: number;
+  /** Connect time; for a multi-connection check, its p95. */
+  connectBeforeMs?: number;
+  connectAfterMs?: number;
+}
+
+/**
+ * Every check of either cycle lands in exactly one list. The build and deploy stages appear as P0
+ * checks named `build` and `deploy` when either cycle failed them.
+ */
+export interface Comparison {
+  previousCycle: number | null;
+  /** Passing now, failing before. */
+  newlyPassing: CheckChange[];
+  /** Failing now, passing before. */
+  newlyFailing: CheckChange[];
+  stillFailing: CheckChange[];
+  stillPassing: CheckChange[];
+  /** In this cycle only, while the previous cycle ran all its checks. */
+  added: CheckChange[];
+  /** In the previous cycle only, while this cycle ran all its checks. */
+  removed: CheckChange[];
+  /**
+   * Not comparable: skipped in either cycle, or absent from a cycle that did not run all its
+   * checks (build or deploy failed, interrupted). Additive to the original contract.
+   */
+  unmeasured: CheckChange[];
+}
+
+export function compareCycles(current: CycleRecord, previous: CycleRecord | undefined): Comparison {
+  const comparison: Comparison = {
+    previousCycle: previous?.cycle ?? null,
+    newlyPassing: [],
+    newlyFailing: [],
+    stillFailing: [],
+    stillPassing: [],
+    added: [],
+    removed: [],
+    unmeasured: [],
+  };
+  if (previous === undefined) return comparison;
+
+  const before = measured(previous);
+  const after = measured(current);
+  // Stages take part only when one of the two cycles failed them: passing cycles compare checks alone.
+  for (const stage of STAGES) {
+    const b = stageOutcome(previous, stage);
+    const a = stageOutcome(current, stage);
+    if (isFailing(a.status) || isFailing(b.status)) {
+      before.set(stage, { ...b, name: stage });
+      after.set(stage, { ...a, name: stage });
+    }
+  }
+  for (const name of new Set([...before.keys(), ...after.keys()])) {
+    const change = describe(name, before.get(name), after.get(name));
+    listFor(comparison, change, smokeCompleted(previous), smokeCompleted(current)).push(change);
+  }
+  for (const list of Object.values(comparison)) {
+    if (Array.isArray(list)) list.sort(byPriorityThenName);
+  }
+  return comparison;
+}
+
+function measured(record: CycleRecord): Map<string, CheckResult> {
+  const map = new Map<string, CheckResult>();
+  for (const r of checkResults(record)) map.set(r.name, r);
+  return map;
+}
+
+function describe(name: string, b: CheckResult | undefined, a: CheckResult | undefined): CheckChange {
+  const change: CheckChange = {
+    name,
+    priority: (a ?? b)?.priority ?? 'P0',
+    before: b?.status ?? 'absent',
+    after: a?.status ?? 'absent',
+  };
+  if (b?.figures.latencyMs !== undefined) change.latencyBeforeMs = b.figures.latencyMs;
+  if (a?.figures.latencyMs !== undefined) change.latencyAfterMs = a.figures.latencyMs;
+  const connectBefore = b?.figures.connectMs ?? b?.figures.connectP95Ms;
+  const connectAfter = a?.figures.connectMs ?? a?.figures.connectP95Ms;
+  if (connectBefore !== undefined) change.connectBeforeMs = connectBefore;
+  if (connectAfter !== undefined) change.connectAfterMs = connectAfter;
+  return change;
+}
+
+function listFor(c: Comparison, change: CheckChange, ranBefore: boolean, ranAfter: boolean): CheckChange[] {
+  const { before, after } = change;
+  if (before === 'absent') return ranBefore ? c.added : c.unmeasured;
+  if (after === 'absent') return ranAfter ? c.removed : c.unmeasured;
+  if (before === 'skipped' || after === 'skipped') return c.unmeasured;
+  if (after === 'pass') return before === 'pass' ? c.stillPassing : c.newlyPassing;
+  return isFailing(before) ? c.stillFailing : c.newlyFailing;
+}
+
+function byPriorityThenName(a: CheckChange, b: CheckChange): number {
+  return PRIORITIES.indexOf(a.priority) - PRIORITIES.indexOf(b.priority) || a.name.localeCompare(b.name);
+}

@@ -1,0 +1,19 @@
+/** Report stage: pure renderers of cycle records. */
+export { compareCycles, type CheckChange, type Comparison } from './compare.js';
+export { rankIssues, type RankedIssue } from './issues.js';
+export { renderCycleMarkdown } from './markdown.js';
+export { renderCycleJson, REPORT_VERSION, type CycleReportJson } from './json.js';
+export { renderJunit } from './junit.js';
+export { summarizeCycle, verdictText, type CycleSummary } from './summary.js';
+export { redactDeep, redactText, REDACTED } from './redact.js';
+export {
+  cleanText,
+  escapeText,
+  fence,
+  formatCommand,
+  formatMs,
+  formatPercent,
+  inlineCode,
+  renderTable,
+  type Align,
+} from './format.js';

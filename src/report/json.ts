@@ -1,0 +1,52 @@
+/**
+ * The cycle report as JSON, for agents and tools: the redacted record plus everything the markdown
+ * derives from it (comparison, ranked issues, traffic sentence, next steps), from the same summary.
+ */
+import type { CycleRecord, CycleVerdict, GateVerdict } from '../loop/record.js';
+import type { Comparison } from './compare.js';
+import type { RankedIssue } from './issues.js';
+import { summarizeCycle } from './summary.js';
+
+export const REPORT_VERSION = 1;
+
+export interface CycleReportJson {
+  reportVersion: typeof REPORT_VERSION;
+  service: string;
+  cycle: number;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  verdict: CycleVerdict;
+  /** As the markdown verdict line says it: `gate passed`, `deploy failed`, … */
+  verdictText: string;
+  gate: GateVerdict;
+  /** What happened to traffic, in the markdown's words. */
+  trafficAction: string;
+  comparison: Comparison;
+  issues: RankedIssue[];
+  nextSteps: string[];
+  /** The cycle record itself, with authorization and cookie values masked. */
+  record: CycleRecord;
+}
+
+export function renderCycleJson(current: CycleRecord, history: CycleRecord[]): CycleReportJson {
+  const s = summarizeCycle(current, history);
+  return {
+    reportVersion: REPORT_VERSION,
+    service: s.record.service,
+    cycle: s.record.cycle,
+    runId: s.record.runId,
+    startedAt: s.record.startedAt,
+    finishedAt: s.record.finishedAt,
+    durationMs: s.record.durations.totalMs,
+    verdict: s.record.verdict,
+    verdictText: s.verdictText,
+    gate: s.record.gate,
+    trafficAction: s.trafficAction,
+    comparison: s.comparison,
+    issues: s.issues,
+    nextSteps: s.nextSteps,
+    record: s.record,
+  };
+}

@@ -1,0 +1,167 @@
+/** Markdown sections about checks: results by priority, before/after, ranked issues, next steps. */
+import type { CycleRecord } from '../loop/record.js';
+import { PRIORITIES, type CheckFigures, type CheckResult, type Evidence } from '../smoke/result.js';
+import type { CheckChange, Comparison } from './compare.js';
+import { escapeText, fence, formatMs, inlineCode, plural, renderTable } from './format.js';
+import type { RankedIssue } from './issues.js';
+import { checkResults, smokeCompleted } from './outcomes.js';
+import { verdictText, type CycleSummary } from './summary.js';
+
+export function renderResults(r: CycleRecord): string {
+  const out = ['## Results by priority'];
+  const checks = checkResults(r).length;
+  if (checks > 0) out.push(`${plural(checks, 'check')} in ${formatMs(r.smoke.durationMs)}.`);
+  else out.push(r.smoke.results.length > 0 ? 'No smoke check ran; the stage failure the gate counted:' : 'No smoke check ran.');
+  for (const priority of PRIORITIES) {
+    const mine = r.smoke.results.filter((x) => x.priority === priority);
+    if (mine.length === 0) continue;
+    const passed = mine.filter((x) => x.status === 'pass').length;
+    out.push(`### ${priority} — ${passed} of ${mine.length} passed`);
+    out.push(
+      renderTable(
+        ['Check', 'Kind', 'Status', 'Attempts', 'Latency / connect', 'Detail'],
+        mine.map((x) => [
+          escapeText(x.name),
+          x.kind,
+          x.status === 'pass' || x.status === 'skipped' ? x.status : `**${x.status}**`,
+          String(x.attempts),
+          figuresCell(x.figures),
+          detailCell(x),
+        ]),
+        ['left', 'left', 'left', 'right', 'left', 'left'],
+      ),
+    );
+  }
+  return out.join('\n\n');
+}
+
+function figuresCell(f: CheckFigures): string {
+  const parts: string[] = [];
+  if (f.latencyMs !== undefined) parts.push(formatMs(f.latencyMs));
+  const spread = [
+    f.connectP50Ms !== undefined ? `p50 ${formatMs(f.connectP50Ms)}` : '',
+    f.connectP95Ms !== undefined ? `p95 ${formatMs(f.connectP95Ms)}` : '',
+    f.connectMaxMs !== undefined ? `max ${formatMs(f.connectMaxMs)}` : '',
+  ].filter((p) => p !== '');
+  if (spread.length > 0) parts.push(`connect ${spread.join(', ')}`);
+  else if (f.connectMs !== undefined) parts.push(`connect ${formatMs(f.connectMs)}`);
+  return parts.join('; ') || '—';
+}
+
+function detailCell(x: CheckResult): string {
+  const parts: string[] = [];
+  if (x.failure) parts.push(inlineCode(x.failure.class), ...evidenceBits(x.failure.evidence));
+  const f = x.figures;
+  if (f.connections !== undefined && f.connections > 1) parts.push(plural(f.connections, 'connection'));
+  if (f.messages !== undefined) parts.push(plural(f.messages, 'message'));
+  const closes = Object.entries(f.closeCodes ?? {}).sort(([a], [b]) => Number(a) - Number(b));
+  // A single close already named by the evidence adds nothing; a histogram (20 × 1011) does.
+  const onlyTheEvidenceClose =
+    closes.length === 1 && closes[0]![0] === String(x.failure?.evidence.closeCode) && closes[0]![1] === 1;
+  if (closes.length > 0 && !onlyTheEvidenceClose) {
+    parts.push(`closes ${closes.map(([code, n]) => `${code} ×${n}`).join(', ')}`);
+  }
+  if (x.status === 'pass' && x.attempts > 1) parts.push(`passed on attempt ${x.attempts}`);
+  return parts.join('; ');
+}
+
+function evidenceBits(e: Evidence): string[] {
+  const bits: string[] = [];
+  if (e.status !== undefined) bits.push(`HTTP ${e.status}`);
+  if (e.closeCode !== undefined) bits.push(`close ${e.closeCode}${e.closeReason ? ` ${inlineCode(e.closeReason)}` : ''}`);
+  if (e.step !== undefined) bits.push(`step ${e.step}${e.connection !== undefined ? ` of connection ${e.connection}` : ''}`);
+  return bits;
+}
+
+const CHANGE_GROUPS: { key: Exclude<keyof Comparison, 'previousCycle'>; label: string }[] = [
+  { key: 'newlyPassing', label: 'newly passing' },
+  { key: 'newlyFailing', label: 'newly failing' },
+  { key: 'stillFailing', label: 'still failing' },
+  { key: 'added', label: 'added' },
+  { key: 'removed', label: 'removed' },
+  { key: 'unmeasured', label: 'not compared' },
+  { key: 'stillPassing', label: 'still passing' },
+];
+
+export function renderComparison(s: CycleSummary): string {
+  const { previous, comparison } = s;
+  if (previous === undefined) {
+    return `## Compared with the previous cycle\n\nThere is no previous cycle of ${escapeText(s.record.service)} to compare with.`;
+  }
+  const out = [`## Compared with cycle ${previous.cycle}`];
+  for (const [rec, who] of [[previous, `Cycle ${previous.cycle}`], [s.record, 'This cycle']] as const) {
+    if (smokeCompleted(rec)) continue;
+    const ran = checkResults(rec).length === 0 ? 'ran no smoke check' : 'did not finish its smoke checks';
+    out.push(`${who} ${ran} (${verdictText(rec.verdict)}); checks it did not run are not compared.`);
+  }
+  out.push(
+    CHANGE_GROUPS.filter((g) => comparison[g.key].length > 0 || g.key.startsWith('newly') || g.key === 'stillFailing')
+      .map((g) => `${capitalize(g.label)}: ${comparison[g.key].length}`)
+      .join(' · ') + '.',
+  );
+  const rows = CHANGE_GROUPS.flatMap((g) => comparison[g.key].map((c) => changeRow(c, g.label)));
+  if (rows.length > 0) {
+    out.push(
+      renderTable(['Check', 'Priority', 'Change', 'Before', 'After', 'Latency', 'Connect'], rows, [
+        'left', 'left', 'left', 'left', 'left', 'right', 'right',
+      ]),
+    );
+  }
+  return out.join('\n\n');
+}
+
+function changeRow(c: CheckChange, label: string): string[] {
+  const delta = (before: number | undefined, after: number | undefined): string =>
+    before === undefined || after === undefined ? '' : `${formatMs(before)} → ${formatMs(after)}`;
+  return [
+    escapeText(c.name),
+    c.priority,
+    label,
+    c.before,
+    c.after,
+    delta(c.latencyBeforeMs, c.latencyAfterMs),
+    delta(c.connectBeforeMs, c.connectAfterMs),
+  ];
+}
+
+export function renderIssues(s: CycleSummary): string {
+  if (s.issues.length === 0) return '## Remaining issues\n\nNo remaining failures.';
+  return ['## Remaining issues', ...s.issues.map((issue) => renderIssue(issue, s.record.cycle))].join('\n\n');
+}
+
+function renderIssue(issue: RankedIssue, cycle: number): string {
+  const out = [`### ${issue.rank}. [${issue.priority}] ${escapeText(issue.check)} — ${issue.class}`];
+  out.push(`Message: ${escapeText(issue.message)}`);
+  const facts: string[] = [];
+  if (issue.location) facts.push(`Config: ${inlineCode(issue.location)}`);
+  facts.push(
+    issue.failingSince === cycle && issue.failingCycles === 1
+      ? `Failing since: cycle ${cycle} (this cycle)`
+      : `Failing since: cycle ${issue.failingSince} (failed in ${plural(issue.failingCycles, 'cycle')})`,
+  );
+  const e = issue.evidence;
+  if (e.status !== undefined) facts.push(`HTTP status: ${e.status}`);
+  if (e.closeCode !== undefined) facts.push(`Close code: ${e.closeCode}`);
+  if (e.closeReason !== undefined) facts.push(`Close reason: ${e.closeReason === '' ? 'empty' : inlineCode(e.closeReason)}`);
+  if (e.step !== undefined) facts.push(`Script step: ${e.step} (0-based)`);
+  if (e.connection !== undefined) facts.push(`Connection: ${e.connection} (0-based)`);
+  const blocks: string[] = [];
+  for (const [label, value] of [['Expected', e.expected], ['Actual', e.actual]] as const) {
+    if (value === undefined) continue;
+    // Short one-liners read best inline; anything longer goes in a fence so it stays intact.
+    if (value.length <= 120 && !value.includes('\n')) facts.push(`${label}: ${inlineCode(value)}`);
+    else blocks.push(`${label}:\n\n${fence(value)}`);
+  }
+  out.push(facts.map((f) => `- ${f}`).join('\n'));
+  if (e.excerpt !== undefined && e.excerpt !== '') blocks.push(`Excerpt:\n\n${fence(e.excerpt)}`);
+  if (e.logTail !== undefined && e.logTail.length > 0) blocks.push(`Log tail:\n\n${fence(e.logTail.join('\n'))}`);
+  return [...out, ...blocks].join('\n\n');
+}
+
+export function renderNextSteps(s: CycleSummary): string {
+  return ['## Next steps', s.nextSteps.map((step, i) => `${i + 1}. ${escapeText(step)}`).join('\n')].join('\n\n');
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
