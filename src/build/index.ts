@@ -1,6 +1,8 @@
 import type { BuildConfig } from '../config/schema.js';
 import type { Builder } from './builder.js';
+import { CloudBuildBuilder } from './cloudbuild.js';
 import { CommandBuilder, type CommandBuilderOptions } from './command.js';
+import { ContainerBuilder } from './container.js';
 
 export type { Builder, BuildOutcome, BuiltImage } from './builder.js';
 
@@ -12,6 +14,9 @@ type BuilderFactory<K extends BuildConfig['kind']> = (
 /** Every build kind the schema allows has a factory here; the compiler checks the set is complete. */
 const builders: { [K in BuildConfig['kind']]: BuilderFactory<K> } = {
   command: (cfg, opts) => new CommandBuilder(cfg, opts),
+  podman: (cfg, opts) => new ContainerBuilder(cfg, opts),
+  docker: (cfg, opts) => new ContainerBuilder(cfg, opts),
+  cloudbuild: (cfg, opts) => new CloudBuildBuilder(cfg, opts),
 };
 
 export function createBuilder(cfg: BuildConfig, opts: CommandBuilderOptions): Builder {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { PRIORITIES } from '../smoke/result.js';
+import { containerBuildSchemas } from './container-schema.js';
 
 export const API_VERSION = 'deploy-loop/v1';
 
@@ -126,8 +127,8 @@ const commandBuildSchema = z.strictObject({
   timeoutMs: ms('timeoutMs').default(300_000),
 });
 
-export const buildSchema = z.discriminatedUnion('kind', [commandBuildSchema], {
-  error: (iss) => (iss.code === 'invalid_union' ? 'expected build.kind: command' : undefined),
+export const buildSchema = z.discriminatedUnion('kind', [commandBuildSchema, ...containerBuildSchemas], {
+  error: (iss) => (iss.code === 'invalid_union' ? 'expected build.kind: command, podman, docker or cloudbuild' : undefined),
 });
 
 const readinessSchema = z
