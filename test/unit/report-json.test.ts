@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import type { CycleRecord } from '../../src/loop/record.js';
+import { escapeText } from '../../src/report/format.js';
+import { renderCycleJson } from '../../src/report/json.js';
+import { renderCycleMarkdown } from '../../src/report/markdown.js';
+import {
+  firstCycleBuildFailed,
+  firstCycleGateFailed,
+  headings,
+  interruptedCycle,
+  readTables,
+  secondCycleDeployFailed,
+  secondCyclePassed,
+  section,
+  thirdCyclePassedAfterDeployFailure,
+  unescapeMarkdown,
+} from './report-fixtures.js';
+
+const SCENARIOS: [string, () => [CycleRecord, CycleRecord[]]][] = [
+  ['first cycle, gate failed', () => [firstCycleGateFailed(), []]],
+  ['passed after the fix', () => [secondCyclePassed(), [firstCycleGateFailed()]]],
+  ['deploy failed', () => [secondCycleDeployFailed(), [firstCycleGateFailed()]]],
+  ['build failed', () => [firstCycleBuildFailed(), []]],
+  ['interrupted', () => [interruptedCycle(), [firstCycleGateFailed(), secondCyclePassed()]]],
+  ['passed after a deploy failure', () => [thirdCyclePassedAfterDeployFailure(), [firstCycleGateFailed(), secondCycleDeployFailed()]]],
+];
+
+const CHANGE_LABELS = {
+  newlyPassing: 'newly passing',
+  newlyFailing: 'newly failing',
+  stillFailing: 'still failing',
+  stillPassing: 'still passing',
+  added: 'added',
+  removed: 'removed',
+  unmeasured: 'not compared',
+} as const;
+
+describe('renderCycleJson holds what the markdown says', () => {
+  it.each(SCENARIOS)('%s', (_name, make) => {
+    const [current, history] = make();
+    const md = renderCycleMarkdown(current, history);
+    const json = renderCycleJson(current, history);
+
+    expect(json.reportVersion).toBe(1);
+    expect(json).toMatchObject({ service: current.service, cycle: current.cycle, runId: current.runId, verdict: current.verdict });
+    expect(md).toContain(`**Verdict: ${json.verdictText}**`);
+
+    // Every ranked issue, in the same order with the same rank, priority, check and class.
+    const mdIssues = headings(md).filter((h) => /^### \d+\. \[P\d\] /.test(h));
+    expect(mdIssues).toEqual(json.issues.map((i) => `### ${i.rank}. [${i.priority}] ${escapeText(i.check)} — ${i.class}`));
+    for (const issue of json.issues) {
+      const text = section(md, mdIssues[issue.rank - 1]!);
+      expect(text).toContain(`Message: ${escapeText(issue.message)}`);
+      if (issue.evidence.closeCode !== undefined) expect(text).toContain(`Close code: ${issue.evidence.closeCode}`);
+      for (const line of issue.evidence.logTail ?? []) expect(text).toContain(line);
+    }
+
+    // The gate tallies shown in the table.
+    const gateTable = readTables(section(md, '## Gate'))[0];
+    if (gateTable) {
+      const shown = json.gate.tallies.filter((t) => t.total > 0 || t.threshold !== null);
+      expect(gateTable.rows.map((r) => r.slice(0, 3))).toEqual(shown.map((t) => [t.priority, String(t.total), String(t.passed)]));
+    } else {
+      expect(json.record.smoke.results).toEqual([]);
+    }
+    for (const reason of json.gate.passed ? [] : json.gate.reasons) expect(md).toContain(`- ${escapeText(reason)}`);
+
+    // Every check the results tables list.
+    const resultRows = readTables(section(md, '## Results by priority')).flatMap((t) => t.rows);
+    expect(resultRows.map((r) => unescapeMarkdown(r[0]!)).sort()).toEqual(json.record.smoke.results.map((r) => r.name).sort());
+
+    // The comparison, list by list.
+    if (json.comparison.previousCycle === null) {
+      expect(md).toContain('There is no previous cycle');
+      expect(history).toEqual([]);
+    } else {
+      const rows = readTables(section(md, `## Compared with cycle ${json.comparison.previousCycle}`))[0]?.rows ?? [];
+      const fromJson = Object.entries(CHANGE_LABELS).flatMap(([key, label]) =>
+        json.comparison[key as keyof typeof CHANGE_LABELS].map((c) => `${c.name} ${c.priority} ${label} ${c.before} ${c.after}`),
+      );
+      expect(rows.map((r) => `${unescapeMarkdown(r[0]!)} ${r.slice(1, 5).join(' ')}`).sort()).toEqual(fromJson.sort());
+    }
+
+    // Traffic and next steps, in the same words.
+    expect(md).toContain(escapeText(json.trafficAction));
+    const steps = section(md, '## Next steps').split('\n').filter((l) => /^\d+\. /.test(l));
+    expect(steps).toEqual(json.nextSteps.map((s, i) => `${i + 1}. ${escapeText(s)}`));
+
+    // Plain data: survives JSON unchanged.
+    expect(JSON.parse(JSON.stringify(json))).toEqual(json);
+  });
+
+  it('keeps the record but masks authorization and cookie values in it', () => {
+    const rec = firstCycleGateFailed();
+    rec.smoke.results[2]!.failure!.evidence.excerpt = '{"authorization":"Bearer tok-live-123456"}';
+    rec.build.outputTail = ['Cookie: sid=s3cr3t-cookie'];
+    const json = renderCycleJson(rec, []);
+    const text = JSON.stringify(json);
+    expect(text).not.toContain('tok-live-123456');
+    expect(text).not.toContain('s3cr3t-cookie');
+    expect(json.record.smoke.results.map((r) => r.name)).toEqual(rec.smoke.results.map((r) => r.name));
+    expect(json.record.durations).toEqual(rec.durations);
+  });
+
+  it('reports the first P0 failure of cycle 1 with its evidence and location', () => {
+    const json = renderCycleJson(firstCycleGateFailed(), []);
+    expect(json.issues[0]).toMatchObject({
+      check: 'agent-pipeline',
+      class: 'ws-1011-internal-error',
+      location: 'loop.config.yaml:52',
+      evidence: { closeCode: 1011, closeReason: 'internal error' },
+    });
+    expect(json.nextSteps[0]).toBe('Fix the P0 issues above (issue 1); the gate needs P0 at 100% (now 66.7%).');
+  });
+});
