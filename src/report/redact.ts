@@ -6,8 +6,6 @@
 
 export const REDACTED = '[redacted]';
 
-const SECRET_KEY = /^(?:proxy-)?authorization$|^(?:set-)?cookie$/i;
-
 // name, optional closing quote of a JSON key (possibly backslash-escaped), separator, then a quoted
 // value (same quote token) or the rest of the line.
 const SECRET_PAIR =
@@ -24,7 +22,10 @@ export function redactText(text: string): string {
     .replace(BEARER, `$1$2${REDACTED}`);
 }
 
-/** A copy of `value` with every string redacted and every authorization/cookie-named field masked. */
+/**
+ * A copy of `value` with every string redacted. Keys are not inspected: records hold no header
+ * maps, and a check may well be named `authorization`.
+ */
 export function redactDeep<T>(value: T): T {
   return walk(value) as T;
 }
@@ -33,11 +34,7 @@ function walk(value: unknown): unknown {
   if (typeof value === 'string') return redactText(value);
   if (Array.isArray(value)) return value.map(walk);
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(value)) {
-      out[key] = SECRET_KEY.test(key) && typeof v === 'string' ? REDACTED : walk(v);
-    }
-    return out;
+    return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, walk(v)]));
   }
   return value;
 }

@@ -10,7 +10,7 @@ import {
   renderTable,
 } from '../../src/report/format.js';
 import { REDACTED, redactDeep, redactText } from '../../src/report/redact.js';
-import { firstCodeSpan, readFences, readTables, unescapeMarkdown } from './report-fixtures.js';
+import { firstCodeSpan, readFences, readTables, unescapeMarkdown } from './report-markdown-reader.js';
 
 describe('formatMs and formatPercent', () => {
   it.each([
@@ -125,10 +125,10 @@ describe('redaction of authorization and cookie values', () => {
     },
   );
 
-  it('redactDeep masks secret-named fields and strings anywhere, without touching the input', () => {
-    const input = { headers: { Authorization: 'abc', accept: 'json' }, lines: ['Cookie: a=1'], n: 3 };
+  it('redactDeep redacts every string, keeps keys such as a check named authorization, and leaves the input alone', () => {
+    const input = { checkLocations: { authorization: 'loop.config.yaml:9' }, lines: ['Cookie: a=1'], n: 3 };
     const copy = structuredClone(input);
-    expect(redactDeep(input)).toEqual({ headers: { Authorization: REDACTED, accept: 'json' }, lines: [`Cookie: ${REDACTED}`], n: 3 });
+    expect(redactDeep(input)).toEqual({ checkLocations: { authorization: 'loop.config.yaml:9' }, lines: [`Cookie: ${REDACTED}`], n: 3 });
     expect(input).toEqual(copy);
   });
 });

@@ -6,15 +6,12 @@ import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import {
   firstCycleBuildFailed,
   firstCycleGateFailed,
-  headings,
   interruptedCycle,
-  readTables,
   secondCycleDeployFailed,
   secondCyclePassed,
-  section,
   thirdCyclePassedAfterDeployFailure,
-  unescapeMarkdown,
 } from './report-fixtures.js';
+import { headings, readTables, section, unescapeMarkdown } from './report-markdown-reader.js';
 
 const SCENARIOS: [string, () => [CycleRecord, CycleRecord[]]][] = [
   ['first cycle, gate failed', () => [firstCycleGateFailed(), []]],

@@ -3,21 +3,23 @@ import type { CycleRecord } from '../../src/loop/record.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import {
   agentFailing,
-  firstCodeSpan,
   firstCycleBuildFailed,
   firstCycleGateFailed,
   gateOf,
-  headings,
   interruptedCycle,
-  readFences,
-  readTables,
   result,
   secondCycleDeployFailed,
   secondCyclePassed,
-  section,
   thirdCyclePassedAfterDeployFailure,
-  unescapeMarkdown,
 } from './report-fixtures.js';
+import {
+  firstCodeSpan,
+  headings,
+  readFences,
+  readTables,
+  section,
+  unescapeMarkdown,
+} from './report-markdown-reader.js';
 
 const SCENARIOS: [string, () => [CycleRecord, CycleRecord[]]][] = [
   ['cycle-1-gate-failed', () => [firstCycleGateFailed(), []]],
