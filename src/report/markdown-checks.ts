@@ -125,7 +125,10 @@ function changeRow(c: CheckChange, label: string): string[] {
 }
 
 export function renderIssues(s: CycleSummary): string {
-  if (s.issues.length === 0) return '## Remaining issues\n\nNo remaining failures.';
+  if (s.issues.length === 0) {
+    const none = smokeCompleted(s.record) ? 'No remaining failures.' : 'No failure was measured; this cycle did not run all its checks.';
+    return `## Remaining issues\n\n${none}`;
+  }
   return ['## Remaining issues', ...s.issues.map((issue) => renderIssue(issue, s.record.cycle))].join('\n\n');
 }
 

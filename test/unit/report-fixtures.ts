@@ -313,3 +313,17 @@ export function interruptedCycle(): CycleRecord {
     durations: { buildMs: 842, deployMs: 1312, smokeMs: 140, totalMs: 2338 },
   });
 }
+
+/** Cycle 2 stopped while its candidate was starting: no result, no gate tallies (as the loop leaves it). */
+export function interruptedBeforeSmoke(): CycleRecord {
+  return record({
+    cycle: 2,
+    startedAt: '2025-06-03T09:14:48.530Z',
+    deploy: { status: 'skipped', durationMs: 0 },
+    smoke: { durationMs: 0, results: [] },
+    gate: { passed: false, tallies: [], reasons: [] },
+    traffic: { before: [], after: [], action: 'none' },
+    verdict: 'interrupted',
+    durations: { buildMs: 842, deployMs: 0, smokeMs: 0, totalMs: 1204 },
+  });
+}

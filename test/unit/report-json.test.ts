@@ -6,6 +6,7 @@ import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import {
   firstCycleBuildFailed,
   firstCycleGateFailed,
+  interruptedBeforeSmoke,
   interruptedCycle,
   secondCycleDeployFailed,
   secondCyclePassed,
@@ -19,6 +20,7 @@ const SCENARIOS: [string, () => [CycleRecord, CycleRecord[]]][] = [
   ['deploy failed', () => [secondCycleDeployFailed(), [firstCycleGateFailed()]]],
   ['build failed', () => [firstCycleBuildFailed(), []]],
   ['interrupted', () => [interruptedCycle(), [firstCycleGateFailed(), secondCyclePassed()]]],
+  ['interrupted before smoke', () => [interruptedBeforeSmoke(), [firstCycleGateFailed()]]],
   ['passed after a deploy failure', () => [thirdCyclePassedAfterDeployFailure(), [firstCycleGateFailed(), secondCycleDeployFailed()]]],
 ];
 
@@ -108,5 +110,15 @@ describe('renderCycleJson holds what the markdown says', () => {
       evidence: { closeCode: 1011, closeReason: 'internal error' },
     });
     expect(json.nextSteps[0]).toBe('Fix the P0 issues above (issue 1); the gate needs P0 at 100% (now 66.7%).');
+  });
+
+  it('says what an interrupted cycle without results leaves to do', () => {
+    const json = renderCycleJson(interruptedBeforeSmoke(), [firstCycleGateFailed()]);
+    expect(json.issues).toEqual([]);
+    expect(json.nextSteps).toEqual(['The cycle was interrupted before a verdict; run it again to get one.']);
+    expect(json.trafficAction).toBe(
+      'No revision serves traffic yet: no revision served traffic before this cycle and the cycle was interrupted.',
+    );
+    expect(json.comparison.unmeasured.map((c) => c.name)).toHaveLength(6);
   });
 });
