@@ -139,13 +139,30 @@ export function autoRevisionName(id: string, seq: number): string {
   return `${id}-${String(seq).padStart(5, '0')}-${suffix}`;
 }
 
-/** Key order does not matter to protobuf, so compare templates in a canonical JSON form. */
+/**
+ * A canonical JSON form for comparing messages as protobuf does: key order does not matter, and a
+ * field at its default (0, '', false, empty, *_UNSPECIFIED) is the same as an unset one. Clients
+ * that read a service and send it back (read-modify-write) often fill in such defaults.
+ */
 export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-      : v,
-  );
+  return JSON.stringify(stripDefaults(value) ?? {});
+}
+
+function stripDefaults(v: unknown): unknown {
+  if (v === null || v === undefined || v === '' || v === false || v === 0 || v === '0') return undefined;
+  if (typeof v === 'string' && v.endsWith('_UNSPECIFIED')) return undefined;
+  if (Array.isArray(v)) {
+    const items = v.map((x) => stripDefaults(x) ?? {});
+    return items.length > 0 ? items : undefined;
+  }
+  if (typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => [k, stripDefaults(x)] as const)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b));
+    return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+  }
+  return v;
 }
 
 export function newEtag(generation: number): string {

@@ -175,8 +175,7 @@ describe('services', () => {
   it('reports a revision that never listens as failed, keeps serving the last ready one, and fails the operation', async () => {
     const svc = await create('foxtrot');
     const good = short(svc.latestReadyRevision);
-    const bad = template('v2', { revision: 'foxtrot-crash' });
-    bad.containers[0]?.env.push({ name: 'CRASH', value: '1' });
+    const bad = { revision: 'foxtrot-crash', containers: [{ image: IMAGE, env: [{ name: 'APP_VERSION', value: 'v2' }, { name: 'CRASH', value: '1' }] }] };
     const err = await codeOf(update({ ...svc, template: bad, traffic: [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: good, percent: 100 }, { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'foxtrot-crash', percent: 0, tag: 'candidate' }] }));
     expect(err.code).toBe(9);
     expect(err.message).toContain("Revision 'foxtrot-crash' is not ready and cannot serve traffic");
@@ -233,8 +232,8 @@ describe('operations and faults', () => {
   it('keeps a slowed operation pending until its delay has passed', async () => {
     emu.faults.slowOperations(600, 1);
     const [op] = await api.services.createService({ parent: PARENT, serviceId: 'juliet', service: { template: template('v1') } }, NO_RETRY);
-    const [, , first] = await op.getOperation();
-    expect(first?.done).toBeFalsy();
+    await op.getOperation();
+    expect(op.latestResponse.done).toBeFalsy();
     const [done] = await op.promise();
     expect(plain(done).terminalCondition?.state).toBe('CONDITION_SUCCEEDED');
     const again = await api.services.checkCreateServiceProgress(op.name as string);

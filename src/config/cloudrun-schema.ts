@@ -1,0 +1,121 @@
+/**
+ * Config schema for `target.kind: cloudrun`: where the service lives, the revision template fields
+ * a deploy sets (the image comes from the build), smoke authentication, and an optional endpoint for
+ * rehearsing against the local emulator. Kept apart from schema.ts, which imports it.
+ */
+import { z } from 'zod';
+
+const ms = (what: string) =>
+  z.number({ error: `expected ${what} as a positive whole number of milliseconds` }).int().positive();
+
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name is letters, digits and underscores, not starting with a digit');
+
+/** Cloud Run reserves these: setting them is rejected by the API, so reject them here first. */
+const RESERVED_ENV = ['PORT', 'K_SERVICE', 'K_REVISION', 'K_CONFIGURATION'];
+
+const envMap = z
+  .record(envName, z.string({ error: 'environment values must be strings (quote numbers)' }))
+  .refine((env) => !Object.keys(env).some((k) => RESERVED_ENV.includes(k)), {
+    error: `${RESERVED_ENV.join(', ')} are set by Cloud Run and may not be set here`,
+  });
+
+const secretRef = z
+  .strictObject({
+    name: envName.describe('Environment variable the secret value is exposed as.'),
+    secret: z
+      .string()
+      .regex(
+        /^(projects\/[^/]+\/secrets\/)?[A-Za-z0-9_-]{1,255}$/,
+        'a secret is a Secret Manager secret id (api-key) or projects/PROJECT/secrets/ID',
+      )
+      .describe('Secret Manager secret: its id in the same project, or its full resource name.'),
+    version: z
+      .string()
+      .regex(/^(latest|[1-9][0-9]*)$/, 'a secret version is "latest" or a version number')
+      .default('latest'),
+  })
+  .describe('An environment variable read from Secret Manager when the revision starts.');
+
+const labelMap = z.record(
+  z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a label key is lowercase letters, digits, _ and -, starting with a letter, at most 63 characters'),
+  z.string().regex(/^[a-z0-9_-]{0,63}$/, 'a label value is lowercase letters, digits, _ and -, at most 63 characters'),
+);
+
+export const INGRESS = {
+  all: 'INGRESS_TRAFFIC_ALL',
+  internal: 'INGRESS_TRAFFIC_INTERNAL_ONLY',
+  'internal-and-cloud-load-balancing': 'INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER',
+} as const;
+
+export const VPC_EGRESS = {
+  'all-traffic': 'ALL_TRAFFIC',
+  'private-ranges-only': 'PRIVATE_RANGES_ONLY',
+} as const;
+
+export const cloudRunTargetSchema = z
+  .strictObject({
+    kind: z.literal('cloudrun'),
+    project: z
+      .string({ error: 'expected the Google Cloud project id' })
+      .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a project id is 6-30 lowercase letters, digits and dashes, starting with a letter')
+      .describe('Project id (not the number).'),
+    region: z
+      .string({ error: 'expected a Cloud Run region, e.g. us-central1' })
+      .regex(/^[a-z]+(-[a-z]+)+[0-9]+$/, 'a region looks like us-central1 or europe-west4'),
+    service: z
+      .string()
+      .regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, 'a service name is lowercase letters, digits and dashes (Cloud Run rules)')
+      .optional()
+      .describe('Cloud Run service name; defaults to the top-level `service`.'),
+    env: envMap.default({}).describe('Plain environment variables of the container.'),
+    secrets: z.array(secretRef).default([]).describe('Environment variables from Secret Manager; values never pass through deploy-loop.'),
+    cpu: z
+      .string({ error: 'expected cpu as a string, e.g. "1" or "1000m"' })
+      .regex(/^([0-9]+(\.[0-9]+)?|[0-9]+m)$/, 'cpu is a number of CPUs ("1", "2") or millicpu ("1000m")')
+      .optional(),
+    memory: z
+      .string({ error: 'expected memory as a string, e.g. 512Mi' })
+      .regex(/^[0-9]+(Mi|Gi)$/, 'memory is a size in Mi or Gi, e.g. 512Mi or 2Gi')
+      .optional(),
+    concurrency: z.number().int().min(1).max(1000).optional().describe('Maximum concurrent requests per instance.'),
+    minInstances: z.number().int().min(0).max(1000).optional(),
+    maxInstances: z.number().int().min(1).max(1000).optional(),
+    timeoutSeconds: z.number().int().min(1).max(3600).optional().describe('Request timeout.'),
+    containerPort: z.number().int().min(1).max(65535).optional().describe('Port the container listens on ($PORT); Cloud Run defaults to 8080.'),
+    serviceAccount: z
+      .string()
+      .regex(/^[^@\s]+@[^@\s]+\.iam\.gserviceaccount\.com$|^[^@\s]+@developer\.gserviceaccount\.com$/, 'a service account is an email ending in .iam.gserviceaccount.com')
+      .optional()
+      .describe('Runtime identity of the revision.'),
+    ingress: z.enum(Object.keys(INGRESS) as [keyof typeof INGRESS, ...Array<keyof typeof INGRESS>]).optional(),
+    vpcConnector: z
+      .string()
+      .regex(/^(projects\/[^/]+\/locations\/[^/]+\/connectors\/)?[a-z][-a-z0-9]{0,23}[a-z0-9]$/, 'a VPC connector is its name or projects/P/locations/L/connectors/NAME')
+      .optional(),
+    vpcEgress: z.enum(Object.keys(VPC_EGRESS) as [keyof typeof VPC_EGRESS, ...Array<keyof typeof VPC_EGRESS>]).optional(),
+    labels: labelMap.default({}).describe('Labels on the service and its revisions.'),
+    auth: z
+      .strictObject({
+        idToken: z.boolean().default(false).describe('Send a Google ID token for the service URL with every smoke request (private services).'),
+      })
+      .prefault({}),
+    endpoint: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(1).max(65535),
+        insecure: z.literal(true, { error: 'only insecure: true is supported (the local emulator speaks plain gRPC)' }),
+      })
+      .optional()
+      .describe('Talk to this Cloud Run Admin API instead of Google (the local emulator), with no credentials.'),
+    operationTimeoutMs: ms('operationTimeoutMs').default(600_000).describe('Longest wait for one deploy or traffic operation.'),
+  })
+  .refine((c) => c.minInstances === undefined || c.maxInstances === undefined || c.minInstances <= c.maxInstances, {
+    error: 'minInstances may not exceed maxInstances',
+    path: ['minInstances'],
+  })
+  .describe('Google Cloud Run through the Admin API v2, or the local emulator through `endpoint`.');
+
+export type CloudRunTargetConfig = z.output<typeof cloudRunTargetSchema>;
+export type CloudRunTargetInput = z.input<typeof cloudRunTargetSchema>;

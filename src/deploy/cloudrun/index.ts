@@ -1,0 +1,3 @@
+export { CloudRunTarget, type CloudRunTargetOptions } from './target.js';
+export { createRunClients, idTokenHeaders, runClientOptions, type RunClients } from './client.js';
+export { DEFAULT_RETRY, type RetryPolicy } from './retry.js';

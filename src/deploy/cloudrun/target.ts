@@ -1,0 +1,225 @@
+/**
+ * `target.kind: cloudrun`: deploys through the Cloud Run Admin API v2 (@google-cloud/run). A
+ * candidate is a new revision created by updating the service template, tagged at 0% traffic;
+ * traffic changes are read-modify-write updates guarded by the service etag. A revision that does
+ * not become ready is an outcome (ok: false with Cloud Run's reason and message), not an exception.
+ */
+import type { BuiltImage } from '../../build/builder.js';
+import type { CloudRunTargetConfig } from '../../config/cloudrun-schema.js';
+import type { StageContext } from '../../context.js';
+import { StageError, type Stage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { DeployOutcome, Target, TrafficEntry } from '../target.js';
+import { createRunClients, idTokenHeaders, type RunClients } from './client.js';
+import { waitForOperation } from './operation.js';
+import { DEFAULT_RETRY, GRPC, apiFailure, errorInfo, hasCode, withRetry, type RetryPolicy } from './retry.js';
+import {
+  buildTemplate,
+  candidateTraffic,
+  isSucceeded,
+  readTraffic,
+  readyCondition,
+  revisionName,
+  serviceFields,
+  shortName,
+  trafficTargets,
+  updatableSpec,
+  type IService,
+} from './spec.js';
+
+export interface CloudRunTargetOptions {
+  /** The config's top-level `service`, used when `target.service` is not set. */
+  service: string;
+  log: Logger;
+  /** Injected clients (tests, custom transports); by default built from the config. */
+  clients?: RunClients;
+  /** Backoff for transient API errors. */
+  retry?: Partial<RetryPolicy>;
+}
+
+/** Read-modify-write attempts when the service changed under us (ABORTED on the etag). */
+const MAX_CONFLICTS = 5;
+/** Per-call deadline: gax's own retries are off, ours apply. */
+const CALL_OPTIONS = { retry: null, timeout: 30_000 };
+
+export class CloudRunTarget implements Target {
+  readonly kind = 'cloudrun';
+  readonly serviceId: string;
+  /** projects/P/locations/L/services/S */
+  readonly serviceName: string;
+  private readonly parent: string;
+  private readonly clients: RunClients;
+  private readonly policy: RetryPolicy;
+  private readonly log: Logger;
+  private uri: string | undefined;
+
+  constructor(
+    private readonly cfg: CloudRunTargetConfig,
+    opts: CloudRunTargetOptions,
+  ) {
+    this.serviceId = cfg.service ?? opts.service;
+    this.parent = `projects/${cfg.project}/locations/${cfg.region}`;
+    this.serviceName = `${this.parent}/services/${this.serviceId}`;
+    this.clients = opts.clients ?? createRunClients(cfg);
+    this.policy = { ...DEFAULT_RETRY, ...opts.retry };
+    this.log = opts.log.child({ target: 'cloudrun', service: this.serviceId });
+  }
+
+  async deployCandidate(ctx: StageContext, image: BuiltImage, tag: string): Promise<DeployOutcome> {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    const log = ctx.log.child({ target: 'cloudrun', service: this.serviceId });
+    const sctx = { ...ctx, log };
+    let current = await this.read(sctx, 'deploy');
+    // Named from what this deploy asks for (config and image), not from the merged template: the
+    // server fills defaults into what it returns, and a retry must still ask for the same name.
+    const revision = revisionName(this.serviceId, ctx.cycle, buildTemplate(this.cfg, image.ref, undefined));
+    const desired = (svc: IService | undefined) => ({
+      template: { ...buildTemplate(this.cfg, image.ref, svc?.template), revision },
+      traffic: candidateTraffic(svc, revision, tag),
+    });
+
+    let op;
+    if (!current) {
+      const { template, traffic } = desired(undefined);
+      log.info({ revision, image: image.ref }, 'creating the Cloud Run service');
+      try {
+        [op] = await withRetry(sctx, `creating service ${this.serviceId}`, this.policy, () =>
+          this.clients.services.createService(
+            { parent: this.parent, serviceId: this.serviceId, service: { template, traffic, ...serviceFields(this.cfg) } },
+            CALL_OPTIONS,
+          ),
+        );
+      } catch (err) {
+        // Created meanwhile (or by our own earlier attempt whose answer was lost): update it instead.
+        if (!hasCode(err, GRPC.ALREADY_EXISTS)) throw apiFailure('deploy', `creating Cloud Run service ${this.serviceName}`, err);
+        current = await this.read(sctx, 'deploy');
+      }
+    }
+    if (!op) {
+      op = await this.update(sctx, 'deploy', current, (svc) => {
+        const { template, traffic } = desired(svc);
+        log.info({ revision, image: image.ref, traffic }, 'updating the Cloud Run service with a candidate revision');
+        return { ...updatableSpec(svc), ...serviceFields(this.cfg, svc), template, traffic };
+      });
+    }
+
+    const doing = `deploying revision ${revision} of ${this.serviceId}`;
+    const outcome = await waitForOperation(sctx, op, { stage: 'deploy', doing, timeoutMs: this.cfg.operationTimeoutMs, policy: this.policy });
+    const svc = outcome.result ? plain(outcome.result) : await this.read(sctx, 'deploy');
+    this.remember(svc);
+    const rev = await this.readRevision(sctx, revision);
+    const ready = readyCondition(rev?.conditions);
+    if (outcome.error || !isSucceeded(ready)) {
+      const message = ready?.message || outcome.error?.message || `revision ${revision} did not become ready (${ready?.state ?? 'no Ready condition'})`;
+      log.warn({ revision, reason: ready?.reason, code: outcome.error?.code }, 'candidate revision is not ready');
+      return {
+        ok: false,
+        revisionName: revision,
+        message,
+        ...(ready?.reason ? { reason: ready.reason } : {}),
+        logTail: [],
+        durationMs: elapsed(),
+      };
+    }
+    const url = svc?.trafficStatuses?.find((t) => t.tag === tag)?.uri;
+    if (!url) {
+      return { ok: false, revisionName: revision, reason: 'NoTagUrl', message: `Cloud Run gave tag "${tag}" of revision ${revision} no URL`, logTail: [], durationMs: elapsed() };
+    }
+    log.info({ revision, url, ms: elapsed() }, 'candidate revision ready');
+    return { ok: true, revision: { name: revision, url, image: image.ref, startMs: elapsed() } };
+  }
+
+  async setTraffic(ctx: StageContext, split: TrafficEntry[]): Promise<void> {
+    const log = ctx.log.child({ target: 'cloudrun', service: this.serviceId });
+    const sctx = { ...ctx, log };
+    const current = await this.read(sctx, 'traffic');
+    if (!current) throw new StageError('traffic', `Cloud Run service ${this.serviceName} does not exist`, 'deploy a revision first');
+    const traffic = trafficTargets(split);
+    const op = await this.update(sctx, 'traffic', current, (svc) => ({ ...updatableSpec(svc), traffic }));
+    const doing = `setting traffic of ${this.serviceId}`;
+    const outcome = await waitForOperation(sctx, op, { stage: 'traffic', doing, timeoutMs: this.cfg.operationTimeoutMs, policy: this.policy });
+    if (outcome.error) throw new StageError('traffic', `${doing}: ${outcome.error.message}`);
+    this.remember(outcome.result ? plain(outcome.result) : undefined);
+    log.info({ traffic: split }, 'traffic set');
+  }
+
+  async currentTraffic(ctx: StageContext): Promise<TrafficEntry[]> {
+    return readTraffic(await this.read(ctx, 'traffic'));
+  }
+
+  serviceUrl(): string | undefined {
+    return this.uri;
+  }
+
+  /**
+   * Headers for smoke requests to `url`: a Google ID token whose audience is the URL's origin when
+   * `auth.idToken` is on, nothing otherwise (and nothing against the emulator, which checks none).
+   */
+  async smokeHeaders(url: string): Promise<Record<string, string>> {
+    if (!this.cfg.auth.idToken || this.cfg.endpoint) return {};
+    return idTokenHeaders(new URL(url).origin);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.clients.services.close(), this.clients.revisions.close()]);
+  }
+
+  /** The service, or undefined when it does not exist yet. */
+  private async read(ctx: StageContext, stage: Stage): Promise<IService | undefined> {
+    try {
+      const [svc] = await withRetry(ctx, `reading service ${this.serviceId}`, this.policy, () =>
+        this.clients.services.getService({ name: this.serviceName }, CALL_OPTIONS),
+      );
+      const out = plain(svc);
+      this.remember(out);
+      return out;
+    } catch (err) {
+      if (hasCode(err, GRPC.NOT_FOUND)) return undefined;
+      throw apiFailure(stage, `reading Cloud Run service ${this.serviceName}`, err);
+    }
+  }
+
+  private async readRevision(ctx: StageContext, name: string) {
+    try {
+      const [rev] = await withRetry(ctx, `reading revision ${name}`, this.policy, () =>
+        this.clients.revisions.getRevision({ name: `${this.serviceName}/revisions/${name}` }, CALL_OPTIONS),
+      );
+      return plain(rev);
+    } catch (err) {
+      if (hasCode(err, GRPC.NOT_FOUND)) return undefined;
+      throw apiFailure('deploy', `reading Cloud Run revision ${name}`, err);
+    }
+  }
+
+  /**
+   * UpdateService with the etag of the service as read; when someone else changed it meanwhile
+   * (ABORTED), read it again and rebuild the request from the fresh copy.
+   */
+  private async update(ctx: StageContext, stage: Stage, first: IService | undefined, build: (svc: IService) => IService) {
+    let svc = first;
+    for (let attempt = 1; ; attempt++) {
+      if (!svc) throw new StageError(stage, `Cloud Run service ${this.serviceName} disappeared while it was being updated`);
+      const request = { ...build(svc), name: this.serviceName, etag: svc.etag ?? '' };
+      try {
+        const [op] = await withRetry(ctx, `updating service ${this.serviceId}`, this.policy, () =>
+          this.clients.services.updateService({ service: request }, CALL_OPTIONS),
+        );
+        return op;
+      } catch (err) {
+        if (!hasCode(err, GRPC.ABORTED) || attempt >= MAX_CONFLICTS) throw apiFailure(stage, `updating Cloud Run service ${this.serviceName}`, err);
+        ctx.log.info({ attempt, message: errorInfo(err).message }, 'the service changed since it was read; reading it again');
+        svc = await this.read(ctx, stage);
+      }
+    }
+  }
+
+  private remember(svc: IService | undefined): void {
+    if (svc?.uri) this.uri = svc.uri;
+  }
+}
+
+/** Client results are protobufjs instances (enums as numbers) or plain objects: one JSON form for both. */
+function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
