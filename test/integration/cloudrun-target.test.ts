@@ -167,3 +167,40 @@ describe('CloudRunTarget against the emulator', () => {
     expect((err as StageError).message).toMatch(/still running after/);
   });
 });
+
+describe('CloudRunTarget with a service it did not create', () => {
+  it('pins LATEST traffic to the serving revision so the candidate gets none of it', async () => {
+    const api = runClients(emu);
+    try {
+      const t = target('legacy');
+      // Created the way `gcloud run deploy` leaves a service: 100% to LATEST.
+      const [op] = await api.services.createService(
+        { parent: 'projects/demo-project/locations/europe-west4', serviceId: 'legacy', service: { template: { containers: [{ image: `dir:${apps.v1}` }] } } },
+        { retry: null, timeout: 5000 },
+      );
+      const [created] = await op.promise();
+      const serving = (created.latestReadyRevision ?? '').split('/').pop() as string;
+
+      const rev = await deployOk(t, 1, apps.v2);
+      expect(await t.currentTraffic(ctx(1))).toEqual([
+        { revision: serving, percent: 100 },
+        { revision: rev.name, percent: 0, tag: 'candidate' },
+      ]);
+      expect((await getJson(t.serviceUrl() as string)).version).toBe('v1');
+      expect((await getJson(rev.url)).version).toBe('v2');
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('keeps tags other than its own on the revisions that carry them', async () => {
+    const t = target('tags');
+    const first = await deployOk(t, 1, apps.v1);
+    await t.setTraffic(ctx(1), [{ revision: first.name, percent: 100, tag: 'stable' }]);
+    const second = await deployOk(t, 2, apps.v2);
+    expect(await t.currentTraffic(ctx(2))).toEqual([
+      { revision: first.name, percent: 100, tag: 'stable' },
+      { revision: second.name, percent: 0, tag: 'candidate' },
+    ]);
+  });
+});

@@ -240,6 +240,18 @@ describe('operations and faults', () => {
     expect(again.done).toBe(true);
   });
 
+  it('lists operations of a location and deletes them', async () => {
+    const [op] = await api.services.createService({ parent: PARENT, serviceId: 'mike', service: { template: template('v1') } }, NO_RETRY);
+    await op.promise();
+    const names: string[] = [];
+    for await (const o of api.services.listOperationsAsync({ name: PARENT, filter: '', pageSize: 2, pageToken: '' } as protos.google.longrunning.ListOperationsRequest)) {
+      names.push(o.name ?? '');
+    }
+    expect(names).toContain(op.name);
+    await api.services.deleteOperation({ name: op.name } as protos.google.longrunning.DeleteOperationRequest);
+    expect((await codeOf(api.services.checkCreateServiceProgress(op.name as string))).code).toBe(5);
+  });
+
   it('fails the next N calls with UNAVAILABLE, in process and through the admin endpoint', async () => {
     await create('kilo');
     emu.faults.failNextCalls(2, { methods: ['GetService'] });

@@ -153,12 +153,16 @@ export class CloudRunTarget implements Target {
   }
 
   /**
-   * Headers for smoke requests to `url`: a Google ID token whose audience is the URL's origin when
-   * `auth.idToken` is on, nothing otherwise (and nothing against the emulator, which checks none).
+   * Headers for smoke requests (to the service URL or a tag URL): a Google ID token when
+   * `auth.idToken` is on, nothing otherwise, and nothing against the emulator, which checks none.
+   * The audience is the service's own run.app URL, which Cloud Run always accepts; before the
+   * service is known, the origin of `url`.
    */
-  async smokeHeaders(url: string): Promise<Record<string, string>> {
+  async smokeHeaders(url?: string): Promise<Record<string, string>> {
     if (!this.cfg.auth.idToken || this.cfg.endpoint) return {};
-    return idTokenHeaders(new URL(url).origin);
+    const audience = this.uri ?? (url ? new URL(url).origin : undefined);
+    if (!audience) throw new StageError('smoke', 'no URL to request an ID token for: the service has not been deployed yet');
+    return idTokenHeaders(audience);
   }
 
   async close(): Promise<void> {
