@@ -96,7 +96,6 @@ export const localContainerSchema = z
     publishHost: z.literal('127.0.0.1').default('127.0.0.1').describe('Host address the container port is published on.'),
     port: z.number().int().min(1).max(65535).default(8080).describe('Port the service listens on inside the container; set as PORT.'),
     tlsVerify: z.boolean().optional().describe('podman: TLS checks when pulling. Default: off for localhost/127.0.0.1 registries.'),
-  })
-  .prefault({});
+  });
 
 export type LocalContainerConfig = z.output<typeof localContainerSchema>;

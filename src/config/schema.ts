@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { PRIORITIES } from '../smoke/result.js';
-import { containerBuildSchemas } from './container-schema.js';
+import { containerBuildSchemas, localContainerSchema } from './container-schema.js';
 
 export const API_VERSION = 'deploy-loop/v1';
 
@@ -141,13 +141,18 @@ const readinessSchema = z
 
 const localTargetSchema = z.strictObject({
   kind: z.literal('local'),
-  command: argv.describe('Starts one revision inside its folder; PORT is set in its environment.'),
+  command: argv.optional().describe('Starts one revision inside its folder; PORT is set in its environment. With runtime: container, replaces the image CMD.'),
+  runtime: z.enum(['process', 'container'], { error: 'expected runtime: process or container' }).optional()
+    .describe('process (default): the command in the build folder. container: the built image, run by podman or docker.'),
+  container: localContainerSchema.optional().describe('With runtime: container: the engine and ports.'),
   host: z.literal('127.0.0.1').default('127.0.0.1'),
   port: count('a port', 0, 65535).default(0).describe('Port of the traffic proxy (the service URL); 0 picks a free one.'),
   env: envMap.default({}),
   secretEnv: z.array(z.string()).default([]).describe('Names of env values to redact from reports and logs.'),
   readiness: readinessSchema,
   keepRevisions: count('keepRevisions', 1, 20).default(3).describe('Revisions kept running (serving or rollback targets).'),
+}).superRefine((t, ctx) => {
+  if (t.runtime !== 'container' && !t.command) ctx.addIssue({ code: 'custom', path: ['command'], message: 'required field "command" is missing: runtime: process starts each revision with it, e.g. [node, server.js]' });
 });
 
 export const targetSchema = z.discriminatedUnion('kind', [localTargetSchema], {

@@ -11,7 +11,7 @@ import {
   StepTracker,
 } from '../../src/build/build-output.js';
 import { isLocalRegistry, resolveEngine, tlsFlags } from '../../src/build/container-engine.js';
-import { buildSchema } from '../../src/config/schema.js';
+import { buildSchema, targetSchema } from '../../src/config/schema.js';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;
@@ -119,5 +119,20 @@ describe('image builder config', () => {
     { what: 'a cloudbuild image with no registry', input: { kind: 'cloudbuild', image: 'chat' } },
   ])('rejects $what', ({ input }) => {
     expect(buildSchema.safeParse(input).success).toBe(false);
+  });
+});
+
+describe('local target runtime config', () => {
+  it('runs the image CMD with runtime: container, so no command is needed', () => {
+    const cfg = targetSchema.parse({ kind: 'local', runtime: 'container', container: { engine: 'docker' } });
+    expect(cfg).toMatchObject({ runtime: 'container', container: { engine: 'docker', publishHost: '127.0.0.1', port: 8080 } });
+  });
+  it('still requires the command for process revisions, the default runtime', () => {
+    const res = targetSchema.safeParse({ kind: 'local' });
+    expect(res.success).toBe(false);
+    expect(res.error?.issues.map((i) => i.path.join('.'))).toEqual(['command']);
+  });
+  it('rejects an unknown engine', () => {
+    expect(targetSchema.safeParse({ kind: 'local', runtime: 'container', container: { engine: 'lxc' } }).success).toBe(false);
   });
 });

@@ -122,9 +122,9 @@ function describeEarlyExit(command: string[], exitCode: number | null, signal: s
   return `could not start \`${command[0]}\` (see the log tail)`;
 }
 
-type ReadyState = 'ready' | 'exited' | 'timeout' | 'aborted';
+export type ReadyState = 'ready' | 'exited' | 'timeout' | 'aborted';
 
-async function waitReady(
+export async function waitReady(
   proc: LongRunningProcess,
   host: string,
   port: number,

@@ -14,6 +14,7 @@ import { isSecretName, redactString } from '../../redact.js';
 import type { DeployOutcome, Revision, Target, TrafficEntry } from '../target.js';
 import { TrafficProxy, type Backend } from './proxy.js';
 import { startRevision, type RunningRevision } from './revision-process.js';
+import { containerRunSettings, startContainerRevision } from './container-runtime.js';
 import { routesFor, splitProblems, withCandidateTag } from './split.js';
 import { registerForExitCleanup } from './cleanup.js';
 
@@ -101,29 +102,46 @@ export class LocalTarget implements Target {
     const started = performance.now();
     const name = `${this.opts.service}-${String(++this.deploys).padStart(5, '0')}-${randomLetters(3)}`;
     const dir = image.dir ?? (image.ref.startsWith('dir:') ? image.ref.slice('dir:'.length) : undefined);
-    if (!dir) {
+    const inContainer = this.cfg.runtime === 'container';
+    if (inContainer ? image.ref.startsWith('dir:') : !dir) {
       return {
         ok: false,
         revisionName: name,
-        message: `the local target runs a revision folder, and image ${image.ref} has none (use build.kind: command)`,
+        message: inContainer
+          ? `the container runtime runs an image, and the build made a folder (${image.ref}); use build.kind: podman or docker`
+          : `the local target runs a revision folder, and image ${image.ref} has none (use build.kind: command, or target.runtime: container)`,
         logTail: [],
         durationMs: 0,
       };
     }
     const proxy = await this.ensureProxy();
     const log = ctx.log.child({ revision: name });
-    log.info({ dir }, 'starting revision');
-    const outcome = await startRevision({
-      name,
-      command: this.cfg.command,
-      cwd: path.resolve(this.opts.baseDir, dir),
-      env: { ...this.cfg.env, K_SERVICE: this.opts.service, K_REVISION: name, K_CONFIGURATION: this.opts.service },
-      readiness: this.cfg.readiness,
-      signal: ctx.signal,
-      log,
-      host: this.cfg.host,
-      redact: this.redact,
-    });
+    log.info(inContainer ? { image: image.ref } : { dir }, 'starting revision');
+    const env = { ...this.cfg.env, K_SERVICE: this.opts.service, K_REVISION: name, K_CONFIGURATION: this.opts.service };
+    const outcome = inContainer
+      ? await startContainerRevision({
+          ...containerRunSettings(this.cfg.container),
+          name,
+          image: image.ref,
+          env,
+          ...(this.cfg.command ? { command: this.cfg.command } : {}),
+          readiness: this.cfg.readiness,
+          signal: ctx.signal,
+          log,
+          redact: this.redact,
+        })
+      : await startRevision({
+          name,
+          // The schema requires a command with runtime: process.
+          command: this.cfg.command ?? [],
+          cwd: path.resolve(this.opts.baseDir, dir ?? '.'),
+          env,
+          readiness: this.cfg.readiness,
+          signal: ctx.signal,
+          log,
+          host: this.cfg.host,
+          redact: this.redact,
+        });
     if (!outcome.ok) {
       if (ctx.signal.aborted) throw new InterruptedError('interrupted while starting a revision');
       const logTail = outcome.logTail.map(this.redact);
