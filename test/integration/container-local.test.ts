@@ -3,9 +3,11 @@
  * daemon answers), pushed to a local registry, deployed by digest on the local target's container
  * runtime and smoked over HTTP and WebSocket. Broken images fail the way Cloud Run reports them: a
  * build names its failing step; a container that exits at start or never listens is a deploy
- * failure with its exit code and log tail. Skips only when no engine can start (reason printed).
+ * failure with its exit code and log tail. Last, the real CLI runs examples/container.yaml: the demo
+ * loop, fault, fix and all, with an image per cycle. One file, so one process starts and stops the
+ * engine. Skips only when no engine can start (reason printed).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,16 +18,20 @@ import type { EngineBuildConfig } from '../../src/config/container-schema.js';
 import { LocalTarget } from '../../src/deploy/local/target.js';
 import { silentLogger } from '../../src/log.js';
 import { runSuite } from '../../src/smoke/runner.js';
+import { runCli, scratchDir } from '../helpers/cli.js';
 import { engineOutput, REPO_ROOT, setUpEngine, tearDownEngine, type TestEngine } from './container-fixtures.js';
 
 const setup = await setUpEngine();
 if (!setup.ok) console.warn(`container tests skipped: ${setup.skipReason}`);
 const engine: TestEngine | undefined = setup.ok ? setup.engine : undefined;
 
+/** Image builds on a busy two-core machine: generous bounds, not performance assertions. */
+const SLOW = 180_000;
 const ctx = (cycle = 1) => ({ signal: new AbortController().signal, log: silentLogger(), cycle });
 const savedEnv = { ...process.env };
 const targets: LocalTarget[] = [];
 let scratch: string;
+let exampleRoot: string | undefined;
 
 function builderFor(image: string, context: string, extra: Record<string, unknown> = {}): ContainerBuilder {
   const e = engine!;
@@ -70,6 +76,21 @@ async function containersNamed(name: string): Promise<string[]> {
   return (out ?? '').split('\n').filter(Boolean);
 }
 
+/**
+ * The layout examples/container.yaml expects around it (what `npm start` prepares), in a scratch
+ * tree: the example folder, the demo working copy with its fault, and node_modules for the `deps`
+ * build context.
+ */
+async function exampleTree(): Promise<string> {
+  const root = await scratchDir('container-example');
+  await mkdir(join(root, 'examples'), { recursive: true });
+  await cp(join(REPO_ROOT, 'examples', 'container.yaml'), join(root, 'examples', 'container.yaml'));
+  await cp(join(REPO_ROOT, 'examples', 'chat-service'), join(root, 'examples', 'chat-service'), { recursive: true });
+  await cp(join(REPO_ROOT, 'examples', 'chat-service'), join(root, '.deploy-loop', 'demo', 'chat-service'), { recursive: true });
+  await symlink(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'));
+  return root;
+}
+
 describe.skipIf(!setup.ok)('container images on the local target', () => {
   beforeAll(async () => {
     // The LocalTarget picks the engine from the environment, as the CLI does after `eval "$(…start)"`.
@@ -81,8 +102,9 @@ describe.skipIf(!setup.ok)('container images on the local target', () => {
     await Promise.allSettled(targets.map((t) => t.close()));
     process.env = savedEnv;
     if (scratch) await rm(scratch, { recursive: true, force: true });
+    if (exampleRoot) await rm(exampleRoot, { recursive: true, force: true });
     await tearDownEngine(engine);
-  });
+  }, SLOW);
 
   it('builds the example, pushes it, deploys it by digest in a container and passes HTTP and WebSocket smoke checks', async () => {
     const image = await mustBuild(builderFor('deploy-loop-test/chat-service', 'examples/chat-service', { buildContexts: { deps: 'node_modules' } }));
@@ -112,7 +134,7 @@ describe.skipIf(!setup.ok)('container images on the local target', () => {
     expect(await containersNamed(deployed.revision.name)).toHaveLength(1);
     await target.close();
     expect(await containersNamed(deployed.revision.name)).toEqual([]);
-  });
+  }, SLOW);
 
   it('reports a container that exits at start as a deploy failure with its exit code and log tail, and removes it', async () => {
     const dir = await imageDir('crash', 'CMD ["node", "-e", "console.error(\'boom: DATABASE_URL is not set\'); process.exit(3)"]\n');
@@ -124,7 +146,7 @@ describe.skipIf(!setup.ok)('container images on the local target', () => {
     expect(outcome.message).toMatch(/exited with code 3/);
     expect(outcome.logTail).toContain('boom: DATABASE_URL is not set');
     expect(await containersNamed(outcome.revisionName!)).toEqual([]);
-  });
+  }, SLOW);
 
   it('reports a container that never listens as a deploy failure after the readiness timeout', async () => {
     const dir = await imageDir('silent', 'CMD ["node", "-e", "console.log(\'warming up forever\'); setInterval(() => {}, 1000)"]\n');
@@ -136,7 +158,7 @@ describe.skipIf(!setup.ok)('container images on the local target', () => {
     expect(outcome.message).toMatch(/did not answer GET \/healthz .* within 2500 ms/);
     expect(outcome.logTail).toContain('warming up forever');
     expect(await containersNamed(outcome.revisionName!)).toEqual([]);
-  });
+  }, SLOW);
 
   it('fails a build at the failing Dockerfile step, with its output', async () => {
     const dir = await imageDir('badbuild', 'RUN ["node", "-e", "console.error(\'SyntaxError: Unexpected token\'); process.exit(2)"]\nCMD ["node"]\n');
@@ -145,5 +167,16 @@ describe.skipIf(!setup.ok)('container images on the local target', () => {
     if (outcome.ok) return;
     expect(outcome.message).toMatch(/failed at step 2\/3 \(RUN \["node", "-e"/);
     expect(outcome.outputTail.join('\n')).toContain('SyntaxError: Unexpected token');
-  });
+  }, SLOW);
+
+  it('runs the demo loop of examples/container.yaml with real images: the fault fails cycle 1, the fix passes cycle 2', async () => {
+    exampleRoot = await exampleTree();
+    const run = await runCli(['run', '--config', 'examples/container.yaml', '--log-level', 'warn'], { cwd: exampleRoot, env: engine!.env });
+    expect({ code: run.code, stdout: run.stdout }).toMatchObject({ code: 0, stdout: expect.stringMatching(/cycle 1: gate-failed[\s\S]*cycle 2: passed/) });
+    const reports = await readdir(join(exampleRoot, 'reports'));
+    expect(reports).toContain('cycle-002.md');
+    // The loop closed its target: no deploy-loop container is left running.
+    const left = await engineOutput(engine!, ['ps', '-a', '--filter', 'label=io.deploy-loop.revision', '--format', '{{.Names}}']);
+    expect(left?.trim()).toBe('');
+  }, SLOW);
 });

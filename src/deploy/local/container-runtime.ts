@@ -73,13 +73,15 @@ export async function startContainerRevision(opts: StartContainerOptions): Promi
   const log = opts.log?.child({ revision: opts.name });
   const cname = containerName(opts.name);
   const engineCmd = (args: string[]) => runCommand([...opts.engine.argv, ...args], { env: opts.engine.env, tailLines: LOG_TAIL });
-  const remove = async () => {
-    const res = await engineCmd(['rm', '-f', '-t', String(STOP_GRACE_S), cname]);
-    // docker's rm has no -t: fall back to stop + rm there.
-    if (!res.ok && opts.engine.kind === 'docker') {
-      await engineCmd(['stop', '-t', String(STOP_GRACE_S), cname]);
-      await engineCmd(['rm', '-f', cname]);
+  /** A serving revision gets STOP_GRACE_S to finish after SIGTERM; one that failed to start gets none. */
+  const remove = async (graceS: number) => {
+    if (opts.engine.kind === 'podman') {
+      await engineCmd(['rm', '-f', '-t', String(graceS), cname]);
+      return;
     }
+    // docker's rm has no grace period: stop first.
+    if (graceS > 0) await engineCmd(['stop', '-t', String(graceS), cname]);
+    await engineCmd(['rm', '-f', cname]);
   };
   const envNames = Object.keys(opts.env).filter((k) => k !== 'PORT');
   for (let attempt = 1; ; attempt++) {
@@ -117,7 +119,7 @@ export async function startContainerRevision(opts: StartContainerOptions): Promi
         startMs,
         process: proc,
         stop: async () => {
-          await remove();
+          await remove(STOP_GRACE_S);
           await proc.stop(1000);
         },
       };
@@ -127,7 +129,7 @@ export async function startContainerRevision(opts: StartContainerOptions): Promi
     const state = await inspectExit(opts.engine, cname);
     const logs = state.ran ? await engineCmd(['logs', '--tail', String(LOG_TAIL), cname]) : undefined;
     const logTail = logs?.ok ? logs.outputTail : proc.outputTail();
-    await remove();
+    await remove(0);
     await proc.stop(1000);
     const clientOutput = proc.outputTail().join('\n');
     if (!state.ran && attempt < PORT_ATTEMPTS && /address already in use/i.test(clientOutput)) {
