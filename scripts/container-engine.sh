@@ -127,10 +127,13 @@ engine_cmd() {
   if [ "$engine" = podman ]; then podman_cmd "$@"; else docker "$@"; fi
 }
 
+# The registry's pid, only while that pid is still our registry (a pid file can outlive its process
+# and the number be reused by another).
 registry_pid() {
   local pid
   pid=$(cat "$STATE/registry.pid" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$pid"; fi
+  [ -n "$pid" ] || return 0
+  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "docker-registry serve $STATE/registry.yml"; then echo "$pid"; fi
 }
 
 registry_answers() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1/v2/" 2>/dev/null; }
@@ -238,9 +241,12 @@ cmd_stop() {
 cmd_clean() {
   cmd_stop
   if [ -d "$STATE/storage" ] && command -v podman >/dev/null 2>&1; then
-    # Unmounts and deletes podman's overlay layers properly before the folder goes.
-    podman_cmd system reset -f >/dev/null 2>&1 || true
+    # Not `system reset`: that also deletes the machine's podman network configs.
+    podman_cmd rm -af -t 0 >/dev/null 2>&1 || true
+    podman_cmd rmi -af >/dev/null 2>&1 || true
   fi
+  # Anything still mounted under the state folder (layers of a container podman lost track of).
+  grep -oE " $STATE/[^ ]+" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$STATE"
   say "removed $STATE"
 }
