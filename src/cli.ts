@@ -27,6 +27,7 @@ Options:
       --cycle N       report: the cycle to print
       --url URL       smoke: base URL to test
       --port N        emulator: port on 127.0.0.1 (default 0: pick one)
+      --emulator-config PATH  emulator: YAML mapping images to local commands
       --log-format F  auto | json | pretty (default auto: pretty on a terminal, JSON otherwise)
       --log-level L   trace | debug | info | warn | error (default info)
   -h, --help          this help

@@ -2,7 +2,7 @@
 import { resolve, join } from 'node:path';
 import type { CliValues } from './cli.js';
 import { loadConfig } from './config/load.js';
-import { configJsonSchema } from './config/schema.js';
+import { renderJsonSchema } from './config/json-schema.js';
 import { EXIT, UsageError, type ExitCode } from './errors.js';
 import { writeFileAtomic } from './fs-atomic.js';
 import { createLogger, type LogFormat, type Logger } from './log.js';
@@ -43,7 +43,7 @@ export async function runCommandLine(command: string, values: CliValues, signal:
     case 'validate':
       return validate(values);
     case 'schema':
-      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+      process.stdout.write(renderJsonSchema());
       return EXIT.ok;
     case 'report':
       return report(values);
@@ -160,6 +160,14 @@ function render(format: string, rec: CycleRecord, earlier: CycleRecord[]): strin
   return renderCycleMarkdown(rec, earlier);
 }
 
-async function emulator(_values: CliValues, _signal: AbortSignal): Promise<ExitCode> {
-  throw new UsageError('the emulator command is not available in this build');
+async function emulator(values: CliValues, signal: AbortSignal): Promise<ExitCode> {
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535 (got "${values.port}")`);
+  const { startEmulator } = await import('./emulator/index.js');
+  const log = logger(values);
+  const emu = await startEmulator({ port, log, ...(values['emulator-config'] ? { configFile: values['emulator-config'] } : {}) });
+  process.stdout.write(`Cloud Run Admin API emulator on ${emu.endpoint}${emu.adminUrl ? ` (faults: ${emu.adminUrl})` : ''}\n`);
+  await new Promise<void>((res) => signal.addEventListener('abort', () => res(), { once: true }));
+  await emu.close();
+  return EXIT.ok;
 }

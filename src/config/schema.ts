@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { PRIORITIES } from '../smoke/result.js';
+import { cloudRunTargetSchema } from './cloudrun-schema.js';
 import { containerBuildSchemas, localContainerSchema } from './container-schema.js';
 
 export const API_VERSION = 'deploy-loop/v1';
@@ -155,8 +156,8 @@ const localTargetSchema = z.strictObject({
   if (t.runtime !== 'container' && !t.command) ctx.addIssue({ code: 'custom', path: ['command'], message: 'required field "command" is missing: runtime: process starts each revision with it, e.g. [node, server.js]' });
 });
 
-export const targetSchema = z.discriminatedUnion('kind', [localTargetSchema], {
-  error: (iss) => (iss.code === 'invalid_union' ? 'expected target.kind: local' : undefined),
+export const targetSchema = z.discriminatedUnion('kind', [localTargetSchema, cloudRunTargetSchema], {
+  error: (iss) => (iss.code === 'invalid_union' ? 'expected target.kind: local or cloudrun' : undefined),
 });
 
 export const trafficSchema = z

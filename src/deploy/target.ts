@@ -40,6 +40,8 @@ export interface Target {
   /** The URL that serves the split. Undefined until the service exists. */
   serviceUrl(): string | undefined;
   logs?(revision: string, lines: number): Promise<string[]>;
+  /** Headers every smoke request to `url` needs (a Google ID token for private services). Never recorded. */
+  smokeHeaders?(url: string): Promise<Record<string, string>>;
   /** Stops whatever the target started on this machine. */
   close(): Promise<void>;
 }

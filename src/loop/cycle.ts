@@ -91,6 +91,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     if (signal.aborted) return finish('interrupted', []);
     if (!built.ok) {
       rec.build = { status: 'failed', kind: builder.kind, durationMs: built.durationMs, message: built.message, exitCode: built.exitCode, outputTail: built.outputTail };
+      rec.traffic.action = rec.traffic.before.length > 0 ? 'kept' : 'none';
       rec.traffic.note = 'Traffic untouched: the build failed.';
       log.error({ stage: 'build', exitCode: built.exitCode }, built.message);
       return finish('build-failed', [stageFailure('build', built.message, built.outputTail, built.exitCode)]);
@@ -125,7 +126,9 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     log.info({ stage: 'deploy', revision: rev.name, url: rev.url, ms: rev.startMs }, 'candidate ready');
     step('deploy');
 
-    // 3. smoke the candidate through its tag URL
+    // 3. smoke the candidate through its tag URL (with an ID token when the target needs one)
+    const targetHeaders = target.smokeHeaders ? await target.smokeHeaders(rev.url) : {};
+    const smokeHeaders = { ...targetHeaders, ...deps.smokeHeaders };
     progress().stage(`cycle ${cycle} · smoke ${config.smoke.checks.length} checks against ${rev.name}`);
     const smokeStart = performance.now();
     const results = await runSuite(config.smoke.checks, rev.url, {
@@ -133,7 +136,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
       defaults: config.smoke.defaults,
       signal,
       log: log.child({ stage: 'smoke' }),
-      ...(deps.smokeHeaders ? { headers: deps.smokeHeaders } : {}),
+      ...(Object.keys(smokeHeaders).length > 0 ? { headers: smokeHeaders } : {}),
     });
     rec.smoke.durationMs = Math.round(performance.now() - smokeStart);
     if (signal.aborted) {

@@ -75,10 +75,12 @@ describe('loading loop.config.yaml', () => {
     const env = { SERVICE: 'from-env', ROOM: 'lobby', EMPTY: '' };
     const { config } = parseConfigText(text, '/x/loop.config.yaml', env);
     expect(config.service).toBe('from-env');
+    if (config.target.kind !== 'local') throw new Error('expected a local target');
     expect(config.target.command).toEqual(['node', 'server.mjs', '--flag=${NOT_A_VAR}', 'fallback']);
     expect(config.smoke.checks[1]?.path).toBe('/ws/lobby/lobby');
     const overridden = parseConfigText(text, '/x/loop.config.yaml', { ...env, ENTRY: 'main.mjs' });
-    expect(overridden.config.target.command[1]).toBe('main.mjs');
+    const t = overridden.config.target;
+    expect(t.kind === 'local' ? t.command?.[1] : undefined).toBe('main.mjs');
   });
 
   it('does not interpolate twice: a value containing ${...} stays as given', () => {

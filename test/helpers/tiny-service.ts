@@ -1,0 +1,88 @@
+/**
+ * A tiny HTTP + WebSocket service whose behaviour is set by `mode.txt` in its folder, and a config
+ * that deploys it on the local target. Modes: ok, ws1011 (agent socket closes 1011), crash (exits 3
+ * at start), slow (the /slow route takes 5 s).
+ */
+import { join } from 'node:path';
+import { writeFiles } from './cli.js';
+
+export type Mode = 'ok' | 'ws1011' | 'crash' | 'slow';
+
+export const SERVER = `
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { WebSocketServer } from 'ws';
+const mode = readFileSync(new URL('./mode.txt', import.meta.url), 'utf8').trim();
+if (mode === 'crash') { console.error('boom: config file unreadable'); process.exit(3); }
+const server = http.createServer((req, res) => {
+  res.setHeader('content-type', 'application/json');
+  if (req.url === '/healthz') return res.end(JSON.stringify({ ok: true, mode, revision: process.env.K_REVISION }));
+  if (req.url === '/slow') return setTimeout(() => res.end('{}'), 5000);
+  res.statusCode = 404; res.end('{"error":"not found"}');
+});
+const wss = new WebSocketServer({ server });
+wss.on('connection', (ws) => ws.on('message', (m) => {
+  if (mode === 'ws1011') { console.error('pipeline failed: cannot serialize'); ws.close(1011, 'pipeline error'); }
+  else ws.send(m.toString());
+}));
+server.listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => { wss.clients.forEach((c) => c.terminate()); server.close(() => process.exit(0)); });
+`;
+
+export const FIX = `
+import { writeFileSync } from 'node:fs';
+writeFileSync(new URL('./app/mode.txt', import.meta.url), 'ok');
+console.log('fixed mode after cycle', process.env.DEPLOY_LOOP_CYCLE, 'report', process.env.DEPLOY_LOOP_REPORT_JSON);
+`;
+
+export function tinyConfig(opts: { maxCycles?: number; fix?: boolean; buildCommand?: string[]; slowCheck?: boolean } = {}): string {
+  const build = opts.buildCommand ? `  command: ${JSON.stringify(opts.buildCommand)}\n` : '';
+  const slow = opts.slowCheck
+    ? `    - name: slow
+      kind: http
+      priority: P1
+      path: /slow
+      timeoutMs: 20000
+`
+    : '';
+  return `apiVersion: deploy-loop/v1
+service: tiny
+build:
+  kind: command
+  context: app
+${build}target:
+  kind: local
+  command: [${JSON.stringify(process.execPath)}, server.mjs]
+  readiness: { path: /healthz, timeoutMs: 5000 }
+smoke:
+  defaults: { timeoutMs: 3000 }
+  checks:
+    - name: health
+      kind: http
+      priority: P0
+      path: /healthz
+      expect: { json: { ok: true } }
+    - name: agent
+      kind: websocket
+      priority: P0
+      path: /ws
+      script:
+        - send: { type: user, text: hi }
+        - expect: { json: { type: user } }
+${slow}loop:
+  maxCycles: ${opts.maxCycles ?? 3}
+${opts.fix ? `  fix:\n    command: [${JSON.stringify(process.execPath)}, fix.mjs]\n` : ''}`;
+}
+
+export async function writeTinyProject(dir: string, mode: Mode, config: string): Promise<void> {
+  await writeFiles(dir, {
+    'app/server.mjs': SERVER,
+    'app/mode.txt': mode,
+    'fix.mjs': FIX,
+    'loop.config.yaml': config,
+  });
+}
+
+export function appDir(dir: string): string {
+  return join(dir, 'app');
+}
