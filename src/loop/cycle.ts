@@ -143,6 +143,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
       rec.smoke.results = results;
       return finish('interrupted', results);
     }
+    await attachLogTail(target, rev.name, results);
     step('smoke');
 
     // 4. gate, then promote or keep
@@ -163,6 +164,15 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     log.error({ err: errorMessage(err) }, 'cycle failed');
     throw err;
   }
+}
+
+/** Failing checks carry the candidate's recent output: the stack trace behind a 1011 is usually there. */
+async function attachLogTail(target: Target, revision: string, results: CheckResult[]): Promise<void> {
+  const failing = results.filter((r) => r.failure && !r.failure.evidence.logTail);
+  if (failing.length === 0 || !target.logs) return;
+  const tail = await target.logs(revision, 20).catch(() => []);
+  if (tail.length === 0) return;
+  for (const r of failing) if (r.failure) r.failure.evidence.logTail = tail;
 }
 
 /** A build or deploy failure becomes a P0 result so the gate and the report treat it as an issue. */
