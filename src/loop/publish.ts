@@ -4,6 +4,7 @@ import { writeFileAtomic } from '../fs-atomic.js';
 import { renderCycleJson } from '../report/json.js';
 import { renderJunit } from '../report/junit.js';
 import { renderCycleMarkdown } from '../report/markdown.js';
+import { renderTrend } from '../report/trend.js';
 import { writeRecord } from './history.js';
 import type { CycleRecord } from './record.js';
 
@@ -12,6 +13,8 @@ export interface PublishedCycle {
   json: string;
   junit: string;
   record: string;
+  /** reports/summary.md: the trend across every cycle of the service. */
+  summary: string;
 }
 
 export function reportBaseName(cycle: number): string {
@@ -26,6 +29,7 @@ export async function publishCycle(reportsDir: string, record: CycleRecord, hist
     markdown: `${base}.md`,
     json: `${base}.json`,
     junit: `${base}.junit.xml`,
+    summary: join(reportsDir, 'summary.md'),
   };
   const md = renderCycleMarkdown(record, history);
   const json = `${JSON.stringify(renderCycleJson(record, history), null, 2)}\n`;
@@ -34,5 +38,6 @@ export async function publishCycle(reportsDir: string, record: CycleRecord, hist
   await writeFileAtomic(paths.junit, renderJunit(record));
   await writeFileAtomic(join(reportsDir, 'latest.md'), md);
   await writeFileAtomic(join(reportsDir, 'latest.json'), json);
+  await writeFileAtomic(paths.summary, renderTrend([...history.filter((h) => h.service === record.service), record]));
   return paths;
 }
