@@ -1,0 +1,35 @@
+/**
+ * Figure 2, WebSocket scale: one smoke process opens N connections (default 10,000) and holds them
+ * until the server confirms all N are open at once; time to open all and the process's peak RSS,
+ * against a bare ws loop doing the same in its own process. Client and server are separate
+ * processes, each under the 20,000 open-files limit.
+ */
+import { envInt, ms, printTable, round, row, runChild, saveResults, startServer } from './lib.js';
+
+async function once(mode, n) {
+  const server = await startServer({ BENCH_BARRIER: String(n) });
+  try {
+    return await runChild('ws-client.js', [mode, server.url, String(n)]);
+  } finally {
+    const s = await server.stop();
+    if (s && s.peakOpen < n) console.error(`  ${mode}: the server saw at most ${s.peakOpen} of ${n} connections open at once`);
+  }
+}
+
+export async function benchWs() {
+  const n = envInt('BENCH_WS_CONNECTIONS', 10_000);
+  // Raw first, then smoke, then raw again: the order effect (TIME_WAIT sockets, a warmer machine) shows up.
+  const raw1 = await once('raw', n);
+  const smoke = await once('smoke', n);
+  const raw2 = await once('raw', n);
+  const rawOpen = Math.min(raw1.openAllMs, raw2.openAllMs);
+  const gib = smoke.maxRssMiB / 1024;
+  const rows = [
+    row(`ws: open ${n} connections`, ms(smoke.openAllMs), `raw ws loop: ${ms(rawOpen)}`, smoke.openAllMs / rawOpen, '≤ 1.5× raw', smoke.openAllMs / rawOpen <= 1.5,
+      smoke.passed ? `held all ${n} until the server confirmed them; whole check ${ms(smoke.totalMs)}` : `check failed: ${smoke.failure}`),
+    row(`ws: peak RSS, ${n} connections`, `${round(smoke.maxRssMiB, 0)} MiB`, `raw ws loop: ${round(Math.max(raw1.maxRssMiB, raw2.maxRssMiB), 0)} MiB`, smoke.maxRssMiB / Math.max(raw1.maxRssMiB, raw2.maxRssMiB), '< 1 GiB', gib < 1),
+  ];
+  printTable('2. WebSocket scale', rows);
+  await saveResults('ws', { connections: n, raw: [raw1, raw2], smoke, rows });
+  return rows;
+}
