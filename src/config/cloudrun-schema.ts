@@ -104,8 +104,24 @@ export const cloudRunTargetSchema = z
     endpoint: z
       .strictObject({
         host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(1).max(65535),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .optional()
+          .describe('gRPC port of a running emulator; with `emulator`, the port to start it on (default: any free one).'),
         insecure: z.literal(true, { error: 'only insecure: true is supported (the local emulator speaks plain gRPC)' }),
+        emulator: z
+          .strictObject({
+            config: z.string().min(1).describe('The emulator config (emulator.yaml), relative to this file.'),
+          })
+          .optional()
+          .describe('Start an embedded emulator for the run and stop it afterwards, instead of connecting to one.'),
+      })
+      .refine((e) => e.emulator !== undefined || (e.port !== undefined && e.port > 0), {
+        error: 'endpoint needs the port of a running emulator, or `emulator: { config: FILE }` to start one',
+        path: ['port'],
       })
       .optional()
       .describe('Talk to this Cloud Run Admin API instead of Google (the local emulator), with no credentials.'),

@@ -1,5 +1,6 @@
 import type { TargetConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { EmbeddedEmulatorTarget } from './cloudrun/embedded.js';
 import { CloudRunTarget } from './cloudrun/target.js';
 import { LocalTarget } from './local/target.js';
 import type { Target } from './target.js';
@@ -17,7 +18,10 @@ type TargetFactory<K extends TargetConfig['kind']> = (cfg: Extract<TargetConfig,
 /** Every target kind the schema allows has a factory here; the compiler checks the set is complete. */
 const targets: { [K in TargetConfig['kind']]: TargetFactory<K> } = {
   local: (cfg, opts) => new LocalTarget(cfg, opts),
-  cloudrun: (cfg, opts) => new CloudRunTarget(cfg, { service: opts.service, log: opts.log }),
+  cloudrun: (cfg, opts) =>
+    cfg.endpoint?.emulator
+      ? new EmbeddedEmulatorTarget(cfg, { service: opts.service, log: opts.log, baseDir: opts.baseDir })
+      : new CloudRunTarget(cfg, { service: opts.service, log: opts.log }),
 };
 
 export function createTarget(cfg: TargetConfig, opts: TargetOptions): Target {

@@ -16,6 +16,8 @@ export interface RunClients {
 
 export function runClientOptions(endpoint: CloudRunTargetConfig['endpoint']): ClientOptions {
   if (!endpoint) return {};
+  // An `endpoint.emulator` without a port is started by EmbeddedEmulatorTarget, which fills the port in.
+  if (endpoint.port === undefined || endpoint.port === 0) throw new Error('target.endpoint has no port: the embedded emulator was not started');
   return {
     apiEndpoint: endpoint.host,
     // gRPC mode dials `apiEndpoint:port`: the port goes separately, never in apiEndpoint.
