@@ -36,9 +36,10 @@ export function round(n, digits = 2) {
  * Starts bench/server.js (HTTP JSON + WebSocket) in its own process so the server never shares an
  * event loop with the client being measured. Returns its URL and a stop function.
  */
-export async function startServer(env = {}, script = 'server.js', args = []) {
+export async function startServer(env = {}, script = 'server.js', args = [], execArgv = []) {
   const child = fork(new URL(`./${script}`, import.meta.url), args, {
     env: { ...process.env, PORT: '', ...env },
+    execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise((resolve, reject) => {
