@@ -177,9 +177,15 @@ export const gateSchema = z
     P1: gatePercent.optional(),
     P2: gatePercent.optional(),
     P3: gatePercent.optional(),
+    allowFlaky: z
+      .boolean({ error: 'expected allowFlaky as true or false' })
+      .optional()
+      .describe('Count a check that passed only on retry (flaky) as passing. Default false.'),
   })
   .prefault({})
-  .describe('Minimum pass rate per priority, in percent. Unset priorities are reported but not gated.');
+  .describe(
+    'Minimum pass rate per priority, in percent. Unset priorities are reported but not gated. A gated priority (P0 by default) with no check fails, except at 0%.',
+  );
 
 export const smokeSchema = z.strictObject({
   concurrency: count('concurrency', 1, 1000).default(8),

@@ -1,27 +1,50 @@
-/** The gate: a pure function of check results and per-priority minimum pass rates. */
+/**
+ * The gate: a pure function of check results and per-priority minimum pass rates. It fails closed:
+ * a suite that ran nothing fails, a priority gated above 0% with no check of that priority fails
+ * (the default `P0: 100` included: a suite with no P0 check cannot show that every P0 passes;
+ * write `P0: 0` to run one on purpose), and a pass that needed a retry (flaky) does not count as
+ * passing unless `allowFlaky: true`.
+ */
 import type { GateConfig } from '../config/schema.js';
+import { passedOnRetry } from '../report/flaky.js';
 import { PRIORITIES, type CheckResult } from '../smoke/result.js';
 import type { GateVerdict, PriorityTally } from './record.js';
 
-export function assessGate(results: readonly CheckResult[], gate: GateConfig): GateVerdict {
+export interface GateExtras {
+  /** Reasons from outside the results that block the gate (an unaccepted suite change). */
+  blockers?: string[];
+}
+
+export function assessGate(results: readonly CheckResult[], gate: GateConfig, extras: GateExtras = {}): GateVerdict {
   const reasons: string[] = [];
-  if (results.length === 0) {
-    reasons.push('no check ran: a suite that ran nothing cannot pass');
-  }
+  const nothingRan = results.length === 0;
+  if (nothingRan) reasons.push('no check ran: a suite that ran nothing cannot pass');
+  const allowFlaky = gate.allowFlaky === true;
   const tallies: PriorityTally[] = PRIORITIES.map((priority) => {
     const mine = results.filter((r) => r.priority === priority);
-    const passed = mine.filter((r) => r.status === 'pass').length;
+    const flaky = mine.filter(passedOnRetry).length;
+    const passed = mine.filter((r) => r.status === 'pass' && (allowFlaky || !passedOnRetry(r))).length;
     const total = mine.length;
     const threshold = gate[priority] ?? null;
     const passRate = total === 0 ? null : round1((passed / total) * 100);
-    // A gated priority with no checks passes only when it asks for nothing (threshold 0); the
-    // default P0 gate with no P0 check is vacuous and is reported as such rather than failed.
-    const ok = threshold === null || passRate === null || passRate >= threshold;
-    if (!ok) {
-      reasons.push(`${priority} passed ${passed} of ${total} (${passRate}%), needs ${threshold}%`);
+    let ok: boolean;
+    if (threshold === null) ok = true;
+    else if (total === 0) {
+      // Zero samples prove nothing: only a threshold that asks for nothing (0%) holds.
+      ok = threshold === 0;
+      if (!ok && !nothingRan) reasons.push(`${priority} is gated at ${threshold}% but no ${priority} check ran`);
+    } else {
+      ok = (passRate ?? 0) >= threshold;
+      if (!ok) {
+        const flakyNote = flaky > 0 && !allowFlaky ? `; ${flaky} passed only on retry (flaky), which counts as not passed unless gate.allowFlaky` : '';
+        reasons.push(`${priority} passed ${passed} of ${total} (${passRate}%), needs ${threshold}%${flakyNote}`);
+      }
     }
-    return { priority, total, passed, failed: total - passed, passRate, threshold, ok };
+    const tally: PriorityTally = { priority, total, passed, failed: total - passed, passRate, threshold, ok };
+    if (flaky > 0) tally.flaky = flaky;
+    return tally;
   });
+  reasons.push(...(extras.blockers ?? []));
   return { passed: reasons.length === 0, tallies, reasons };
 }
 

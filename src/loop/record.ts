@@ -19,6 +19,8 @@ export interface PriorityTally {
   /** Required minimum in percent, when gated. */
   threshold: number | null;
   ok: boolean;
+  /** Checks that passed only on retry; counted as not passed unless the gate allows flaky. Additive. */
+  flaky?: number;
 }
 
 export interface GateVerdict {

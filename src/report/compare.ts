@@ -1,6 +1,7 @@
 /** Before/after of each check between a cycle and the one before it. */
 import type { CycleRecord } from '../loop/record.js';
 import { PRIORITIES, type CheckResult, type CheckStatus, type Priority } from '../smoke/result.js';
+import { passedOnRetry, sameCode } from './flaky.js';
 import { checkResults, isFailing, smokeCompleted, STAGES, stageOutcome } from './outcomes.js';
 
 export interface CheckChange {
@@ -36,6 +37,11 @@ export interface Comparison {
    * checks (build or deploy failed, interrupted). Additive to the original contract.
    */
   unmeasured: CheckChange[];
+  /**
+   * Passed only on retry in this cycle, or flipped against a previous cycle that ran the same code:
+   * flaky, never counted as newly passing (a fix) or newly failing. Additive to the original contract.
+   */
+  flaky: CheckChange[];
 }
 
 export function compareCycles(current: CycleRecord, previous: CycleRecord | undefined): Comparison {
@@ -48,6 +54,7 @@ export function compareCycles(current: CycleRecord, previous: CycleRecord | unde
     added: [],
     removed: [],
     unmeasured: [],
+    flaky: [],
   };
   if (previous === undefined) return comparison;
 
@@ -63,8 +70,13 @@ export function compareCycles(current: CycleRecord, previous: CycleRecord | unde
     }
   }
   for (const name of new Set([...before.keys(), ...after.keys()])) {
-    const change = describe(name, before.get(name), after.get(name));
-    listFor(comparison, change, smokeCompleted(previous), smokeCompleted(current)).push(change);
+    const a = after.get(name);
+    const change = describe(name, before.get(name), a);
+    const list = listFor(comparison, change, smokeCompleted(previous), smokeCompleted(current));
+    // A pass that needed a retry, or a flip while the code stayed the same, says nothing about a fix.
+    const flipped = (list === comparison.newlyPassing || list === comparison.newlyFailing) && sameCode(previous, current);
+    const retried = a !== undefined && passedOnRetry(a) && list !== comparison.unmeasured && list !== comparison.added;
+    (flipped || retried ? comparison.flaky : list).push(change);
   }
   for (const list of Object.values(comparison)) {
     if (Array.isArray(list)) list.sort(byPriorityThenName);

@@ -4,6 +4,7 @@ import { PRIORITIES, type CheckFigures, type CheckResult, type Evidence } from '
 import type { CheckChange, Comparison } from './compare.js';
 import { escapeText, fence, formatMs, inlineCode, plural, renderTable } from './format.js';
 import type { RankedIssue } from './issues.js';
+import { passedOnRetry, reportedStatus } from './flaky.js';
 import { checkResults, smokeCompleted } from './outcomes.js';
 import { verdictText, type CycleSummary } from './summary.js';
 
@@ -16,14 +17,15 @@ export function renderResults(r: CycleRecord): string {
     const mine = r.smoke.results.filter((x) => x.priority === priority);
     if (mine.length === 0) continue;
     const passed = mine.filter((x) => x.status === 'pass').length;
-    out.push(`### ${priority} — ${passed} of ${mine.length} passed`);
+    const flaky = mine.filter(passedOnRetry).length;
+    out.push(`### ${priority} — ${passed} of ${mine.length} passed${flaky > 0 ? ` (${flaky} flaky)` : ''}`);
     out.push(
       renderTable(
         ['Check', 'Kind', 'Status', 'Attempts', 'Latency / connect', 'Detail'],
         mine.map((x) => [
           escapeText(x.name),
           x.kind,
-          x.status === 'pass' || x.status === 'skipped' ? x.status : `**${x.status}**`,
+          statusCell(x),
           String(x.attempts),
           figuresCell(x.figures),
           detailCell(x),
@@ -33,6 +35,11 @@ export function renderResults(r: CycleRecord): string {
     );
   }
   return out.join('\n\n');
+}
+
+function statusCell(x: CheckResult): string {
+  const status = reportedStatus(x);
+  return status === 'pass' || status === 'skipped' ? status : `**${status}**`;
 }
 
 function figuresCell(f: CheckFigures): string {
@@ -76,6 +83,7 @@ function evidenceBits(e: Evidence): string[] {
 const CHANGE_GROUPS: { key: Exclude<keyof Comparison, 'previousCycle'>; label: string }[] = [
   { key: 'newlyPassing', label: 'newly passing' },
   { key: 'newlyFailing', label: 'newly failing' },
+  { key: 'flaky', label: 'flaky' },
   { key: 'stillFailing', label: 'still failing' },
   { key: 'added', label: 'added' },
   { key: 'removed', label: 'removed' },

@@ -47,7 +47,7 @@ function renderGate(r: CycleRecord): string {
           String(t.passed),
           formatPercent(t.passRate),
           t.threshold === null ? 'not gated' : formatPercent(t.threshold),
-          t.total === 0 ? 'no checks' : t.threshold === null ? '—' : t.ok ? 'passed' : 'failed',
+          t.total === 0 ? (t.ok ? 'no checks' : 'failed: no checks') : t.threshold === null ? '—' : t.ok ? 'passed' : 'failed',
         ]),
         ['left', 'right', 'right', 'right', 'right', 'left'],
       ),
@@ -98,6 +98,8 @@ function renderDeployment(s: CycleSummary): string {
     renderSplit('After', r.traffic.after),
     escapeText(s.trafficAction),
   );
+  const canary = r.traffic.canary;
+  if (canary) out.push(`Canary steps: ${canary.steps.map((c) => `${c.percent}% ${c.passed ? 'passed' : `failed (${escapeText(c.results.failedChecks.join(', '))})`}`).join(' → ')}.`);
   return out.join('\n\n');
 }
 
