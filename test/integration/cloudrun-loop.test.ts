@@ -213,6 +213,42 @@ describe('the loop with target.kind: cloudrun against the emulator', () => {
   });
 });
 
+describe('an embedded emulator (target.endpoint.emulator)', () => {
+  it('is started by the loop, runs the cycle, and is stopped with every revision when the loop ends', async () => {
+    const dir = await project('embedded', 'ok');
+    const config = (await readFile(join(dir, 'loop.config.yaml'), 'utf8')).replace(
+      /endpoint: .*\n/,
+      'endpoint: { insecure: true, emulator: { config: emulator.yaml } }\n',
+    );
+    await writeFile(join(dir, 'loop.config.yaml'), config);
+    await writeFile(
+      join(dir, 'emulator.yaml'),
+      `operationDelayMs: 50\nadminPort: false\nreadiness: { path: /healthz, intervalMs: 50 }\nimages:\n  "dir:": { command: [${JSON.stringify(process.execPath)}, server.mjs] }\n`,
+    );
+    const { rec } = await cycle(dir);
+    expect(rec.verdict).toBe('passed');
+    expect(rec.deploy.revision).toMatch(/^embedded-c1-/);
+    expect(rec.traffic.after).toEqual([{ revision: rec.deploy.revision, percent: 100 }]);
+    // Not the test's emulator: that one never heard of this service.
+    const api = runClients(emu);
+    try {
+      const [list] = await api.services.listServices({ parent: 'projects/demo-project/locations/europe-west4' }, { retry: null, timeout: 5000 });
+      expect(list.map((x) => x.name?.split('/').pop())).not.toContain('embedded');
+    } finally {
+      await api.close();
+    }
+    // runLoop closed the target: the embedded emulator and the revision behind the URL are gone.
+    await expect(getJson(`${rec.serviceUrl}/healthz`)).rejects.toThrow();
+  });
+
+  it('rejects an endpoint with neither a port nor an emulator', async () => {
+    const dir = await project('noport', 'ok');
+    const config = (await readFile(join(dir, 'loop.config.yaml'), 'utf8')).replace(/endpoint: .*\n/, 'endpoint: { insecure: true }\n');
+    await writeFile(join(dir, 'loop.config.yaml'), config);
+    await expect(loadConfig(join(dir, 'loop.config.yaml'))).rejects.toThrow(/target\.endpoint\.port/);
+  });
+});
+
 describe('deploy-loop CLI with target.kind: cloudrun', () => {
   it('exits 1 on the 1011 fault, then 0 once the fix ran, against an emulator it did not start', async () => {
     const dir = await project('chat', 'ws1011', { fix: true, maxCycles: 2 });
