@@ -162,7 +162,27 @@ export const targetSchema = z.discriminatedUnion('kind', [localTargetSchema, clo
 
 export const trafficSchema = z
   .strictObject({
-    strategy: z.literal('direct').default('direct'),
+    strategy: z.enum(['direct', 'canary'], { error: 'expected traffic.strategy: direct or canary' }).default('direct')
+      .describe('direct: the candidate takes 100% once its tag URL passes the gate. canary: it takes the shares in `steps`, with the smoke suite run against the service URL at each.'),
+    steps: z
+      .array(z.number({ error: 'expected a canary step as a whole percent from 1 to 100' }).int().min(1).max(100), {
+        error: 'expected canary steps as a list of percents, e.g. [10, 50, 100]',
+      })
+      .min(1, 'expected at least one canary step')
+      .superRefine((steps, ctx) => {
+        if (steps.some((p, i) => i > 0 && p <= (steps[i - 1] ?? 0))) ctx.addIssue({ code: 'custom', message: `canary steps must increase strictly (got [${steps.join(', ')}])` });
+        if (steps.at(-1) !== 100) ctx.addIssue({ code: 'custom', message: `the last canary step must be 100 (got ${steps.at(-1)})` });
+      })
+      .default([10, 50, 100])
+      .describe('canary: the candidate\'s share at each step, strictly increasing, ending at 100.'),
+    holdMs: z.number({ error: 'expected holdMs as a whole number of milliseconds (0 or more)' }).int().min(0).default(0)
+      .describe('canary: how long each step serves before its smoke run.'),
+    smoke: z
+      .union([z.literal('all'), z.array(z.string().min(1)).min(1, 'expected at least one check name')], {
+        error: 'expected traffic.smoke: all, or a list of check names',
+      })
+      .default('all')
+      .describe('canary: the checks run against the service URL at each step.'),
     tag: z
       .string()
       .regex(/^[a-z][a-z0-9-]{0,45}$/, 'a tag is lowercase letters, digits and dashes, starting with a letter')
@@ -250,6 +270,13 @@ export const configSchema = z
         });
       } else seen.set(c.name, i);
     });
+    if (Array.isArray(cfg.traffic.smoke)) {
+      cfg.traffic.smoke.forEach((name, i) => {
+        if (!seen.has(name)) {
+          ctx.addIssue({ code: 'custom', path: ['traffic', 'smoke', i], message: `no check named "${name}" in smoke.checks (have ${[...seen.keys()].join(', ')})` });
+        }
+      });
+    }
   });
 
 export type Config = z.output<typeof configSchema>;
@@ -262,6 +289,7 @@ export type GateConfig = z.output<typeof gateSchema>;
 export type BuildConfig = z.output<typeof buildSchema>;
 export type TargetConfig = z.output<typeof targetSchema>;
 export type LocalTargetConfig = z.output<typeof localTargetSchema>;
+export type TrafficConfig = z.output<typeof trafficSchema>;
 
 export function configJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;

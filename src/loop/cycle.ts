@@ -5,10 +5,10 @@
  * in the record, not exceptions.
  */
 import type { Builder } from '../build/builder.js';
-import type { Config } from '../config/schema.js';
+import type { Config, TrafficConfig } from '../config/schema.js';
 import type { StageContext } from '../context.js';
 import type { Target, TrafficEntry } from '../deploy/target.js';
-import { errorMessage } from '../errors.js';
+import { StageError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CheckResult } from '../smoke/result.js';
 import { runSuite } from '../smoke/runner.js';
@@ -16,7 +16,8 @@ import { assessGate } from './gate.js';
 import type { CycleRecord, FixRecord } from './record.js';
 import { RECORD_SCHEMA_VERSION } from './record.js';
 import { progress } from '../progress.js';
-import { planPromotion, servingRevisions } from '../traffic/plan.js';
+import { servingRevisions } from '../traffic/plan.js';
+import { promote } from '../traffic/promote.js';
 
 export interface CycleDeps {
   config: Config;
@@ -124,6 +125,8 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     const rev = dep.revision;
     rec.deploy = { status: 'ok', revision: rev.name, image: rev.image, tagUrl: rev.url, durationMs: rev.startMs, startMs: rev.startMs };
     log.info({ stage: 'deploy', revision: rev.name, url: rev.url, ms: rev.startMs }, 'candidate ready');
+    // What to put back if a canary step fails: the split before the cycle, with the candidate's tag.
+    const afterDeploy = await target.currentTraffic(ctx);
     step('deploy');
 
     // 3. smoke the candidate through its tag URL (with an ID token when the target needs one)
@@ -146,19 +149,45 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     await attachLogTail(target, rev.name, results);
     step('smoke');
 
-    // 4. gate, then promote or keep
+    // 4. gate, then promote (direct or canary steps against the service URL) or keep
     const gate = assessGate(results, config.gate);
-    const plan = planPromotion(rec.traffic.before, rev.name, gate.passed);
-    if (plan.action === 'promote') {
-      await target.setTraffic(ctx, plan.split);
-      rec.traffic.action = 'promoted';
-      log.info({ stage: 'traffic', revision: rev.name }, 'promoted: 100% of traffic');
+    let final = results;
+    if (gate.passed) {
+      const outcome = await promote({
+        target,
+        ctx,
+        traffic: config.traffic,
+        before: rec.traffic.before,
+        restore: afterDeploy,
+        candidate: rev.name,
+        smoke: (names) => smokeServiceUrl(deps, names, log),
+        gate: (stepResults) => assessGate(stepResults, config.gate),
+        onStep: (percent) => step(`canary-${percent}`),
+      });
+      if (outcome.canary) rec.traffic.canary = outcome.canary;
+      if (outcome.status === 'interrupted') {
+        rec.traffic.after = await target.currentTraffic(restoreCtx(ctx)).catch(() => rec.traffic.after);
+        rec.traffic.note = outcome.restored
+          ? 'Interrupted during the canary: traffic restored to the split before the cycle.'
+          : `Interrupted during the canary and traffic could not be restored: ${outcome.restoreError ?? 'unknown error'}.`;
+        return finish('interrupted', results);
+      }
+      if (outcome.status === 'rolled-back') {
+        // The step's results (against the service URL) replace the tag URL's for the same checks.
+        final = results.map((r) => outcome.results.find((s) => s.name === r.name) ?? r);
+        rec.traffic.action = rec.traffic.before.length > 0 ? 'kept' : 'none';
+        const failed = outcome.canary.steps.at(-1);
+        rec.traffic.note = `Canary failed at step ${(outcome.canary.failedAtStep ?? 0) + 1} (${failed?.percent ?? '?'}%): traffic rolled back to the split before the cycle.`;
+      } else {
+        rec.traffic.action = 'promoted';
+        log.info({ stage: 'traffic', revision: rev.name }, 'promoted: 100% of traffic');
+      }
     } else {
       rec.traffic.action = rec.traffic.before.length > 0 ? 'kept' : 'none';
       log.warn({ stage: 'traffic', reasons: gate.reasons }, 'gate failed: traffic not moved');
     }
     rec.traffic.after = await target.currentTraffic(ctx);
-    return finish(gate.passed ? 'passed' : 'gate-failed', results);
+    return finish(assessGate(final, config.gate).passed ? 'passed' : 'gate-failed', final);
   } catch (err) {
     if (signal.aborted) return finish('interrupted', rec.smoke.results);
     log.error({ err: errorMessage(err) }, 'cycle failed');
@@ -173,6 +202,27 @@ async function attachLogTail(target: Target, revision: string, results: CheckRes
   const tail = await target.logs(revision, 20).catch(() => []);
   if (tail.length === 0) return;
   for (const r of failing) if (r.failure) r.failure.evidence.logTail = tail;
+}
+
+/** A canary step's smoke run: the configured checks against the service URL, which carries the split. */
+async function smokeServiceUrl(deps: CycleDeps, names: TrafficConfig['smoke'], log: Logger): Promise<CheckResult[]> {
+  const { config, target, signal } = deps;
+  const url = target.serviceUrl();
+  if (!url) throw new StageError('traffic', 'the target has no service URL to run the canary smoke against');
+  const checks = names === 'all' ? config.smoke.checks : config.smoke.checks.filter((c) => names.includes(c.name));
+  const headers = { ...(target.smokeHeaders ? await target.smokeHeaders(url) : {}), ...deps.smokeHeaders };
+  return runSuite(checks, url, {
+    concurrency: config.smoke.concurrency,
+    defaults: config.smoke.defaults,
+    signal,
+    log: log.child({ stage: 'smoke', canary: true }),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+  });
+}
+
+/** Reading the split after an interruption needs a signal that is not already aborted. */
+function restoreCtx(ctx: StageContext): StageContext {
+  return { ...ctx, signal: AbortSignal.timeout(30_000) };
 }
 
 /** A build or deploy failure becomes a P0 result so the gate and the report treat it as an issue. */

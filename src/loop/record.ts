@@ -62,6 +62,21 @@ export interface TrafficRecord {
   action: 'promoted' | 'kept' | 'none';
   lastGoodRevision?: string;
   note?: string;
+  /** With `traffic.strategy: canary`: each step reached, and the one whose gate failed (0-based). */
+  canary?: CanaryRecord;
+}
+
+export interface CanaryStepRecord {
+  /** The candidate's share during this step. */
+  percent: number;
+  passed: boolean;
+  /** The step's smoke run against the service URL. */
+  results: { total: number; passed: number; failed: number; failedChecks: string[] };
+}
+
+export interface CanaryRecord {
+  steps: CanaryStepRecord[];
+  failedAtStep?: number;
 }
 
 export interface FixRecord {
