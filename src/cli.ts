@@ -16,6 +16,8 @@ Commands:
   validate            check the config and print a summary; runs nothing
   schema              print the config's JSON Schema
   report              re-render every report from reports/history (--cycle N prints one)
+  accept-suite        accept the current smoke suite and gate after a change that weakened them
+  rollback            cloudrun: all traffic to the newest revision that passed a cycle (or --revision NAME)
   emulator            serve the local Cloud Run Admin API emulator (--port N)
 
 Options:
@@ -26,6 +28,7 @@ Options:
       --format F      report: markdown | json | junit (with --cycle)
       --cycle N       report: the cycle to print
       --url URL       smoke: base URL to test
+      --revision NAME rollback: the revision to give 100% of traffic
       --port N        emulator: port on 127.0.0.1 (default 0: pick one)
       --emulator-config PATH  emulator: YAML mapping images to local commands
       --log-format F  auto | json | pretty (default auto: pretty on a terminal, JSON otherwise)
@@ -49,6 +52,7 @@ const OPTIONS = {
   url: { type: 'string' },
   port: { type: 'string' },
   'emulator-config': { type: 'string' },
+  revision: { type: 'string' },
   'log-format': { type: 'string', default: 'auto' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },

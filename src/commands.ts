@@ -8,6 +8,7 @@ import { writeFileAtomic } from './fs-atomic.js';
 import { createLogger, type LogFormat, type Logger } from './log.js';
 import { assessGate } from './loop/gate.js';
 import { readHistory } from './loop/history.js';
+import { diffSuites, fingerprintSuite, readAcceptedSuite, writeAcceptedSuite } from './loop/integrity.js';
 import { publishCycle } from './loop/publish.js';
 import type { CycleRecord } from './loop/record.js';
 import { runLoop, type RunOutcome } from './loop/run.js';
@@ -47,6 +48,13 @@ export async function runCommandLine(command: string, values: CliValues, signal:
       return EXIT.ok;
     case 'report':
       return report(values);
+    case 'accept-suite':
+      return acceptSuite(values);
+    case 'rollback': {
+      const { rollback } = await import('./traffic/rollback-command.js');
+      const loaded = await loadConfig(values.config ?? 'loop.config.yaml');
+      return rollback({ loaded, log: logger(values), signal, ...(values.revision ? { revision: values.revision } : {}) });
+    }
     case 'emulator':
       return emulator(values, signal);
     default:
@@ -151,6 +159,20 @@ async function report(values: CliValues): Promise<ExitCode> {
     const pub = await publishCycle(reportsDir, rec, history.records.slice(0, i));
     process.stdout.write(`${pub.markdown}\n`);
   }
+  return EXIT.ok;
+}
+
+/** Records the current suite and gate as accepted by a person: weakening changes stop blocking the gate. */
+async function acceptSuite(values: CliValues): Promise<ExitCode> {
+  const loaded = await loadConfig(values.config ?? 'loop.config.yaml');
+  const reportsDir = resolve(loaded.baseDir, loaded.config.reports.dir);
+  const current = fingerprintSuite(loaded.config.smoke.checks, loaded.config.gate);
+  const last = (await readHistory(reportsDir, loaded.config.service)).records.at(-1)?.suite?.fingerprint;
+  const before = (await readAcceptedSuite(reportsDir))?.fingerprint ?? last;
+  const changes = before ? diffSuites(before, current) : [];
+  const file = await writeAcceptedSuite(reportsDir, current);
+  process.stdout.write(`accepted suite ${current.sha256.slice(0, 12)} (${Object.keys(current.checks).length} checks) in ${file}\n`);
+  for (const c of changes) process.stdout.write(`  ${c.weakening ? 'weakened: ' : ''}${c.text}\n`);
   return EXIT.ok;
 }
 

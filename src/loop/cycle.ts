@@ -12,7 +12,7 @@ import { StageError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CheckResult } from '../smoke/result.js';
 import { runSuite } from '../smoke/runner.js';
-import { assessGate } from './gate.js';
+import { assessGate, type GateExtras } from './gate.js';
 import type { CycleRecord, FixRecord } from './record.js';
 import { RECORD_SCHEMA_VERSION } from './record.js';
 import { progress } from '../progress.js';
@@ -31,6 +31,8 @@ export interface CycleDeps {
   fix?: FixRecord;
   /** Headers added to every smoke request (ID tokens); never recorded. */
   smokeHeaders?: Record<string, string>;
+  /** Blockers from outside the results (an unaccepted suite change, see integrity.ts). */
+  gateExtras?: GateExtras;
   now?: () => Date;
   /** Called after each step with the record so far (progress, partial persistence). */
   onStep?: (step: string, partial: CycleRecord) => void;
@@ -63,7 +65,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
   const step = (name: string) => deps.onStep?.(name, rec);
   const finish = (verdict: CycleRecord['verdict'], results: CheckResult[]): CycleRecord => {
     rec.smoke.results = results;
-    rec.gate = assessGate(results, config.gate);
+    rec.gate = assessGate(results, config.gate, deps.gateExtras);
     rec.verdict = verdict === 'passed' && !rec.gate.passed ? 'gate-failed' : verdict;
     rec.finishedAt = now().toISOString();
     rec.durations = {
@@ -150,7 +152,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     step('smoke');
 
     // 4. gate, then promote (direct or canary steps against the service URL) or keep
-    const gate = assessGate(results, config.gate);
+    const gate = assessGate(results, config.gate, deps.gateExtras);
     let final = results;
     if (gate.passed) {
       const outcome = await promote({
@@ -161,7 +163,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
         restore: afterDeploy,
         candidate: rev.name,
         smoke: (names) => smokeServiceUrl(deps, names, log),
-        gate: (stepResults) => assessGate(stepResults, config.gate),
+        gate: (stepResults) => assessGate(stepResults, config.gate, deps.gateExtras),
         onStep: (percent) => step(`canary-${percent}`),
       });
       if (outcome.canary) rec.traffic.canary = outcome.canary;
@@ -187,7 +189,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
       log.warn({ stage: 'traffic', reasons: gate.reasons }, 'gate failed: traffic not moved');
     }
     rec.traffic.after = await target.currentTraffic(ctx);
-    return finish(assessGate(final, config.gate).passed ? 'passed' : 'gate-failed', final);
+    return finish(assessGate(final, config.gate, deps.gateExtras).passed ? 'passed' : 'gate-failed', final);
   } catch (err) {
     if (signal.aborted) return finish('interrupted', rec.smoke.results);
     log.error({ err: errorMessage(err) }, 'cycle failed');

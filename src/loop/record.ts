@@ -4,6 +4,7 @@
  */
 import type { TrafficEntry } from '../deploy/target.js';
 import type { CheckResult, Priority } from '../smoke/result.js';
+import type { SuiteIntegrity } from './integrity.js';
 
 export const RECORD_SCHEMA_VERSION = 1;
 
@@ -110,4 +111,6 @@ export interface CycleRecord {
   /** Config file location of each check by name (`file:line`), for people and agents acting on a failure. */
   checkLocations: Record<string, string>;
   durations: { buildMs: number; deployMs: number; smokeMs: number; totalMs: number };
+  /** Fingerprint of the smoke suite and gate, and how they changed since the previous cycle. Additive. */
+  suite?: SuiteIntegrity;
 }

@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { createBuilder } from '../build/index.js';
-import type { LoadedConfig } from '../config/load.js';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { ConfigError } from '../errors.js';
 import { createTarget } from '../deploy/index.js';
 import type { Target } from '../deploy/target.js';
 import type { Logger } from '../log.js';
@@ -13,6 +14,7 @@ import { collectSecrets, redactDeep } from '../redact.js';
 import { runCycle } from './cycle.js';
 import { runFix } from './fix.js';
 import { nextCycleNumber, readHistory } from './history.js';
+import { assessIntegrity, fingerprintSuite, integrityBlocker, readAcceptedSuite } from './integrity.js';
 import { publishCycle, type PublishedCycle } from './publish.js';
 import type { CycleRecord, FixRecord } from './record.js';
 
@@ -39,8 +41,10 @@ export interface LoopOptions {
 }
 
 export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
-  const { loaded, log, signal } = opts;
-  const { config, baseDir } = loaded;
+  const { log, signal } = opts;
+  let loaded = opts.loaded;
+  let { config } = loaded;
+  const { baseDir } = loaded;
   const reportsDir = resolve(baseDir, config.reports.dir);
   const maxCycles = opts.maxCycles ?? config.loop.maxCycles;
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
@@ -56,6 +60,23 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
   try {
     for (let i = 0; i < maxCycles; i++) {
       const cycle = nextCycleNumber(history);
+      // The fix command may edit the config: the suite and gate of each cycle are read afresh (an
+      // invalid config stops the run as a config error, exit 2). Build and target stay as started.
+      if (i > 0) {
+        try {
+          loaded = await loadConfig(loaded.file);
+        } catch (err) {
+          if (err instanceof ConfigError) throw new ConfigError(err.issues, `the config became invalid after cycle ${cycle - 1} (did the fix step edit it?)`);
+          throw err;
+        }
+        config = loaded.config;
+      }
+      const integrity = assessIntegrity(
+        fingerprintSuite(config.smoke.checks, config.gate),
+        history.records.at(-1),
+        (await readAcceptedSuite(reportsDir))?.sha256,
+      );
+      if (integrity.blocked) log.warn({ changes: integrity.changes.filter((c) => c.weakening).map((c) => c.text) }, 'suite weakened: the gate is blocked until accept-suite');
       const raw = await runCycle({
         config,
         builder,
@@ -66,7 +87,9 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
         runId,
         checkLocations: loaded.checkLocations,
         ...(pendingFix ? { fix: pendingFix } : {}),
+        gateExtras: { blockers: integrityBlocker(integrity) },
       });
+      raw.suite = integrity;
       const record = redactDeep(raw, secrets);
       const published = await publishCycle(reportsDir, record, [...history.records]);
       history.records.push(record);

@@ -13,6 +13,7 @@ export function renderCycleMarkdown(current: CycleRecord, history: CycleRecord[]
   const summary = summarizeCycle(current, history);
   const sections = [
     renderHeader(summary),
+    renderSuiteChange(summary.record),
     renderGate(summary.record),
     renderDeployment(summary),
     summary.record.fix ? renderFix(summary.record.fix) : '',
@@ -30,6 +31,20 @@ function renderHeader(s: CycleSummary): string {
     `# ${escapeText(r.service)} — cycle ${r.cycle}`,
     `**Verdict: ${s.verdictText}** — run ${inlineCode(r.runId)}, started ${escapeText(r.startedAt)}, took ${formatMs(r.durations.totalMs)}.`,
   ].join('\n\n');
+}
+
+/** Stated at the top: a suite that changed since the previous cycle may have been weakened by the fix step. */
+function renderSuiteChange(r: CycleRecord): string {
+  const suite = r.suite;
+  if (!suite || suite.changes.length === 0) return '';
+  const status = suite.blocked
+    ? '**The gate is blocked until a person accepts the new suite with `deploy-loop accept-suite`.**'
+    : suite.accepted
+      ? 'The new suite was accepted with `deploy-loop accept-suite`.'
+      : 'No change weakens the suite; the gate is not blocked.';
+  const since = suite.comparedWithCycle !== undefined ? ` since cycle ${suite.comparedWithCycle}` : '';
+  const lines = suite.changes.map((c) => `- ${c.weakening ? '**weakened**: ' : ''}${escapeText(c.text)}`);
+  return [`## Suite changed${since}`, lines.join('\n'), status].join('\n\n');
 }
 
 function renderGate(r: CycleRecord): string {
