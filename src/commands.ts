@@ -1,4 +1,5 @@
 /** Command bodies. They return exit codes; only cli.ts exits. */
+import { appendFile } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
 import type { CliValues } from './cli.js';
 import { loadConfig } from './config/load.js';
@@ -12,6 +13,7 @@ import { diffSuites, fingerprintSuite, readAcceptedSuite, writeAcceptedSuite } f
 import { publishCycle } from './loop/publish.js';
 import type { CycleRecord } from './loop/record.js';
 import { runLoop, type RunOutcome } from './loop/run.js';
+import { renderAnnotations, renderStepSummary } from './report/ci.js';
 import { renderCycleJson } from './report/json.js';
 import { renderJunit } from './report/junit.js';
 import { renderCycleMarkdown } from './report/markdown.js';
@@ -75,6 +77,7 @@ async function runOrCycle(command: 'run' | 'cycle', values: CliValues, signal: A
     onCycle: (rec, pub) => process.stdout.write(`cycle ${rec.cycle}: ${rec.verdict}  ${pub.markdown}\n`),
   });
   await writeExtraOutputs(values, outcome);
+  await writeCiOutputs(command, outcome, loaded.config.service);
   const last = outcome.cycles.at(-1);
   if (outcome.status === 'interrupted') return EXIT.interrupted;
   if (command === 'run') {
@@ -98,6 +101,21 @@ async function writeExtraOutputs(values: CliValues, outcome: RunOutcome): Promis
     await writeFileAtomic(resolve(values.json), `${JSON.stringify(summary, null, 2)}\n`);
   }
   if (values.junit && last) await writeFileAtomic(resolve(values.junit), renderJunit(last));
+}
+
+/** GitHub Actions: a step summary when GITHUB_STEP_SUMMARY names a file, `::error` annotations when GITHUB_ACTIONS=true. */
+async function writeCiOutputs(command: 'run' | 'cycle', outcome: RunOutcome, service: string): Promise<void> {
+  const last = outcome.cycles.at(-1);
+  if (!last) return;
+  const summaryFile = process.env.GITHUB_STEP_SUMMARY;
+  const annotate = process.env.GITHUB_ACTIONS === 'true';
+  if (!summaryFile && !annotate) return;
+  const earlier = (await readHistory(outcome.reportsDir, service)).records.filter((r) => r.cycle < last.cycle);
+  if (summaryFile) {
+    const runLine = command === 'run' ? `**deploy-loop run: ${outcome.status}** after ${outcome.cycles.length} cycle(s).` : undefined;
+    await appendFile(summaryFile, renderStepSummary(last, earlier, runLine));
+  }
+  if (annotate) for (const line of renderAnnotations(last, earlier, process.cwd())) process.stdout.write(`${line}\n`);
 }
 
 async function smokeOnly(values: CliValues, signal: AbortSignal): Promise<ExitCode> {

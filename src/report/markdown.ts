@@ -25,6 +25,11 @@ export function renderCycleMarkdown(current: CycleRecord, history: CycleRecord[]
   return `${sections.filter((s) => s !== '').join('\n\n')}\n`;
 }
 
+/** Header, suite change and gate: the verdict in brief, for CI step summaries. */
+export function renderCycleDigest(summary: CycleSummary): string {
+  return [renderHeader(summary), renderSuiteChange(summary.record), renderGate(summary.record)].filter((x) => x !== '').join('\n\n');
+}
+
 function renderHeader(s: CycleSummary): string {
   const r = s.record;
   return [

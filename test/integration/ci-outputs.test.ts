@@ -1,0 +1,68 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { removeDir, runCli, scratchDir } from '../helpers/cli.js';
+import { tinyConfig, writeTinyProject, type Mode } from '../helpers/tiny-service.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map(removeDir));
+});
+
+async function project(mode: Mode): Promise<string> {
+  const dir = await scratchDir('ci-outputs');
+  dirs.push(dir);
+  await writeTinyProject(dir, mode, tinyConfig({ maxCycles: 1 }));
+  return dir;
+}
+
+/** The config line of a check, as a person would find it. */
+async function lineOf(dir: string, check: string): Promise<number> {
+  const lines = (await readFile(join(dir, 'loop.config.yaml'), 'utf8')).split('\n');
+  return lines.findIndex((l) => l.includes(`- name: ${check}`)) + 1;
+}
+
+describe('CI outputs', () => {
+  it('cycle appends a step summary and prints an annotation for the failing P0 check', async () => {
+    const dir = await project('ws1011');
+    const summary = join(dir, 'step-summary.md');
+    await writeFile(summary, '# earlier step\n\n');
+    const r = await runCli(['cycle'], { cwd: dir, env: { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary } });
+    expect(r.code).toBe(1);
+
+    const errors = r.stdout.split('\n').filter((l) => l.startsWith('::error '));
+    expect(errors).toHaveLength(1);
+    const m = /^::error file=([^,]+),line=(\d+),title=([^:]+)::(.*)$/.exec(errors[0]!);
+    expect(m, errors[0]).not.toBeNull();
+    expect(m![1]).toBe('loop.config.yaml');
+    expect(Number(m![2])).toBe(await lineOf(dir, 'agent'));
+    expect(decodeURIComponent(m![3]!)).toBe('[P0] agent: ws-1011-internal-error');
+    expect(m![4]).toMatch(/^cycle 1: .*1011/);
+
+    const text = await readFile(summary, 'utf8');
+    expect(text.startsWith('# earlier step\n\n')).toBe(true);
+    expect(text).toContain('# tiny — cycle 1');
+    expect(text).toContain('**Verdict: gate failed**');
+    expect(text).toContain('## Gate');
+    expect(text).toMatch(/## Remaining issues\n\n### 1\. \[P0\] agent — ws-1011-internal-error/);
+  });
+
+  it('run writes the run status into the step summary; a passing cycle annotates nothing', async () => {
+    const dir = await project('ok');
+    const summary = join(dir, 'step-summary.md');
+    const r = await runCli(['run'], { cwd: dir, env: { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('::error');
+    const text = await readFile(summary, 'utf8');
+    expect(text).toMatch(/^\*\*deploy-loop run: passed\*\* after 1 cycle\(s\)\./);
+    expect(text).toContain('**Verdict: gate passed**');
+    expect(text).toContain('No remaining failures.');
+  });
+
+  it('outside GitHub Actions nothing CI-specific is written', async () => {
+    const dir = await project('ws1011');
+    const r = await runCli(['cycle'], { cwd: dir, env: { GITHUB_ACTIONS: '', GITHUB_STEP_SUMMARY: '' } });
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toContain('::error');
+  });
+});
