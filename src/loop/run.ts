@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { collectSecrets, redactDeep } from '../redact.js';
 import { runCycle } from './cycle.js';
 import { runFix } from './fix.js';
+import { acquireLock } from './lock.js';
 import { nextCycleNumber, readHistory } from './history.js';
 import { assessIntegrity, fingerprintSuite, integrityBlocker, readAcceptedSuite } from './integrity.js';
 import { publishCycle, type PublishedCycle } from './publish.js';
@@ -51,6 +52,8 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
   const secrets = collectSecrets(config);
   const history = await readHistory(reportsDir, config.service);
   for (const p of history.problems) log.warn({ file: p.file }, `history: ${p.message} (left as it is)`);
+  // Before anything is started: a second loop on the same service is refused, naming the holder.
+  const lock = await acquireLock(reportsDir, { runId, service: config.service, command: opts.noFix ? 'deploy-loop cycle' : 'deploy-loop run' }, log);
 
   const builder = createBuilder(config.build, { service: config.service, baseDir });
   const target = opts.target ?? createTarget(config.target, { service: config.service, log: log.child({ stage: 'deploy' }), baseDir });
@@ -126,7 +129,7 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
       } else pendingFix = undefined;
     }
   } finally {
-    await target.close();
+    await target.close().finally(() => lock.release());
   }
   log.info({ status: outcome.status, cycles: outcome.cycles.length }, 'loop ended');
   return outcome;

@@ -1,10 +1,12 @@
 /** The body of `deploy-loop rollback [--revision NAME]`. Returns an exit code; cli.ts exits. */
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import { createTarget } from '../deploy/index.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readHistory } from '../loop/history.js';
+import { acquireLock } from '../loop/lock.js';
 import { chooseRollbackRevision, planRollbackTo } from './rollback.js';
 
 export async function rollback(opts: { loaded: LoadedConfig; log: Logger; signal: AbortSignal; revision?: string }): Promise<ExitCode> {
@@ -15,6 +17,8 @@ export async function rollback(opts: { loaded: LoadedConfig; log: Logger; signal
       'within a loop, a failed gate or canary step already keeps or restores the split from before the cycle',
     );
   }
+  // Moving traffic under a running loop would fight its canary or its restore: same lock as the loop.
+  const lock = await acquireLock(resolve(baseDir, config.reports.dir), { runId: `rollback-${randomBytes(3).toString('hex')}`, service: config.service, command: 'deploy-loop rollback' }, opts.log);
   const target = createTarget(config.target, { service: config.service, log: opts.log.child({ stage: 'traffic' }), baseDir });
   const ctx = { signal: opts.signal, log: opts.log, cycle: 0 };
   try {
@@ -30,7 +34,7 @@ export async function rollback(opts: { loaded: LoadedConfig; log: Logger; signal
     opts.log.info({ after }, 'rolled back');
     return EXIT.ok;
   } finally {
-    await target.close();
+    await target.close().finally(() => lock.release());
   }
 }
 
