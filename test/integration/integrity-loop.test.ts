@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
@@ -49,6 +49,14 @@ describe('suite integrity in the loop', () => {
     expect(rec2.traffic.action).not.toBe('promoted');
     const md2 = await readFile(join(dir, 'reports', 'cycle-002.md'), 'utf8');
     expect(md2.split('\n## ')[1]).toMatch(/^Suite changed since cycle 1\n\n- \*\*weakened\*\*: check "agent" \(P0\) was removed/);
+
+    // The trend across both cycles: the removed check is still failing there, never fixed.
+    const trend = await readFile(join(dir, 'reports', 'summary.md'), 'utf8');
+    expect(trend).toContain('# tiny — trend over 2 cycles');
+    expect(trend).toMatch(/\| `agent` \| P0 \| 1 \| 1 \(1\) \| — \| — \| — \| still failing \|/);
+    await rm(join(dir, 'reports', 'summary.md'));
+    expect((await runCli(['report'], { cwd: dir })).code).toBe(0);
+    expect(await readFile(join(dir, 'reports', 'summary.md'), 'utf8')).toBe(trend);
 
     const accepted = await runCli(['accept-suite'], { cwd: dir });
     expect(accepted.code).toBe(0);
