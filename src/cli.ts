@@ -36,6 +36,9 @@ Options:
   -h, --help          this help
   -v, --version       the version
 
+In GitHub Actions: with GITHUB_STEP_SUMMARY set, run and cycle append the verdict, gate and issues to
+it; with GITHUB_ACTIONS=true they print ::error annotations for failing P0/P1 checks.
+
 Exit codes:
   cycle: 0 gate passed · 1 gate failed · 3 build or deploy failed
   run:   0 passed · 4 the loop ended without passing (cycle limit)

@@ -4,6 +4,9 @@ export { rankIssues, type RankedIssue } from './issues.js';
 export { renderCycleMarkdown } from './markdown.js';
 export { renderCycleJson, REPORT_VERSION, type CycleReportJson } from './json.js';
 export { renderJunit } from './junit.js';
+export { renderTrend, issueLives, type IssueLife, type IssueState } from './trend.js';
+export { passedOnRetry, reportedStatus, sameCode, type ReportedStatus } from './flaky.js';
+export { renderAnnotations, renderStepSummary } from './ci.js';
 export { summarizeCycle, verdictText, type CycleSummary } from './summary.js';
 export { redactDeep, redactText, REDACTED } from './redact.js';
 export {
