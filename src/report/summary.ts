@@ -4,6 +4,7 @@
  */
 import type { CycleRecord, CycleVerdict } from '../loop/record.js';
 import { compareCycles, type Comparison } from './compare.js';
+import { passedOnRetry } from './flaky.js';
 import { formatPercent, joinWords, plural } from './format.js';
 import { rankIssues, type RankedIssue } from './issues.js';
 import { earlierCycles } from './outcomes.js';
@@ -116,6 +117,13 @@ function deriveNextSteps(record: CycleRecord, issues: RankedIssue[]): string[] {
       const needs = `the gate needs ${tally.priority} at ${formatPercent(tally.threshold)} (now ${rate})`;
       if (mine.length > 0) {
         steps.push(`Fix the ${tally.priority} issues above (${refs(mine)}); ${needs}.`);
+        continue;
+      }
+      const flaky = record.smoke.results.filter((r) => r.priority === tally.priority && passedOnRetry(r));
+      if (flaky.length > 0) {
+        steps.push(
+          `${tally.priority} counts ${plural(flaky.length, 'flaky check')} (${joinWords(flaky.map((r) => r.name))}) as not passed: they passed only on retry; make them pass first time, or set gate.allowFlaky; ${needs}.`,
+        );
         continue;
       }
       // No failure measured: the shortfall is checks that were skipped (an interrupted cycle, say).

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CycleRecord } from '../../src/loop/record.js';
+import { assessGate } from '../../src/loop/gate.js';
 import { compareCycles } from '../../src/report/compare.js';
 import { passedOnRetry, reportedStatus, sameCode } from '../../src/report/flaky.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
@@ -71,5 +72,13 @@ describe('flaky in the cycle report', () => {
     expect(rows.find((r) => r[0] === 'health')?.[2]).toBe('**flaky**');
     const cmp = readTables(section(md, '## Compared with cycle 1')).flatMap((t) => t.rows);
     expect(cmp.find((r) => r[0] === 'health')?.[2]).toBe('flaky');
+  });
+
+  it('next steps name the flaky checks that kept the gate closed', () => {
+    const current = withResults(secondCyclePassed(), (r) => (r.name === 'health' ? retried(r) : r));
+    current.gate = assessGate(current.smoke.results, { P0: 100, P1: 100 });
+    current.verdict = 'gate-failed';
+    const md = renderCycleMarkdown(current, [firstCycleGateFailed()]);
+    expect(section(md, '## Next steps')).toContain('P0 counts 1 flaky check (health) as not passed: they passed only on retry');
   });
 });
