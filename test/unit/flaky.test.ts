@@ -3,7 +3,9 @@ import type { CycleRecord } from '../../src/loop/record.js';
 import { assessGate } from '../../src/loop/gate.js';
 import { compareCycles } from '../../src/report/compare.js';
 import { passedOnRetry, reportedStatus, sameCode } from '../../src/report/flaky.js';
+import { renderJunit } from '../../src/report/junit.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
+import { XMLParser } from 'fast-xml-parser';
 import type { CheckResult } from '../../src/smoke/result.js';
 import { firstCycleGateFailed, gateOf, result, secondCyclePassed } from './report-fixtures.js';
 import { readTables, section } from './report-markdown-reader.js';
@@ -80,5 +82,19 @@ describe('flaky in the cycle report', () => {
     current.verdict = 'gate-failed';
     const md = renderCycleMarkdown(current, [firstCycleGateFailed()]);
     expect(section(md, '## Next steps')).toContain('P0 counts 1 flaky check (health) as not passed: they passed only on retry');
+  });
+});
+
+describe('flaky in JUnit', () => {
+  it('a pass after a failed attempt stays a pass, marked flaky the surefire way', () => {
+    const current = withResults(secondCyclePassed(), (r) => (r.name === 'health' ? retried(r) : r));
+    const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(renderJunit(current));
+    const suites = [doc.testsuites.testsuite].flat() as { testcase: unknown }[];
+    const cases = suites.flatMap((s) => [s.testcase].flat()) as Record<string, unknown>[];
+    const health = cases.find((c) => c.name === 'health')!;
+    expect(health.failure).toBeUndefined();
+    expect(health.flakyFailure).toMatchObject({ type: 'http-5xx', message: 'flaky: passed on attempt 2 after HTTP 503' });
+    expect(String(health['system-out'])).toContain('flaky');
+    expect(cases.find((c) => c.name === 'info')!.flakyFailure).toBeUndefined();
   });
 });
