@@ -17,6 +17,7 @@ import { renderAnnotations, renderStepSummary } from './report/ci.js';
 import { renderCycleJson } from './report/json.js';
 import { renderJunit } from './report/junit.js';
 import { renderCycleMarkdown } from './report/markdown.js';
+import { collectSecrets } from './redact.js';
 import { runSuite } from './smoke/runner.js';
 
 const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
@@ -184,7 +185,7 @@ async function report(values: CliValues): Promise<ExitCode> {
 async function acceptSuite(values: CliValues): Promise<ExitCode> {
   const loaded = await loadConfig(values.config ?? 'loop.config.yaml');
   const reportsDir = resolve(loaded.baseDir, loaded.config.reports.dir);
-  const current = fingerprintSuite(loaded.config.smoke.checks, loaded.config.gate);
+  const current = fingerprintSuite(loaded.config.smoke.checks, loaded.config.gate, collectSecrets(loaded.config));
   const last = (await readHistory(reportsDir, loaded.config.service)).records.at(-1)?.suite?.fingerprint;
   const before = (await readAcceptedSuite(reportsDir))?.fingerprint ?? last;
   const changes = before ? diffSuites(before, current) : [];

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckConfig, GateConfig } from '../config/schema.js';
 import { writeFileAtomic } from '../fs-atomic.js';
+import { redactDeep } from '../redact.js';
 import { PRIORITIES, type Priority } from '../smoke/result.js';
 import { historyDir } from './history.js';
 import type { CycleRecord } from './record.js';
@@ -69,8 +70,12 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-export function fingerprintSuite(checks: readonly CheckConfig[], gate: GateConfig): SuiteFingerprint {
-  const sorted = [...checks].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/**
+ * Secret values (tokens in headers) are masked before hashing: rotating a credential is not a
+ * change to the suite, and a hash of a short secret should not be stored.
+ */
+export function fingerprintSuite(checks: readonly CheckConfig[], gate: GateConfig, secrets: readonly string[] = []): SuiteFingerprint {
+  const sorted = redactDeep([...checks], secrets).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const thresholds: Partial<Record<Priority, number>> = {};
   for (const p of PRIORITIES) if (gate[p] !== undefined) thresholds[p] = gate[p];
   const gatePart = { thresholds, allowFlaky: gate.allowFlaky === true };

@@ -75,7 +75,7 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
         config = loaded.config;
       }
       const integrity = assessIntegrity(
-        fingerprintSuite(config.smoke.checks, config.gate),
+        fingerprintSuite(config.smoke.checks, config.gate, collectSecrets(config)),
         history.records.at(-1),
         (await readAcceptedSuite(reportsDir))?.sha256,
       );

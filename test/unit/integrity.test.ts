@@ -28,6 +28,13 @@ describe('fingerprintSuite', () => {
     expect(canonicalJson({ b: 1, a: [{ d: 2, c: undefined }] })).toBe('{"a":[{"d":2}],"b":1}');
   });
 
+  it('does not change when only a secret value in a check changes', () => {
+    const withToken = (t: string) => [{ ...CHECKS[0]!, headers: { authorization: `Bearer ${t}` } } as CheckConfig];
+    const a = fingerprintSuite(withToken('tok-aaaaaaaaaaaa'), GATE, ['tok-aaaaaaaaaaaa']);
+    const b = fingerprintSuite(withToken('tok-bbbbbbbbbbbb'), GATE, ['tok-bbbbbbbbbbbb']);
+    expect(b.sha256).toBe(a.sha256);
+  });
+
   it('changes when any check or threshold changes', () => {
     const base = fingerprintSuite(CHECKS, GATE);
     expect(fingerprintSuite([http('health', 'P0', '/healthz'), ...CHECKS.slice(1)], GATE).sha256).not.toBe(base.sha256);
