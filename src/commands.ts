@@ -183,6 +183,9 @@ async function report(values: CliValues): Promise<ExitCode> {
 
 /** Records the current suite and gate as accepted by a person: weakening changes stop blocking the gate. */
 async function acceptSuite(values: CliValues): Promise<ExitCode> {
+  if (process.env.DEPLOY_LOOP_CYCLE !== undefined) {
+    throw new UsageError('accept-suite cannot run inside the loop\'s fix step: a person accepts a changed suite, not the agent that changed it');
+  }
   const loaded = await loadConfig(values.config ?? 'loop.config.yaml');
   const reportsDir = resolve(loaded.baseDir, loaded.config.reports.dir);
   const current = fingerprintSuite(loaded.config.smoke.checks, loaded.config.gate, collectSecrets(loaded.config));

@@ -51,6 +51,8 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
   const secrets = collectSecrets(config);
   const history = await readHistory(reportsDir, config.service);
+  // Read once: a suite accepted while this run is going (by its own fix step, say) counts from the next run.
+  const acceptedSha = (await readAcceptedSuite(reportsDir))?.sha256;
   for (const p of history.problems) log.warn({ file: p.file }, `history: ${p.message} (left as it is)`);
   // Before anything is started: a second loop on the same service is refused, naming the holder.
   const lock = await acquireLock(reportsDir, { runId, service: config.service, command: opts.noFix ? 'deploy-loop cycle' : 'deploy-loop run' }, log);
@@ -77,7 +79,7 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
       const integrity = assessIntegrity(
         fingerprintSuite(config.smoke.checks, config.gate, collectSecrets(config)),
         history.records.at(-1),
-        (await readAcceptedSuite(reportsDir))?.sha256,
+        acceptedSha,
       );
       if (integrity.blocked) log.warn({ changes: integrity.changes.filter((c) => c.weakening).map((c) => c.text) }, 'suite weakened: the gate is blocked until accept-suite');
       const raw = await runCycle({

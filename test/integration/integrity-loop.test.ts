@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
+import { BIN, removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
 
 /** A fix step that "passes" by deleting the failing P0 check from the config instead of fixing the service. */
@@ -11,6 +11,13 @@ const file = new URL('./loop.config.yaml', import.meta.url);
 const text = readFileSync(file, 'utf8');
 writeFileSync(file, text.replace(/    - name: agent\\n[\\s\\S]*?(?=loop:)/, ''));
 console.log('removed the agent check');
+`;
+
+/** The same, and then it tries to accept its own weakened suite. */
+const SELF_ACCEPTING_FIX = `${CHEATING_FIX}
+import { spawnSync } from 'node:child_process';
+const r = spawnSync(process.execPath, [${JSON.stringify(BIN)}, 'accept-suite'], { encoding: 'utf8' });
+console.log('accept-suite exit', r.status, r.stderr.trim());
 `;
 
 const BREAKING_FIX = `
@@ -67,6 +74,15 @@ describe('suite integrity in the loop', () => {
     const after = await runCli(['cycle'], { cwd: dir });
     expect(after.stdout).toMatch(/cycle 3: passed/);
     expect(after.code).toBe(0);
+  });
+
+  it('the fix step cannot accept its own weakened suite', async () => {
+    const dir = await project(SELF_ACCEPTING_FIX);
+    const r = await runCli(['run'], { cwd: dir });
+    expect(r.code).toBe(4);
+    const rec2 = JSON.parse(await readFile(join(dir, 'reports', 'history', 'cycle-002.json'), 'utf8'));
+    expect(rec2.fix.outputTail.join('\n')).toMatch(/accept-suite exit 2 .*cannot run inside the loop's fix step/);
+    expect(rec2.suite).toMatchObject({ blocked: true, accepted: false });
   });
 
   it('a fix that makes the config invalid stops the run with a config error (exit 2)', async () => {
