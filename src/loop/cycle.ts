@@ -170,16 +170,19 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
       if (outcome.status === 'interrupted') {
         rec.traffic.after = await target.currentTraffic(restoreCtx(ctx)).catch(() => rec.traffic.after);
         rec.traffic.note = outcome.restored
-          ? 'Interrupted during the canary: traffic restored to the split before the cycle.'
-          : `Interrupted during the canary and traffic could not be restored: ${outcome.restoreError ?? 'unknown error'}.`;
+          ? 'Interrupted while promoting: traffic restored to the split before the cycle.'
+          : `Interrupted while promoting, and traffic was not restored: ${outcome.restoreError ?? 'unknown error'}.`;
         return finish('interrupted', results);
       }
       if (outcome.status === 'rolled-back') {
         // The step's results (against the service URL) replace the tag URL's for the same checks.
         final = results.map((r) => outcome.results.find((s) => s.name === r.name) ?? r);
-        rec.traffic.action = rec.traffic.before.length > 0 ? 'kept' : 'none';
+        // Not restored only when nothing served before: then the candidate does hold all the traffic.
+        rec.traffic.action = !outcome.restored ? 'promoted' : rec.traffic.before.length > 0 ? 'kept' : 'none';
         const failed = outcome.canary.steps.at(-1);
-        rec.traffic.note = `Canary failed at step ${(outcome.canary.failedAtStep ?? 0) + 1} (${failed?.percent ?? '?'}%): traffic rolled back to the split before the cycle.`;
+        rec.traffic.note = `Canary failed at step ${(outcome.canary.failedAtStep ?? 0) + 1} (${failed?.percent ?? '?'}%): ${
+          outcome.restored ? 'traffic rolled back to the split before the cycle.' : 'nothing served traffic before the cycle, so the candidate keeps it.'
+        }`;
       } else {
         rec.traffic.action = 'promoted';
         log.info({ stage: 'traffic', revision: rev.name }, 'promoted: 100% of traffic');

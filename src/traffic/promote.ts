@@ -35,14 +35,21 @@ export interface PromoteInput {
 export type PromoteOutcome =
   | { status: 'promoted'; canary?: CanaryRecord }
   /** A step's gate failed; traffic is back to `restore`. */
-  | { status: 'rolled-back'; canary: CanaryRecord; results: CheckResult[]; reasons: string[] }
+  | { status: 'rolled-back'; canary: CanaryRecord; results: CheckResult[]; reasons: string[]; restored: boolean }
   /** Aborted by the run's signal; `restored` says whether traffic is back to `restore`. */
   | { status: 'interrupted'; canary?: CanaryRecord; restored: boolean; restoreError?: string };
 
 export async function promote(input: PromoteInput): Promise<PromoteOutcome> {
   const { target, ctx, traffic, before, candidate } = input;
   if (traffic.strategy === 'direct') {
-    await target.setTraffic(ctx, planPromotion(before, candidate, true).split);
+    try {
+      await target.setTraffic(ctx, planPromotion(before, candidate, true).split);
+    } catch (err) {
+      if (ctx.signal.aborted) return interrupted(input, { steps: [] }, true);
+      throw err;
+    }
+    // Exit 130 promises traffic as it was before the cycle, even when the signal came mid-update.
+    if (ctx.signal.aborted) return interrupted(input, { steps: [] }, true);
     return { status: 'promoted' };
   }
   const steps = planCanary(before, candidate, traffic.steps, traffic.tag);
@@ -63,15 +70,19 @@ export async function promote(input: PromoteInput): Promise<PromoteOutcome> {
       if (!verdict.passed) {
         canary.failedAtStep = index;
         ctx.log.warn({ stage: 'traffic', percent: step.percent, reasons: verdict.reasons }, `canary failed at ${step.percent}%: rolling traffic back`);
+        if (!serves(input.restore)) {
+          ctx.log.warn({ stage: 'traffic' }, 'nothing served traffic before the cycle: the candidate keeps it');
+          return { status: 'rolled-back', canary, results, reasons: verdict.reasons, restored: false };
+        }
         await target.setTraffic(restoreContext(ctx), input.restore);
-        return { status: 'rolled-back', canary, results, reasons: verdict.reasons };
+        return { status: 'rolled-back', canary, results, reasons: verdict.reasons, restored: true };
       }
     }
     return { status: 'promoted', canary };
   } catch (err) {
     if (ctx.signal.aborted) return await interrupted(input, canary, moved);
     // An API error mid-canary: put traffic back before reporting it.
-    if (moved) {
+    if (moved && serves(input.restore)) {
       await target.setTraffic(restoreContext(ctx), input.restore).catch((restoreErr: unknown) => {
         ctx.log.error({ err: errorMessage(restoreErr) }, 'could not restore traffic after a failed canary step');
       });
@@ -83,6 +94,9 @@ export async function promote(input: PromoteInput): Promise<PromoteOutcome> {
 async function interrupted(input: PromoteInput, canary: CanaryRecord, moved: boolean): Promise<PromoteOutcome> {
   const withSteps = canary.steps.length > 0 ? { canary } : {};
   if (!moved) return { status: 'interrupted', ...withSteps, restored: true };
+  if (!serves(input.restore)) {
+    return { status: 'interrupted', ...withSteps, restored: false, restoreError: 'nothing served traffic before the cycle, so there is no split to go back to' };
+  }
   try {
     await input.target.setTraffic(restoreContext(input.ctx), input.restore);
     input.ctx.log.warn({ stage: 'traffic', split: input.restore }, 'interrupted during the canary: traffic restored');
@@ -91,6 +105,11 @@ async function interrupted(input: PromoteInput, canary: CanaryRecord, moved: boo
     input.ctx.log.error({ err: errorMessage(err) }, 'interrupted during the canary and could not restore traffic');
     return { status: 'interrupted', ...withSteps, restored: false, restoreError: errorMessage(err) };
   }
+}
+
+/** A split with no share anywhere cannot be set (Cloud Run needs 100% somewhere). */
+function serves(split: readonly TrafficEntry[]): boolean {
+  return split.some((e) => e.percent > 0);
 }
 
 /** The run's signal is aborted when interrupted; restoring still has to reach the target. */

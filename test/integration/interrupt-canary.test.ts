@@ -78,7 +78,7 @@ describe('SIGINT during a canary step', () => {
     expect(rec2.verdict).toBe('interrupted');
     expect(serving(rec2.traffic.before)).toEqual([{ revision: good, percent: 100 }]);
     expect(serving(rec2.traffic.after)).toEqual([{ revision: good, percent: 100 }]);
-    expect(rec2.traffic.note).toMatch(/traffic restored to the split before the cycle/);
+    expect(rec2.traffic.note).toMatch(/Interrupted while promoting: traffic restored to the split before the cycle/);
     // After the process is gone, the service still answers only from the last good revision.
     for (let i = 0; i < 10; i++) expect((await getJson(`${rec1.serviceUrl}/healthz`)).revision).toBe(good);
   });

@@ -90,4 +90,22 @@ describe('promote', () => {
     expect(out).toMatchObject({ status: 'interrupted', restored: true });
     expect(m.split()).toEqual(restore);
   });
+
+  it('direct: an abort while the split is being set puts back the split from before the cycle', async () => {
+    const m = memoryTarget(restore);
+    const ac = new AbortController();
+    const target: Target = { ...m.target, setTraffic: async (ctx, split) => { const first = m.sets.length === 0; await m.target.setTraffic(ctx, split); if (first) ac.abort(); } };
+    const out = await promote(input(target, ac.signal, { traffic: { strategy: 'direct', steps: [100], holdMs: 0, smoke: 'all', tag: 'candidate' } }));
+    expect(out).toMatchObject({ status: 'interrupted', restored: true });
+    expect(m.split()).toEqual(restore);
+  });
+
+  it('canary with nothing serving before: one 100% step, and a failure there cannot go back to an empty split', async () => {
+    const m = memoryTarget([{ revision: 'b', percent: 0, tag: 'candidate' }]);
+    const out = await promote(
+      input(m.target, new AbortController().signal, { before: [], restore: [{ revision: 'b', percent: 0, tag: 'candidate' }], smoke: async () => [result('fail')] }),
+    );
+    expect(out).toMatchObject({ status: 'rolled-back', restored: false, canary: { failedAtStep: 0, steps: [{ percent: 100, passed: false }] } });
+    expect(m.sets.map((s) => s.split)).toEqual([[{ revision: 'b', percent: 100 }]]);
+  });
 });
