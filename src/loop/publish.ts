@@ -17,6 +17,9 @@ export interface PublishedCycle {
   summary: string;
 }
 
+/** Rendered reports are a pure function of the history records, so they need no fsync of their own. */
+const REBUILDABLE = { durable: false } as const;
+
 export function reportBaseName(cycle: number): string {
   return `cycle-${String(cycle).padStart(3, '0')}`;
 }
@@ -33,11 +36,11 @@ export async function publishCycle(reportsDir: string, record: CycleRecord, hist
   };
   const md = renderCycleMarkdown(record, history);
   const json = `${JSON.stringify(renderCycleJson(record, history), null, 2)}\n`;
-  await writeFileAtomic(paths.markdown, md);
-  await writeFileAtomic(paths.json, json);
-  await writeFileAtomic(paths.junit, renderJunit(record));
-  await writeFileAtomic(join(reportsDir, 'latest.md'), md);
-  await writeFileAtomic(join(reportsDir, 'latest.json'), json);
-  await writeFileAtomic(paths.summary, renderTrend([...history.filter((h) => h.service === record.service), record]));
+  await writeFileAtomic(paths.markdown, md, REBUILDABLE);
+  await writeFileAtomic(paths.json, json, REBUILDABLE);
+  await writeFileAtomic(paths.junit, renderJunit(record), REBUILDABLE);
+  await writeFileAtomic(join(reportsDir, 'latest.md'), md, REBUILDABLE);
+  await writeFileAtomic(join(reportsDir, 'latest.json'), json, REBUILDABLE);
+  await writeFileAtomic(paths.summary, renderTrend([...history.filter((h) => h.service === record.service), record]), REBUILDABLE);
   return paths;
 }

@@ -13,7 +13,10 @@ import { redactDeep } from './redact.js';
 export interface CycleSummary {
   /** The redacted record the report is about. */
   record: CycleRecord;
-  /** Earlier cycles of the same service, redacted, oldest first. */
+  /**
+   * Earlier cycles of the same service, oldest first. Only statuses and names are read from them;
+   * `previous`, whose figures and evidence are printed, is redacted.
+   */
   history: CycleRecord[];
   previous: CycleRecord | undefined;
   verdictText: string;
@@ -38,8 +41,11 @@ export function verdictText(verdict: CycleVerdict): string {
 
 export function summarizeCycle(current: CycleRecord, history: readonly CycleRecord[]): CycleSummary {
   const record = redactDeep(current);
-  const earlier = redactDeep(earlierCycles(current, history));
-  const previous = earlier[earlier.length - 1];
+  // Redacting all of history on every render made rendering quadratic in cycles (bench: render);
+  // records are redacted before they are written, and only the previous cycle's text is printed.
+  const earlier = earlierCycles(current, history);
+  const last = earlier[earlier.length - 1];
+  const previous = last ? redactDeep(last) : undefined;
   const issues = rankIssues(record, earlier);
   return {
     record,
