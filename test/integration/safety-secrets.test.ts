@@ -1,0 +1,112 @@
+/**
+ * Planted secrets never leave the process: a service that echoes every credential back (HTTP bodies,
+ * WebSocket frames, its own stdout, which becomes the revision's log tail) fails its checks so that
+ * evidence is recorded, and every file the real CLI writes, plus its stdout and stderr, is searched.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
+
+const BEARER = 'plantedBearerTok3n9f2a';
+const COOKIE = 'plantedCookieVal7c1e';
+const API_TOKEN = 'plantedApiTokenEnv42d';
+const MARKED = 'plantedSecretEnvVal88b';
+const PLANTED = [BEARER, COOKIE, API_TOKEN, MARKED];
+
+const SERVER = `
+import http from 'node:http';
+import { WebSocketServer } from 'ws';
+// Prints its whole environment: the log tail a failed cycle records.
+console.log('env at start', JSON.stringify(process.env));
+const server = http.createServer((req, res) => {
+  if (req.url === '/healthz') return res.end('{"ok":true}');
+  console.log('request headers', JSON.stringify(req.headers));
+  res.statusCode = 500;
+  res.setHeader('content-type', 'application/json');
+  res.setHeader('x-echo-auth', String(req.headers.authorization));
+  res.setHeader('set-cookie', 'session=' + String(req.headers.cookie));
+  res.end(JSON.stringify({ headers: req.headers, env: process.env }));
+});
+const wss = new WebSocketServer({ server });
+wss.on('connection', (ws, req) => {
+  ws.send(JSON.stringify({ headers: req.headers, env: { API_TOKEN: process.env.API_TOKEN, MARKED: process.env.MARKED_VALUE } }));
+  ws.close(1011, String(req.headers.authorization).slice(0, 60));
+});
+server.listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => { wss.clients.forEach((c) => c.terminate()); server.close(() => process.exit(0)); });
+`;
+
+const CONFIG = `apiVersion: deploy-loop/v1
+service: leaky
+build:
+  kind: command
+  context: app
+target:
+  kind: local
+  command: [${JSON.stringify(process.execPath)}, server.mjs]
+  env:
+    API_TOKEN: ${API_TOKEN}
+    MARKED_VALUE: ${MARKED}
+  secretEnv: [MARKED_VALUE]
+  readiness: { path: /healthz, timeoutMs: 5000 }
+smoke:
+  defaults: { timeoutMs: 3000 }
+  checks:
+    - name: echo
+      kind: http
+      priority: P0
+      path: /echo
+      headers:
+        Authorization: Bearer ${BEARER}
+        Cookie: session=${COOKIE}
+      expect: { status: 200 }
+    - name: socket
+      kind: websocket
+      priority: P0
+      path: /ws
+      headers:
+        Authorization: Bearer ${BEARER}
+        Cookie: session=${COOKIE}
+      script:
+        - expect: { json: { never: true } }
+loop:
+  maxCycles: 1
+`;
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await readdir(dir)) {
+    const p = join(dir, name);
+    if ((await stat(p)).isDirectory()) out.push(...(await filesUnder(p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map(removeDir));
+});
+
+describe('planted secrets', () => {
+  it('appear in no report, history record, JUnit or JSON output, log line, stdout or stderr', async () => {
+    const dir = await scratchDir('safety-secrets');
+    dirs.push(dir);
+    await writeFiles(dir, { 'app/server.mjs': SERVER, 'loop.config.yaml': CONFIG });
+    const r = await runCli(['run', '--log-format', 'json', '--junit', 'out/junit.xml', '--json', 'out/run.json'], { cwd: dir });
+    expect(r.code).toBe(4);
+    const files = [...(await filesUnder(join(dir, 'reports'))), ...(await filesUnder(join(dir, 'out')))];
+    // The failure evidence was recorded, so the absence of secrets below means something.
+    const record = await readFile(join(dir, 'reports', 'history', 'cycle-001.json'), 'utf8');
+    expect(record).toContain('http-5xx');
+    expect(record).toContain('[redacted]');
+    expect(record).toContain('env at start');
+    expect(files.some((f) => f.endsWith('junit.xml'))).toBe(true);
+    const outputs: [string, string][] = [['stdout', r.stdout], ['stderr', r.stderr]];
+    for (const f of files) outputs.push([f, await readFile(f, 'utf8')]);
+    const leaks: string[] = [];
+    for (const [where, text] of outputs) for (const s of PLANTED) if (text.includes(s)) leaks.push(`${s} in ${where}`);
+    expect(leaks).toEqual([]);
+  }, 60_000);
+});
