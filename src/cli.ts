@@ -10,7 +10,8 @@ const HELP = `deploy-loop: build, deploy, shift traffic, smoke and report in a l
 Usage: deploy-loop <command> [options]
 
 Commands:
-  run                 cycles until the gate passes or loop.maxCycles; runs loop.fix.command between cycles
+  run                 cycles until the gate passes or a bound (loop.maxCycles, maxMinutes, stallAfter);
+                      runs loop.fix.command between cycles; prints how it ended
   cycle               one cycle (build, deploy candidate, smoke, gate, promote or keep)
   smoke --url URL     only the smoke suite, against any URL
   validate            check the config and print a summary; runs nothing
@@ -41,7 +42,7 @@ it; with GITHUB_ACTIONS=true they print ::error annotations for failing P0/P1 ch
 
 Exit codes:
   cycle: 0 gate passed · 1 gate failed · 3 build or deploy failed
-  run:   0 passed · 4 the loop ended without passing (cycle limit)
+  run:   0 passed · 4 ended without passing (max-cycles, max-minutes, stalled, fix-failed)
   all:   2 configuration or usage error · 70 internal error · 130 interrupted
 `;
 

@@ -80,9 +80,12 @@ async function runOrCycle(command: 'run' | 'cycle', values: CliValues, signal: A
   await writeExtraOutputs(values, outcome);
   await writeCiOutputs(command, outcome, loaded.config.service);
   const last = outcome.cycles.at(-1);
+  if (command === 'run') {
+    const detail = last?.runStatusDetail ? ` (${last.runStatusDetail})` : '';
+    process.stdout.write(`run: ${outcome.status} after ${outcome.cycles.length} cycle(s)${detail}; reports in ${outcome.reportsDir}\n`);
+  }
   if (outcome.status === 'interrupted') return EXIT.interrupted;
   if (command === 'run') {
-    process.stdout.write(`run: ${outcome.status} after ${outcome.cycles.length} cycle(s); reports in ${outcome.reportsDir}\n`);
     return outcome.status === 'passed' ? EXIT.ok : EXIT.loopNotPassed;
   }
   if (!last) return EXIT.internal;

@@ -226,6 +226,12 @@ export const smokeSchema = z.strictObject({
 export const loopSchema = z
   .strictObject({
     maxCycles: count('maxCycles', 1, 1000).default(5),
+    maxMinutes: z.number({ error: 'expected maxMinutes as a positive number of minutes' }).positive().optional()
+      .describe('No cycle starts after this many minutes since the run began (the run ends as max-minutes).'),
+    stallAfter: count('stallAfter', 2, 1000).default(3)
+      .describe('The same set of failing checks for this many consecutive cycles ends the run as stalled.'),
+    onFixFailure: z.enum(['continue', 'stop'], { error: 'expected onFixFailure: continue or stop' }).default('continue')
+      .describe('stop: a fix command that exits non-zero or times out ends the run as fix-failed.'),
     fix: z
       .strictObject({
         command: argv,

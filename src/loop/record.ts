@@ -8,6 +8,9 @@ import type { SuiteIntegrity } from './integrity.js';
 
 export const RECORD_SCHEMA_VERSION = 1;
 
+/** How a `run` ended; recorded on its last cycle. */
+export type RunStatus = 'passed' | 'max-cycles' | 'max-minutes' | 'stalled' | 'fix-failed' | 'interrupted';
+
 export type CycleVerdict = 'passed' | 'gate-failed' | 'build-failed' | 'deploy-failed' | 'interrupted' | 'error';
 
 export interface PriorityTally {
@@ -113,4 +116,7 @@ export interface CycleRecord {
   durations: { buildMs: number; deployMs: number; smokeMs: number; totalMs: number };
   /** Fingerprint of the smoke suite and gate, and how they changed since the previous cycle. Additive. */
   suite?: SuiteIntegrity;
+  /** On the last cycle of a `run`: how the run ended, and why in one sentence. Additive. */
+  runStatus?: RunStatus;
+  runStatusDetail?: string;
 }

@@ -17,9 +17,9 @@ import { acquireLock } from './lock.js';
 import { nextCycleNumber, readHistory } from './history.js';
 import { assessIntegrity, fingerprintSuite, integrityBlocker, readAcceptedSuite } from './integrity.js';
 import { publishCycle, type PublishedCycle } from './publish.js';
-import type { CycleRecord, FixRecord } from './record.js';
+import type { CycleRecord, FixRecord, RunStatus } from './record.js';
 
-export type RunStatus = 'passed' | 'max-cycles' | 'interrupted';
+export type { RunStatus } from './record.js';
 
 export interface RunOutcome {
   status: RunStatus;
@@ -61,6 +61,20 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
   const target = opts.target ?? createTarget(config.target, { service: config.service, log: log.child({ stage: 'deploy' }), baseDir });
   const outcome: RunOutcome = { status: 'max-cycles', cycles: [], published: [], reportsDir };
   let pendingFix: FixRecord | undefined;
+  const runStarted = performance.now();
+  const overTime = (): string | undefined => {
+    const limit = config.loop.maxMinutes;
+    if (limit === undefined) return undefined;
+    const elapsed = performance.now() - runStarted;
+    return elapsed >= limit * 60_000 ? `${(elapsed / 60_000).toFixed(2)} minutes elapsed, limit ${limit}` : undefined;
+  };
+  // The run's own status goes on its last record; `cycle` (noFix) is one shot and records none.
+  const end = (record: CycleRecord, status: RunStatus, detail: string): void => {
+    outcome.status = status;
+    if (opts.noFix) return;
+    record.runStatus = status;
+    record.runStatusDetail = detail;
+  };
   log.info({ runId, service: config.service, target: target.kind, maxCycles, reportsDir }, 'loop started');
   try {
     for (let i = 0; i < maxCycles; i++) {
@@ -96,23 +110,25 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
       });
       raw.suite = integrity;
       const record = redactDeep(raw, secrets);
-      const published = await publishCycle(reportsDir, record, [...history.records]);
+      const isLast = i === maxCycles - 1;
+      const ended = endingAfterCycle(record, outcome.cycles, { isLast, maxCycles, stallAfter: config.loop.stallAfter, aborted: signal.aborted, overTime: overTime() });
+      if (ended) end(record, ended.status, ended.detail);
+      const earlier = [...history.records];
+      let published = await publishCycle(reportsDir, record, earlier);
       history.records.push(record);
       outcome.cycles.push(record);
       outcome.published.push(published);
       opts.onCycle?.(record, published);
       log.info({ cycle, verdict: record.verdict, report: published.markdown }, `cycle ${cycle}: ${record.verdict}`);
+      if (ended) break;
 
-      if (record.verdict === 'interrupted' || signal.aborted) {
-        outcome.status = 'interrupted';
-        break;
-      }
-      if (record.verdict === 'passed') {
-        outcome.status = 'passed';
-        break;
-      }
-      const isLast = i === maxCycles - 1;
-      if (!isLast && config.loop.fix && !opts.noFix) {
+      // Decided after the fix step: the last record was already published, so it is published again.
+      const endAfterFix = async (status: RunStatus, detail: string): Promise<void> => {
+        end(record, status, detail);
+        published = await publishCycle(reportsDir, record, earlier);
+        outcome.published[outcome.published.length - 1] = published;
+      };
+      if (config.loop.fix && !opts.noFix) {
         pendingFix = await runFix({
           fix: config.loop.fix,
           baseDir,
@@ -125,7 +141,18 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
         });
         pendingFix = redactDeep(pendingFix, secrets);
         if (signal.aborted) {
-          outcome.status = 'interrupted';
+          await endAfterFix('interrupted', `interrupted during the fix step after cycle ${cycle}`);
+          break;
+        }
+        const fixFailed = pendingFix.timedOut || pendingFix.exitCode !== 0;
+        if (fixFailed && config.loop.onFixFailure === 'stop') {
+          const how = pendingFix.timedOut ? `timed out after ${pendingFix.durationMs} ms` : `exited ${pendingFix.exitCode}`;
+          await endAfterFix('fix-failed', `the fix command ${how} after cycle ${cycle} (loop.onFixFailure: stop)`);
+          break;
+        }
+        const late = overTime();
+        if (late) {
+          await endAfterFix('max-minutes', `no further cycle started: ${late} (loop.maxMinutes)`);
           break;
         }
       } else pendingFix = undefined;
@@ -135,4 +162,28 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
   }
   log.info({ status: outcome.status, cycles: outcome.cycles.length }, 'loop ended');
   return outcome;
+}
+
+/** How the run ends right after this cycle, if it does; checked in this order. */
+function endingAfterCycle(
+  record: CycleRecord,
+  earlierThisRun: CycleRecord[],
+  o: { isLast: boolean; maxCycles: number; stallAfter: number; aborted: boolean; overTime: string | undefined },
+): { status: RunStatus; detail: string } | undefined {
+  if (record.verdict === 'interrupted' || o.aborted) return { status: 'interrupted', detail: `interrupted during cycle ${record.cycle}` };
+  if (record.verdict === 'passed') return { status: 'passed', detail: `the gate passed in cycle ${record.cycle}` };
+  const key = failingKey(record);
+  const recent = [...earlierThisRun.slice(-(o.stallAfter - 1)), record];
+  if (recent.length >= o.stallAfter && recent.every((r) => r.verdict !== 'passed' && failingKey(r) === key)) {
+    const names = key === '' ? 'no failing check (the gate still failed)' : key.split('\n').join(', ');
+    return { status: 'stalled', detail: `the same failing checks for ${o.stallAfter} cycles: ${names} (loop.stallAfter)` };
+  }
+  if (o.isLast) return { status: 'max-cycles', detail: `cycle limit reached: ${o.maxCycles} (loop.maxCycles or --max-cycles)` };
+  if (o.overTime) return { status: 'max-minutes', detail: `no further cycle started: ${o.overTime} (loop.maxMinutes)` };
+  return undefined;
+}
+
+/** The sorted names of the checks that did not pass: the same key cycle after cycle means no progress. */
+function failingKey(r: CycleRecord): string {
+  return r.smoke.results.filter((c) => c.status !== 'pass').map((c) => c.name).sort().join('\n');
 }

@@ -2,7 +2,7 @@
  * The cycle report as JSON, for agents and tools: the redacted record plus everything the markdown
  * derives from it (comparison, ranked issues, traffic sentence, next steps), from the same summary.
  */
-import type { CycleRecord, CycleVerdict, GateVerdict } from '../loop/record.js';
+import type { CycleRecord, CycleVerdict, GateVerdict, RunStatus } from '../loop/record.js';
 import type { Comparison } from './compare.js';
 import type { RankedIssue } from './issues.js';
 import { summarizeCycle } from './summary.js';
@@ -28,6 +28,9 @@ export interface CycleReportJson {
   nextSteps: string[];
   /** The cycle record itself, with authorization and cookie values masked. */
   record: CycleRecord;
+  /** On the last cycle of a run: how the run ended (as the markdown's "Run ended" line). */
+  runStatus?: RunStatus;
+  runStatusDetail?: string;
 }
 
 export function renderCycleJson(current: CycleRecord, history: CycleRecord[]): CycleReportJson {
@@ -48,5 +51,7 @@ export function renderCycleJson(current: CycleRecord, history: CycleRecord[]): C
     issues: s.issues,
     nextSteps: s.nextSteps,
     record: s.record,
+    ...(s.record.runStatus ? { runStatus: s.record.runStatus } : {}),
+    ...(s.record.runStatusDetail ? { runStatusDetail: s.record.runStatusDetail } : {}),
   };
 }

@@ -35,7 +35,9 @@ function renderHeader(s: CycleSummary): string {
   return [
     `# ${escapeText(r.service)} — cycle ${r.cycle}`,
     `**Verdict: ${s.verdictText}** — run ${inlineCode(r.runId)}, started ${escapeText(r.startedAt)}, took ${formatMs(r.durations.totalMs)}.`,
-  ].join('\n\n');
+    // Only on the last cycle of a run: how the run ended.
+    r.runStatus ? `**Run ended: ${r.runStatus}**${r.runStatusDetail ? ` — ${escapeText(r.runStatusDetail)}.` : '.'}` : '',
+  ].filter((x) => x !== '').join('\n\n');
 }
 
 /** Stated at the top: a suite that changed since the previous cycle may have been weakened by the fix step. */
