@@ -3,7 +3,7 @@
  * zod schema. Every problem becomes a ConfigIssue naming file, line, column, field and what is expected.
  */
 import { readFile } from 'node:fs/promises';
-import { resolve, dirname } from 'node:path';
+import { isAbsolute, relative, resolve, dirname, sep } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
@@ -84,6 +84,8 @@ export function parseConfigText(text: string, file: string, env: Env = process.e
     const issues = parsed.error.issues.flatMap((iss) => toConfigIssues(iss, interpolated, raw, doc, file, pos));
     throw new ConfigError(issues, 'deploy-loop schema prints the JSON Schema; the README lists every field');
   }
+  const outside = reportsOutside(parsed.data.reports.dir, dirname(file), env);
+  if (outside) throw new ConfigError([{ file, ...pos(nodeAt(doc, ['reports', 'dir'])?.range?.[0]), field: 'reports.dir', message: outside }]);
   const checkLocations: Record<string, string> = {};
   parsed.data.smoke.checks.forEach((c, i) => {
     const p = pos(nodeAt(doc, ['smoke', 'checks', i])?.range?.[0]);
@@ -186,3 +188,22 @@ export function interpolate(
   return value;
 }
 
+
+/** Opt-in for a reports folder outside the config's folder (a shared CI artifacts path, say). */
+export const REPORTS_OUTSIDE_ENV = 'DEPLOY_LOOP_REPORTS_OUTSIDE';
+
+/**
+ * The loop writes, replaces and locks files under reports.dir; a value that leaves the project
+ * (`../../x`, `/etc`) would let a config overwrite files anywhere, so it is refused unless asked for.
+ * Inside the config's folder or the working directory (a config in examples/ writing ./reports) is fine.
+ */
+function reportsOutside(dir: string, baseDir: string, env: Env): string | undefined {
+  if (env[REPORTS_OUTSIDE_ENV] === '1') return undefined;
+  const abs = resolve(baseDir, dir);
+  const inside = (root: string): boolean => {
+    const rel = relative(root, abs);
+    return !(rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel));
+  };
+  if (inside(baseDir) || inside(process.cwd())) return undefined;
+  return `"${dir}" resolves to ${abs}, outside the config's folder (${baseDir}) and the working directory; use a folder inside them, or set ${REPORTS_OUTSIDE_ENV}=1 to allow it`;
+}

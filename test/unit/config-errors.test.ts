@@ -30,6 +30,13 @@ const replace = (from: string, to: string) => {
 /** A second check, a WebSocket one, starting on line 14; its extra lines start on line 16. */
 const wsCheck = (extra: string) => append(`    - name: ws\n      kind: websocket\n${extra}`);
 
+/** The same config on a Cloud Run target; extra target lines start on line 10. */
+const CLOUDRUN = replace('target:\n  kind: local\n  command: [node, server.mjs]\n', 'target:\n  kind: cloudrun\n  project: my-proj\n  region: europe-west1\n');
+const cloudrun = (extra: string) => CLOUDRUN.replace('  region: europe-west1\n', `  region: europe-west1\n${extra}`);
+/** A docker build in place of the command one; its extra lines start on line 7. */
+const docker = (extra: string, registry = '127.0.0.1:5000', image = 'app') =>
+  replace('  kind: command\n  command: [node, check.mjs]\n', `  kind: docker\n  registry: ${registry}\n  image: ${image}\n${extra}`);
+
 interface Case {
   what: string;
   yaml: string;
@@ -87,6 +94,31 @@ const cases: Case[] = [
   { what: 'a variable expanding to a bad value is shown by reference', yaml: append('traffic:\n  tag: ${TAG}\n'), env: { TAG: 'Bad_Tag' }, field: 'traffic.tag', line: 15, column: 8, message: /\(got the expansion of "\$\{TAG\}"\)$/ },
   { what: 'duplicate top-level key, at the second', yaml: append('service: other\n'), field: 'service', line: 14, column: 1, message: /duplicate key "service"/ },
   { what: 'duplicate nested key', yaml: replace('  kind: local\n', '  kind: local\n  kind: local\n'), field: 'target.kind', line: 8, column: 3, message: /duplicate key "kind"/ },
+  // reports.dir may not leave the project: the loop writes, replaces and locks files there.
+  { what: 'reports.dir escaping the project', yaml: append('reports:\n  dir: ../../x\n'), field: 'reports.dir', line: 15, column: 8, message: /"\.\.\/\.\.\/x" resolves to \/x, outside the config's folder \(\/repo\).*DEPLOY_LOOP_REPORTS_OUTSIDE=1/ },
+  { what: 'reports.dir absolute outside the project', yaml: append('reports:\n  dir: /etc/deploy-loop\n'), field: 'reports.dir', line: 15, column: 8, message: /"\/etc\/deploy-loop" resolves to \/etc\/deploy-loop, outside/ },
+  // traffic and canary
+  { what: 'unknown traffic.strategy', yaml: append('traffic:\n  strategy: blue-green\n'), field: 'traffic.strategy', line: 15, column: 13, message: /expected traffic.strategy: direct or canary \(got "blue-green"\)/ },
+  { what: 'canary steps decreasing', yaml: append('traffic:\n  strategy: canary\n  steps: [50, 10, 100]\n'), field: 'traffic.steps', line: 16, column: 10, message: /canary steps must increase strictly \(got \[50, 10, 100\]\)/ },
+  { what: 'canary steps not ending at 100', yaml: append('traffic:\n  strategy: canary\n  steps: [10, 50]\n'), field: 'traffic.steps', line: 16, column: 10, message: /the last canary step must be 100 \(got 50\)/ },
+  { what: 'canary steps a number', yaml: append('traffic:\n  strategy: canary\n  steps: 10\n'), field: 'traffic.steps', line: 16, column: 10, message: /list of percents, e\.g\. \[10, 50, 100\] \(got 10\)/ },
+  { what: 'negative traffic.holdMs', yaml: append('traffic:\n  holdMs: -1\n'), field: 'traffic.holdMs', line: 15, column: 11, message: /holdMs as a whole number of milliseconds \(0 or more\) \(got -1\)/ },
+  { what: 'traffic.smoke naming an unknown check', yaml: append('traffic:\n  smoke: [nope]\n'), field: 'traffic.smoke[0]', line: 15, column: 11, message: /no check named "nope" in smoke.checks \(have health\)/ },
+  { what: 'traffic.smoke a number', yaml: append('traffic:\n  smoke: 5\n'), field: 'traffic.smoke', line: 15, column: 10, message: /expected traffic.smoke: all, or a list of check names \(got 5\)/ },
+  // Cloud Run target
+  { what: 'cloudrun target without region', yaml: CLOUDRUN.replace('  region: europe-west1\n', ''), field: 'target.region', line: 7, column: 3, message: /required field "region" is missing: expected a Cloud Run region/ },
+  { what: 'cloudrun env setting PORT', yaml: cloudrun('  env:\n    PORT: "8080"\n'), field: 'target.env', line: 11, column: 5, message: /PORT, K_SERVICE, K_REVISION, K_CONFIGURATION are set by Cloud Run/ },
+  { what: 'cloudrun ingress unknown', yaml: cloudrun('  ingress: everywhere\n'), field: 'target.ingress', line: 10, column: 12, message: /expected one of all, internal, internal-and-cloud-load-balancing \(got "everywhere"\)/ },
+  { what: 'cloudrun secret id with spaces', yaml: cloudrun('  secrets:\n    - name: API_KEY\n      secret: "bad secret!"\n'), field: 'target.secrets[0].secret', line: 12, column: 15, message: /Secret Manager secret id .* \(got "bad secret!"\)/ },
+  { what: 'cloudrun maxInstances negative', yaml: cloudrun('  maxInstances: -1\n'), field: 'target.maxInstances', line: 10, column: 17, message: /expected at least 1 \(got -1\)/ },
+  { what: 'cloudrun misspelt secrets', yaml: cloudrun('  secretz: []\n'), field: 'target.secretz', line: 10, column: 3, message: /unknown field "secretz" in target \(did you mean "secrets"\?\)/ },
+  { what: 'cloudrun vpcEgress unknown', yaml: cloudrun('  vpcEgress: some\n'), field: 'target.vpcEgress', line: 10, column: 14, message: /expected one of all-traffic, private-ranges-only \(got "some"\)/ },
+  // container builds
+  { what: 'docker build without registry', yaml: replace('  kind: command\n  command: [node, check.mjs]\n', '  kind: docker\n  image: app\n'), field: 'build.registry', line: 4, column: 3, message: /required field "registry" is missing: expected a registry/ },
+  { what: 'docker image name with capitals', yaml: docker('', '127.0.0.1:5000', 'My_App'), field: 'build.image', line: 6, column: 10, message: /an image name is lowercase .* \(got "My_App"\)/ },
+  { what: 'registry with a scheme', yaml: docker('', 'http://127.0.0.1:5000'), field: 'build.registry', line: 5, column: 13, message: /without a scheme, tag or trailing slash \(got "http:\/\/127.0.0.1:5000"\)/ },
+  { what: 'buildArgs value a number', yaml: docker('  buildArgs:\n    VERSION: 3\n'), field: 'build.buildArgs.VERSION', line: 8, column: 14, message: /must be strings \(quote numbers\) \(got 3\)/ },
+  { what: 'build timeoutMs 0', yaml: docker('  timeoutMs: 0\n'), field: 'build.timeoutMs', line: 7, column: 14, message: /timeoutMs as a positive whole number of milliseconds \(got 0\)/ },
 ];
 
 function issuesOf(yaml: string, env: Record<string, string> = {}): ConfigIssue[] {
@@ -114,6 +146,16 @@ describe('config errors', () => {
     expect(issue?.message).toMatch(message);
     // zod's generic English must not reach the user.
     expect(issue?.message).not.toMatch(/Invalid input|Too (big|small)|received undefined/);
+  });
+
+  it('has at least 50 malformed-config cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(50);
+  });
+
+  it('accepts reports.dir outside the project only when DEPLOY_LOOP_REPORTS_OUTSIDE=1', () => {
+    const yaml = append('reports:\n  dir: /var/tmp/deploy-loop-reports\n');
+    expect(parseConfigText(yaml, '/repo/loop.config.yaml', { DEPLOY_LOOP_REPORTS_OUTSIDE: '1' }).config.reports.dir).toBe('/var/tmp/deploy-loop-reports');
+    expect(parseConfigText(append('reports:\n  dir: out/reports\n'), '/repo/loop.config.yaml', {}).config.reports.dir).toBe('out/reports');
   });
 
   it('reports every unknown key of a mapping at its own line', () => {
