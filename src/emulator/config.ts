@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { localContainerSchema } from '../config/container-schema.js';
 import { ConfigError } from '../errors.js';
 import { formatPath } from '../config/load.js';
 
@@ -52,6 +53,9 @@ export const emulatorConfigSchema = z.strictObject({
     .record(z.string().min(1), imageEntrySchema)
     .default({})
     .describe('Image reference (exact, or a prefix ending before ":", "@" or "/") → local command. The longest match wins.'),
+  containers: localContainerSchema
+    .optional()
+    .describe('Run images that no entry of "images" maps as real containers with this engine (podman or docker), pulled by their reference.'),
   secrets: z
     .record(z.string(), z.string())
     .default({})

@@ -5,7 +5,8 @@
  */
 import type { Logger } from '../log.js';
 import { TrafficProxy, type ProxyRoutes } from '../deploy/local/proxy.js';
-import { startRevision, type RunningRevision } from '../deploy/local/revision-process.js';
+import { containerRunSettings, startContainerRevision } from '../deploy/local/container-runtime.js';
+import { startRevision, type RunningRevision, type StartRevisionOutcome } from '../deploy/local/revision-process.js';
 import { commandForImage, secretValue, type EmulatorConfig } from './config.js';
 import type { Faults } from './faults.js';
 import type { Container } from './types.js';
@@ -117,7 +118,9 @@ export class RevisionRuntime {
     const image = rev.container.image ?? '';
     const log = this.opts.log.child({ revision: rev.name });
     const mapped = commandForImage(this.opts.config.images, image, this.opts.baseDir);
-    if (!mapped) {
+    // With `containers` set, an image no command stands in for runs as a real container.
+    const asContainer = !mapped && this.opts.config.containers !== undefined && !image.startsWith('dir:');
+    if (!mapped && !asContainer) {
       return {
         ok: false,
         failure: {
@@ -126,7 +129,7 @@ export class RevisionRuntime {
         },
       };
     }
-    const env: Record<string, string> = { ...mapped.env, K_SERVICE: rev.serviceId, K_REVISION: rev.name, K_CONFIGURATION: rev.serviceId };
+    const env: Record<string, string> = { ...mapped?.env, K_SERVICE: rev.serviceId, K_REVISION: rev.name, K_CONFIGURATION: rev.serviceId };
     for (const e of rev.container.env ?? []) {
       const ref = e.valueSource?.secretKeyRef;
       if (!ref) {
@@ -151,16 +154,30 @@ export class RevisionRuntime {
       log.info('failing the revision start (injected fault)');
       return { ok: false, failure: notListening(port, `exited with code ${fault.exitCode} before becoming ready`, [fault.message]) };
     }
-    const outcome = await startRevision({
-      name: rev.name,
-      command: mapped.command,
-      cwd: mapped.cwd,
-      env,
-      readiness: this.opts.config.readiness,
-      log,
-      host: this.opts.host,
-      signal: this.abort.signal,
-    });
+    let outcome: StartRevisionOutcome;
+    if (mapped) {
+      outcome = await startRevision({
+        name: rev.name,
+        command: mapped.command,
+        cwd: mapped.cwd,
+        env,
+        readiness: this.opts.config.readiness,
+        log,
+        host: this.opts.host,
+        signal: this.abort.signal,
+      });
+    } else {
+      outcome = await startContainerRevision({
+        ...containerRunSettings(this.opts.config.containers),
+        containerPort: port,
+        name: rev.name,
+        image,
+        env,
+        readiness: this.opts.config.readiness,
+        log,
+        signal: this.abort.signal,
+      });
+    }
     if (!outcome.ok) return { ok: false, failure: notListening(port, outcome.message, outcome.logTail) };
     if (this.closed) {
       await outcome.revision.stop();

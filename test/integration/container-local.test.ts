@@ -16,6 +16,9 @@ import { ContainerBuilder } from '../../src/build/container.js';
 import { buildSchema, checkSchema, type LocalTargetConfig } from '../../src/config/schema.js';
 import type { EngineBuildConfig } from '../../src/config/container-schema.js';
 import { LocalTarget } from '../../src/deploy/local/target.js';
+import { cloudRunTargetSchema } from '../../src/config/cloudrun-schema.js';
+import { CloudRunTarget } from '../../src/deploy/cloudrun/target.js';
+import { startEmulator } from '../../src/emulator/index.js';
 import { silentLogger } from '../../src/log.js';
 import { runSuite } from '../../src/smoke/runner.js';
 import { runCli, scratchDir } from '../helpers/cli.js';
@@ -177,6 +180,41 @@ describe.skipIf(!setup.ok)('container images on the local target', () => {
     expect(reports).toContain('cycle-002.md');
     // The loop closed its target: no deploy-loop container is left running.
     const left = await engineOutput(engine!, ['ps', '-a', '--filter', 'label=io.deploy-loop.revision', '--format', '{{.Names}}']);
+    expect(left?.trim()).toBe('');
+  }, SLOW);
+
+  it('runs a pushed image by digest as a container on the Cloud Run emulator, and reports one that exits at start as not ready', async () => {
+    const emu = await startEmulator({ config: { operationDelayMs: 20, readiness: { path: '/healthz', timeoutMs: 20_000 }, containers: { engine: engine!.kind }, adminPort: false } });
+    const cfg = cloudRunTargetSchema.parse({
+      kind: 'cloudrun',
+      project: 'demo-project',
+      region: 'europe-west4',
+      endpoint: { host: '127.0.0.1', port: emu.port, insecure: true },
+      operationTimeoutMs: 60_000,
+    });
+    const target = new CloudRunTarget(cfg, { service: 'chat-emulated', log: silentLogger() });
+    try {
+      const image = await mustBuild(builderFor('deploy-loop-test/chat-service', 'examples/chat-service', { buildContexts: { deps: 'node_modules' } }));
+      const deployed = await target.deployCandidate(ctx(), image, 'candidate');
+      if (!deployed.ok) throw new Error(`${deployed.message}\n${deployed.logTail.join('\n')}`);
+      const health = await fetch(new URL('/healthz', deployed.revision.url));
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ ok: true, revision: deployed.revision.name });
+      expect(await containersNamed(deployed.revision.name)).toHaveLength(1);
+
+      const dir = await imageDir('emu-crash', 'CMD ["node", "-e", "console.error(\'boom: no DATABASE_URL\'); process.exit(3)"]\n');
+      const broken = await mustBuild(builderFor('deploy-loop-test/emu-crash', dir));
+      const failed = await target.deployCandidate(ctx(2), broken, 'candidate');
+      expect(failed.ok).toBe(false);
+      if (failed.ok) return;
+      expect(failed.reason).toBe('HealthCheckContainerError');
+      expect(failed.message).toContain('boom: no DATABASE_URL');
+    } finally {
+      await target.close();
+      await emu.close();
+    }
+    // The emulator removes the containers it started.
+    const left = await engineOutput(engine!, ['ps', '-a', '--filter', 'name=^dl-chat-emulated', '--format', '{{.Names}}']);
     expect(left?.trim()).toBe('');
   }, SLOW);
 });
