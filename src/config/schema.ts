@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { PRIORITIES } from '../smoke/result.js';
+import { RETRY_ON } from '../smoke/retry.js';
 import { cloudRunTargetSchema } from './cloudrun-schema.js';
 import { containerBuildSchemas, localContainerSchema } from './container-schema.js';
 
@@ -44,11 +45,24 @@ const path = z
   .string({ error: 'expected a path as a string, e.g. /healthz' })
   .regex(/^\//, { error: 'a path must start with "/" (it is joined to the URL under test)' });
 
+const retrySchema = z
+  .strictObject({
+    policy: z.enum(['fixed', 'exponential'], { error: 'expected retry.policy: fixed or exponential' }).optional()
+      .describe('fixed (default): every retry waits delayMs. exponential: delayMs, then twice that, and so on, up to maxDelayMs.'),
+    delayMs: z.number({ error: 'expected delayMs as a whole number of milliseconds (0 or more)' }).int().min(0).optional()
+      .describe('Defaults to smoke.defaults.retryDelayMs.'),
+    maxDelayMs: ms('maxDelayMs').optional().describe('Cap on any one wait; default 30000.'),
+    onlyOn: z.array(z.enum(RETRY_ON, { error: `expected a failure class or group: ${RETRY_ON.join(', ')}` })).min(1).optional()
+      .describe('Retry only failures of these classes (groups: network, websocket, http); any failure when unset.'),
+  })
+  .describe('How the `retries` are spaced and which failures they apply to. A check\'s settings override smoke.defaults.retry field by field.');
+
 const checkBase = {
   name: z.string({ error: 'every check needs a name' }).min(1),
   priority: priority.default('P1'),
   timeoutMs: ms('timeoutMs').optional().describe('Per-attempt timeout; defaults to smoke.defaults.timeoutMs.'),
   retries: count('retries', 0, 10).optional().describe('Extra attempts after a failure.'),
+  retry: retrySchema.optional(),
   description: z.string().optional(),
 };
 
@@ -218,6 +232,7 @@ export const smokeSchema = z.strictObject({
         .int()
         .min(0)
         .default(200),
+      retry: retrySchema.optional(),
     })
     .prefault({}),
   checks: z.array(checkSchema).min(1, 'the smoke suite needs at least one check'),

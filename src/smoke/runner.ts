@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { failedOutcome, failure, mergeHeaders, redactFailure, type AttemptContext, type AttemptOutcome } from './attempt.js';
 import { describeError } from './classify.js';
 import { runHttpAttempt } from './http.js';
+import { mergeRetry, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
 import { secretsFromHeaders } from './redact.js';
 import type { AttemptRecord, CheckResult, CheckStatus } from './result.js';
 import { runWebSocketAttempt } from './websocket.js';
@@ -17,7 +18,7 @@ export { classifyError } from './classify.js';
 export interface SuiteOptions {
   /** How many checks run at the same time. */
   concurrency: number;
-  defaults: { timeoutMs: number; retries: number; retryDelayMs: number };
+  defaults: { timeoutMs: number; retries: number; retryDelayMs: number; retry?: RetryPolicy | undefined };
   /** Abort: in-flight checks stop, unfinished ones are status 'skipped'. */
   signal?: AbortSignal;
   log?: Logger;
@@ -77,12 +78,13 @@ export async function runCheck(check: CheckConfig, baseUrl: string, opts: SuiteO
   const secrets = [...secretsFromHeaders(opts.headers, { all: true }), ...secretsFromHeaders(check.headers)];
   const base = { timeoutMs, headers, secrets };
   const log = opts.log?.child({ check: check.name });
+  const policy = mergeRetry(opts.defaults.retry, check.retry);
 
   const attemptLog: AttemptRecord[] = [];
   let last: AttemptOutcome | undefined;
   let status: CheckStatus = 'skipped';
   for (let attempt = 1; attempt <= retries + 1; attempt++) {
-    if (attempt > 1 && !(await sleep(opts.defaults.retryDelayMs, opts.signal))) break;
+    if (attempt > 1 && !(await sleep(retryDelayMs(policy, attempt - 1, opts.defaults.retryDelayMs), opts.signal))) break;
     const t0 = performance.now();
     const outcome = await attemptOnce(check, baseUrl, opts, base);
     const durationMs = Math.round(performance.now() - t0);
@@ -101,6 +103,10 @@ export async function runCheck(check: CheckConfig, baseUrl: string, opts: SuiteO
     last = outcome;
     status = outcome.status;
     if (outcome.status === 'pass') break;
+    if (!shouldRetry(policy, outcome.failure?.class)) {
+      if (attempt <= retries) log?.debug({ attempt, class: outcome.failure?.class }, 'not retried: class not in retry.onlyOn');
+      break;
+    }
   }
   // An abort between or during attempts leaves the check unfinished, whatever came before.
   if (opts.signal?.aborted && status !== 'pass') {
