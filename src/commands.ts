@@ -130,13 +130,14 @@ async function smokeOnly(values: CliValues, signal: AbortSignal): Promise<ExitCo
   } catch {
     throw new UsageError(`--url is not a URL: "${values.url}"`);
   }
-  const { config } = await loadConfig(values.config ?? 'loop.config.yaml');
+  const { config, baseDir } = await loadConfig(values.config ?? 'loop.config.yaml');
   const log = logger(values);
   const results = await runSuite(config.smoke.checks, url.href, {
     concurrency: config.smoke.concurrency,
     defaults: config.smoke.defaults,
     signal,
     log,
+    baseDir,
   });
   if (signal.aborted) return EXIT.interrupted;
   const gate = assessGate(results, config.gate);

@@ -129,8 +129,34 @@ export const websocketCheckSchema = z
   })
   .describe('A WebSocket connection (or N), a send/expect script, and how it must close.');
 
-export const checkSchema = z.discriminatedUnion('kind', [httpCheckSchema, websocketCheckSchema], {
-  error: (iss) => (iss.code === 'invalid_union' ? 'a check needs `kind: http` or `kind: websocket`' : undefined),
+const priorityRule = z.union(
+  [
+    z.strictObject({ match: z.string().min(1).describe('Substring of the test name, or /regex/ (e.g. "[P0]", "@p0", "/@smoke\\b/i").'), priority }),
+    z.strictObject({ suite: z.string().min(1).describe('Glob over the suite path ("api › auth"); * matches any run of characters.'), priority }),
+    z.strictObject({ file: z.string().min(1).describe('Glob over the test file path; * does not cross "/", ** does.'), priority }),
+  ],
+  { error: 'a priority rule is {match, priority}, {suite, priority} or {file, priority}' },
+);
+
+export const commandCheckSchema = z
+  .strictObject({
+    ...checkBase,
+    kind: z.literal('command'),
+    path: path.default('/').describe('Joined to the candidate URL given to the command (DEPLOY_LOOP_URL, BASE_URL).'),
+    headers: headerMap.default({}).describe('Given to the command as JSON in DEPLOY_LOOP_HEADERS; credential values are redacted from evidence.'),
+    command: argv.describe('Your test command, e.g. [npx, vitest, run, --reporter=junit, --outputFile=junit.xml]. DEPLOY_LOOP_URL and BASE_URL hold the candidate URL.'),
+    cwd: z.string().min(1).optional().describe('Folder to run in, relative to the config file\'s folder.'),
+    env: envMap.default({}),
+    junit: z.string({ error: 'expected junit: the path of the JUnit XML file the command writes' }).min(1)
+      .describe('JUnit XML file the command writes, relative to cwd. Removed before each run so a stale file is never read.'),
+    timeoutMs: ms('timeoutMs').default(300_000).describe('Whole command timeout.'),
+    priorities: z.array(priorityRule).default([]).describe('First matching rule gives a test case its priority.'),
+    defaultPriority: priority.optional().describe('Priority of a test case no rule matches; defaults to the check\'s priority.'),
+  })
+  .describe('Runs an existing test suite against the candidate and turns each JUnit test case into a check.');
+
+export const checkSchema = z.discriminatedUnion('kind', [httpCheckSchema, websocketCheckSchema, commandCheckSchema], {
+  error: (iss) => (iss.code === 'invalid_union' ? 'a check needs `kind: http`, `kind: websocket` or `kind: command`' : undefined),
 });
 
 const commandBuildSchema = z.strictObject({
@@ -305,6 +331,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type CheckConfig = z.output<typeof checkSchema>;
 export type HttpCheckConfig = z.output<typeof httpCheckSchema>;
 export type WebSocketCheckConfig = z.output<typeof websocketCheckSchema>;
+export type CommandCheckConfig = z.output<typeof commandCheckSchema>;
 export type SmokeConfig = z.output<typeof smokeSchema>;
 export type GateConfig = z.output<typeof gateSchema>;
 export type BuildConfig = z.output<typeof buildSchema>;

@@ -28,6 +28,8 @@ export interface CycleDeps {
   cycle: number;
   runId: string;
   checkLocations: Record<string, string>;
+  /** The config file's folder: a `command` check's cwd is relative to it (default: the process cwd). */
+  baseDir?: string;
   fix?: FixRecord;
   /** Headers added to every smoke request (ID tokens); never recorded. */
   smokeHeaders?: Record<string, string>;
@@ -141,6 +143,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
       defaults: config.smoke.defaults,
       signal,
       log: log.child({ stage: 'smoke' }),
+      ...(deps.baseDir ? { baseDir: deps.baseDir } : {}),
       ...(Object.keys(smokeHeaders).length > 0 ? { headers: smokeHeaders } : {}),
     });
     rec.smoke.durationMs = Math.round(performance.now() - smokeStart);
@@ -221,6 +224,7 @@ async function smokeServiceUrl(deps: CycleDeps, names: TrafficConfig['smoke'], l
     defaults: config.smoke.defaults,
     signal,
     log: log.child({ stage: 'smoke', canary: true }),
+    ...(deps.baseDir ? { baseDir: deps.baseDir } : {}),
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
   });
 }

@@ -66,7 +66,8 @@ export interface AttemptRecord {
 
 export interface CheckResult {
   name: string;
-  kind: 'http' | 'websocket' | 'deploy' | 'build';
+  /** 'command': one test case of a user's test command (see smoke/command.ts). */
+  kind: 'http' | 'websocket' | 'deploy' | 'build' | 'command';
   priority: Priority;
   status: CheckStatus;
   durationMs: number;

@@ -4,6 +4,7 @@
  * everything unfinished `skipped`.
  */
 import type { CheckConfig } from '../config/schema.js';
+import { runCommandCheck } from './command.js';
 import type { Logger } from '../log.js';
 import { failedOutcome, failure, mergeHeaders, redactFailure, type AttemptContext, type AttemptOutcome } from './attempt.js';
 import { describeError } from './classify.js';
@@ -27,12 +28,17 @@ export interface SuiteOptions {
    * name wins. Their values are treated as secrets and never appear in evidence.
    */
   headers?: Record<string, string>;
+  /** Folder a `command` check's `cwd` is relative to (the config file's folder); default the process cwd. */
+  baseDir?: string;
 }
 
-type Attempt = (check: CheckConfig, baseUrl: string, ctx: AttemptContext) => Promise<AttemptOutcome>;
+/** The kinds that make one result per check; a `command` check makes one per test case. */
+type SingleCheckConfig = Exclude<CheckConfig, { kind: 'command' }>;
+
+type Attempt = (check: SingleCheckConfig, baseUrl: string, ctx: AttemptContext) => Promise<AttemptOutcome>;
 
 /** One runner per check kind; the Record makes the compiler list every kind. */
-const RUNNERS: Record<CheckConfig['kind'], Attempt> = {
+const RUNNERS: Record<SingleCheckConfig['kind'], Attempt> = {
   http: (check, baseUrl, ctx) => runHttpAttempt(check as Extract<CheckConfig, { kind: 'http' }>, baseUrl, ctx),
   websocket: (check, baseUrl, ctx) => runWebSocketAttempt(check as Extract<CheckConfig, { kind: 'websocket' }>, baseUrl, ctx),
 };
@@ -57,7 +63,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
   });
 }
 
-async function attemptOnce(check: CheckConfig, baseUrl: string, opts: SuiteOptions, base: Omit<AttemptContext, 'signal'>): Promise<AttemptOutcome> {
+async function attemptOnce(check: SingleCheckConfig, baseUrl: string, opts: SuiteOptions, base: Omit<AttemptContext, 'signal'>): Promise<AttemptOutcome> {
   const timeout = AbortSignal.timeout(base.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
   try {
@@ -69,7 +75,7 @@ async function attemptOnce(check: CheckConfig, baseUrl: string, opts: SuiteOptio
 }
 
 /** Runs one check with its retries. Never throws. */
-export async function runCheck(check: CheckConfig, baseUrl: string, opts: SuiteOptions): Promise<CheckResult> {
+export async function runCheck(check: SingleCheckConfig, baseUrl: string, opts: SuiteOptions): Promise<CheckResult> {
   if (opts.signal?.aborted) return skippedResult(check);
   const started = performance.now();
   const retries = check.retries ?? opts.defaults.retries;
@@ -132,18 +138,25 @@ export async function runCheck(check: CheckConfig, baseUrl: string, opts: SuiteO
   return result;
 }
 
-/** Runs the checks with bounded concurrency; results come back in config order. Never throws. */
+/**
+ * Runs the checks with bounded concurrency; results come back in config order, a `command` check's
+ * test cases in place of it. Never throws.
+ */
 export async function runSuite(checks: CheckConfig[], baseUrl: string, opts: SuiteOptions): Promise<CheckResult[]> {
-  const results: (CheckResult | undefined)[] = new Array(checks.length);
+  const results: (CheckResult[] | undefined)[] = new Array(checks.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < checks.length && !opts.signal?.aborted) {
       const i = next++;
       const check = checks[i];
-      if (check) results[i] = await runCheck(check, baseUrl, opts);
+      if (!check) continue;
+      results[i] =
+        check.kind === 'command'
+          ? await runCommandCheck(check, baseUrl, { baseDir: opts.baseDir, signal: opts.signal, headers: opts.headers, log: opts.log?.child({ check: check.name }) })
+          : [await runCheck(check, baseUrl, opts)];
     }
   };
   const workers = Math.max(1, Math.min(opts.concurrency, checks.length));
   await Promise.all(Array.from({ length: workers }, worker));
-  return checks.map((check, i) => results[i] ?? skippedResult(check));
+  return checks.flatMap((check, i) => results[i] ?? [skippedResult(check)]);
 }

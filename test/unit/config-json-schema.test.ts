@@ -95,7 +95,7 @@ describe('published JSON Schema', () => {
     const checks = (smoke.properties as Record<string, Schema>).checks as Schema;
     expect(checks).toMatchObject({ type: 'array', minItems: 1 });
     const kinds = ((checks.items as Schema).oneOf as Schema[]).map((o) => (o.properties as Record<string, Schema>).kind?.const);
-    expect(kinds).toEqual(['http', 'websocket']);
+    expect(kinds).toEqual(['http', 'websocket', 'command']);
   });
 
   it('accepts the repository loop.config.yaml', () => {
