@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { PRIORITIES } from '../smoke/result.js';
+import { parseThreshold } from '../loop/thresholds.js';
 import { RETRY_ON } from '../smoke/retry.js';
 import { cloudRunTargetSchema } from './cloudrun-schema.js';
 import { containerBuildSchemas, localContainerSchema } from './container-schema.js';
@@ -231,6 +232,15 @@ export const trafficSchema = z
   .prefault({});
 
 const gatePercent = z.number({ error: 'expected a minimum pass rate in percent (0-100)' }).min(0).max(100);
+const thresholdSchema = z.strictObject({
+  expr: z.string({ error: 'expected expr: a threshold such as "p95(latency) < 500ms"' }).superRefine((expr, ctx) => {
+    const parsed = parseThreshold(expr);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error });
+  }).describe('func(metric) op value: p50/p90/p95/p99/min/max/avg of latency or connectMs (ms, s), rate(fail|pass) (0-1 or %), count(fail|pass).'),
+  checks: z.array(z.string().min(1)).min(1, 'expected at least one check name').optional().describe('Only these checks (a command check covers its test cases).'),
+  priority: priority.optional().describe('Only checks of this priority.'),
+  abortOnFail: z.boolean().optional().describe('Not yet implemented: thresholds are evaluated when the smoke run ends.'),
+});
 export const gateSchema = z
   .strictObject({
     P0: gatePercent.default(100),
@@ -241,6 +251,8 @@ export const gateSchema = z
       .boolean({ error: 'expected allowFlaky as true or false' })
       .optional()
       .describe('Count a check that passed only on retry (flaky) as passing. Default false.'),
+    thresholds: z.array(thresholdSchema).optional()
+      .describe('Figure thresholds; each must hold for the gate to pass. Zero samples fail.'),
   })
   .prefault({})
   .describe(

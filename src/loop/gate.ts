@@ -3,12 +3,13 @@
  * a suite that ran nothing fails, a priority gated above 0% with no check of that priority fails
  * (the default `P0: 100` included: a suite with no P0 check cannot show that every P0 passes;
  * write `P0: 0` to run one on purpose), and a pass that needed a retry (flaky) does not count as
- * passing unless `allowFlaky: true`.
+ * passing unless `allowFlaky: true`. Figure thresholds (thresholds.ts) must each hold, and fail with zero samples.
  */
 import type { GateConfig } from '../config/schema.js';
 import { passedOnRetry } from '../report/flaky.js';
 import { PRIORITIES, type CheckResult } from '../smoke/result.js';
 import type { GateVerdict, PriorityTally } from './record.js';
+import { evaluateThresholds, thresholdReason } from './thresholds.js';
 
 export interface GateExtras {
   /** Reasons from outside the results that block the gate (an unaccepted suite change). */
@@ -44,8 +45,12 @@ export function assessGate(results: readonly CheckResult[], gate: GateConfig, ex
     if (flaky > 0) tally.flaky = flaky;
     return tally;
   });
+  const thresholds = evaluateThresholds(results, gate.thresholds ?? []);
+  for (const t of thresholds) if (!t.passed && !nothingRan) reasons.push(thresholdReason(t));
   reasons.push(...(extras.blockers ?? []));
-  return { passed: reasons.length === 0, tallies, reasons };
+  const verdict: GateVerdict = { passed: reasons.length === 0, tallies, reasons };
+  if (thresholds.length > 0) verdict.thresholds = thresholds;
+  return verdict;
 }
 
 function round1(n: number): number {

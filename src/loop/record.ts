@@ -32,6 +32,8 @@ export interface GateVerdict {
   tallies: PriorityTally[];
   /** One sentence per failed priority: "P0 passed 3 of 4 (75%), needs 100%". */
   reasons: string[];
+  /** gate.thresholds with their measured values (absent when none are configured). */
+  thresholds?: Array<{ expr: string; scope: string; value: number | null; passed: boolean; samples: number }>;
 }
 
 export interface BuildRecord {

@@ -1,0 +1,160 @@
+/**
+ * Figure thresholds for the gate, in a small language close to k6's. Pure: text in, a parse or an
+ * error out; results in, measured values out.
+ *
+ *   expr     := func '(' metric ')' op number [unit]
+ *   func     := p50 | p90 | p95 | p99 | min | max | avg   over latency | connectMs   (milliseconds)
+ *             | rate                                     over fail | pass          (a fraction 0..1)
+ *             | count                                    over fail | pass          (how many results)
+ *   op       := < | <= | > | >= | == | !=
+ *   unit     := ms | s   for times;   %  for rates (5% == 0.05)
+ *
+ * e.g. `p95(latency) < 500ms`, `max(connectMs) < 1s`, `rate(fail) == 0`, `rate(pass) >= 99%`.
+ * A threshold with zero samples fails (fail closed): no measurement cannot show a limit holds.
+ * A skipped result is not a sample; an error counts as a failure.
+ */
+import type { CheckResult, Priority } from '../smoke/result.js';
+
+export const THRESHOLD_FUNCTIONS = ['p50', 'p90', 'p95', 'p99', 'min', 'max', 'avg', 'rate', 'count'] as const;
+type Fn = (typeof THRESHOLD_FUNCTIONS)[number];
+const OPS = ['<=', '>=', '==', '!=', '<', '>'] as const;
+type Op = (typeof OPS)[number];
+type Metric = 'latency' | 'connectMs' | 'fail' | 'pass';
+
+export interface ParsedThreshold {
+  fn: Fn;
+  metric: Metric;
+  op: Op;
+  /** In milliseconds for times, a fraction for rates, a count for counts. */
+  value: number;
+}
+
+export type ThresholdParse = { ok: true; threshold: ParsedThreshold } | { ok: false; error: string };
+
+export interface ThresholdConfig {
+  expr: string;
+  /** Only these checks (a `command` check's name covers all its test cases). */
+  checks?: string[];
+  /** Only checks of this priority. */
+  priority?: Priority;
+  /** Not yet implemented: the threshold is evaluated once the smoke run ends. */
+  abortOnFail?: boolean;
+}
+
+export interface ThresholdResult {
+  expr: string;
+  /** Which results it looked at: "all checks", "P0 checks", "checks a, b". */
+  scope: string;
+  /** The measured value (ms, fraction or count); null with zero samples. */
+  value: number | null;
+  passed: boolean;
+  samples: number;
+}
+
+const SHAPE = /^\s*([a-z0-9]+)\s*\(\s*([A-Za-z]+)\s*\)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*(ms|s|%)?\s*$/;
+const HELP = 'expected e.g. "p95(latency) < 500ms", "max(connectMs) < 1s", "rate(fail) == 0" or "count(fail) <= 2"';
+
+export function parseThreshold(expr: string): ThresholdParse {
+  const m = SHAPE.exec(expr);
+  if (!m) return { ok: false, error: `cannot read threshold "${expr}": ${HELP}` };
+  const [, fnText = '', metricText = '', op = '<', num = '0', unit] = m;
+  if (!(THRESHOLD_FUNCTIONS as readonly string[]).includes(fnText)) {
+    return { ok: false, error: `unknown function "${fnText}" in "${expr}": use ${THRESHOLD_FUNCTIONS.join(', ')}` };
+  }
+  const fn = fnText as Fn;
+  let value = Number(num);
+  if (fn === 'rate' || fn === 'count') {
+    if (metricText !== 'fail' && metricText !== 'pass') return { ok: false, error: `${fn}() takes fail or pass, not "${metricText}" (in "${expr}")` };
+    if (fn === 'rate') {
+      if (unit === 'ms' || unit === 's') return { ok: false, error: `rate() is a fraction, not a time: write 0.05 or 5% (in "${expr}")` };
+      if (unit === '%') value /= 100;
+      if (value < 0 || value > 1) return { ok: false, error: `rate() is between 0 and 1 (0% and 100%); got ${num}${unit ?? ''} in "${expr}"` };
+    } else if (unit) return { ok: false, error: `count() is a plain number, without "${unit}" (in "${expr}")` };
+  } else {
+    if (metricText !== 'latency' && metricText !== 'connectMs') return { ok: false, error: `${fn}() takes latency or connectMs, not "${metricText}" (in "${expr}")` };
+    if (unit === '%') return { ok: false, error: `${fn}(${metricText}) is a time: write ms or s, not % (in "${expr}")` };
+    if (unit === 's') value *= 1000;
+  }
+  return { ok: true, threshold: { fn, metric: metricText as Metric, op: op as Op, value } };
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: number[], p: number): number {
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] ?? NaN;
+}
+
+function compare(a: number, op: Op, b: number): boolean {
+  switch (op) {
+    case '<': return a < b;
+    case '<=': return a <= b;
+    case '>': return a > b;
+    case '>=': return a >= b;
+    case '==': return a === b;
+    case '!=': return a !== b;
+  }
+}
+
+function inScope(r: CheckResult, t: ThresholdConfig): boolean {
+  if (t.priority && r.priority !== t.priority) return false;
+  if (t.checks && !t.checks.some((n) => r.name === n || r.name.startsWith(`${n} › `))) return false;
+  return r.status !== 'skipped';
+}
+
+function scopeText(t: ThresholdConfig): string {
+  const parts: string[] = [];
+  if (t.priority) parts.push(`${t.priority} checks`);
+  if (t.checks) parts.push(`checks ${t.checks.join(', ')}`);
+  return parts.length > 0 ? parts.join(' among ') : 'all checks';
+}
+
+/** The measured value and its sample count, before comparison. */
+export function measure(p: ParsedThreshold, results: readonly CheckResult[]): { value: number | null; samples: number } {
+  if (p.fn === 'rate' || p.fn === 'count') {
+    const n = results.filter((r) => (p.metric === 'pass' ? r.status === 'pass' : r.status !== 'pass')).length;
+    if (results.length === 0) return { value: null, samples: 0 };
+    return { value: p.fn === 'count' ? n : n / results.length, samples: results.length };
+  }
+  const key = p.metric === 'latency' ? 'latencyMs' : 'connectMs';
+  const xs = results.map((r) => r.figures[key]).filter((x): x is number => typeof x === 'number').sort((a, b) => a - b);
+  if (xs.length === 0) return { value: null, samples: 0 };
+  const pick: Record<Exclude<Fn, 'rate' | 'count'>, () => number> = {
+    p50: () => percentile(xs, 50),
+    p90: () => percentile(xs, 90),
+    p95: () => percentile(xs, 95),
+    p99: () => percentile(xs, 99),
+    min: () => xs[0] ?? NaN,
+    max: () => xs[xs.length - 1] ?? NaN,
+    avg: () => Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 10) / 10,
+  };
+  return { value: pick[p.fn](), samples: xs.length };
+}
+
+export function evaluateThreshold(results: readonly CheckResult[], t: ThresholdConfig): ThresholdResult {
+  const scope = scopeText(t);
+  const parsed = parseThreshold(t.expr);
+  // The schema rejects unreadable expressions; one that slips through fails closed.
+  if (!parsed.ok) return { expr: t.expr, scope, value: null, passed: false, samples: 0 };
+  const { value, samples } = measure(parsed.threshold, results.filter((r) => inScope(r, t)));
+  const passed = value !== null && samples > 0 && compare(value, parsed.threshold.op, parsed.threshold.value);
+  return { expr: t.expr, scope, value, passed, samples };
+}
+
+export function evaluateThresholds(results: readonly CheckResult[], thresholds: readonly ThresholdConfig[]): ThresholdResult[] {
+  return thresholds.map((t) => evaluateThreshold(results, t));
+}
+
+/** The gate's reason for a failed threshold, with its measured value. */
+export function thresholdReason(r: ThresholdResult): string {
+  if (r.samples === 0) return `threshold ${r.expr} (${r.scope}) had no samples: nothing measured cannot pass`;
+  return `threshold ${r.expr} (${r.scope}) failed: measured ${formatThresholdValue(r)}`;
+}
+
+/** ms for times, percent for rates, a number for counts. */
+export function formatThresholdValue(r: Pick<ThresholdResult, 'expr' | 'value'>): string {
+  if (r.value === null) return 'no samples';
+  const fn = /^\s*([a-z0-9]+)/.exec(r.expr)?.[1];
+  if (fn === 'rate') return `${Math.round(r.value * 1000) / 10}%`;
+  if (fn === 'count') return String(r.value);
+  return `${r.value} ms`;
+}
