@@ -15,6 +15,8 @@ Commands:
   cycle               one cycle (build, deploy candidate, smoke, gate, promote or keep)
   smoke --url URL     only the smoke suite, against any URL
   validate            check the config and print a summary; runs nothing
+  init                write a commented loop.config.yaml (--service NAME, --target local|cloudrun,
+                      --health-path /healthz, --ws-path /ws, --force to overwrite); never asks
   schema              print the config's JSON Schema
   report              re-render every report from reports/history (--cycle N prints one)
   accept-suite        accept the current smoke suite and gate after a change that weakened them
@@ -57,6 +59,11 @@ const OPTIONS = {
   port: { type: 'string' },
   'emulator-config': { type: 'string' },
   revision: { type: 'string' },
+  service: { type: 'string' },
+  target: { type: 'string' },
+  'health-path': { type: 'string' },
+  'ws-path': { type: 'string' },
+  force: { type: 'boolean' },
   'log-format': { type: 'string', default: 'auto' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },

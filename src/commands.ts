@@ -46,6 +46,19 @@ export async function runCommandLine(command: string, values: CliValues, signal:
       return smokeOnly(values, signal);
     case 'validate':
       return validate(values);
+    case 'init': {
+      const { initConfig } = await import('./init.js');
+      const file = await initConfig({
+        file: values.config ?? 'loop.config.yaml',
+        force: values.force === true,
+        ...(values.service !== undefined ? { service: values.service } : {}),
+        ...(values.target !== undefined ? { target: values.target } : {}),
+        ...(values['health-path'] !== undefined ? { healthPath: values['health-path'] } : {}),
+        ...(values['ws-path'] !== undefined ? { wsPath: values['ws-path'] } : {}),
+      });
+      process.stdout.write(`wrote ${file}; check it with: deploy-loop validate${values.config && values.config !== 'loop.config.yaml' ? ` -c ${values.config}` : ''}\n`);
+      return EXIT.ok;
+    }
     case 'schema':
       process.stdout.write(renderJsonSchema());
       return EXIT.ok;

@@ -1,0 +1,160 @@
+/**
+ * `deploy-loop init`: writes a commented loop.config.yaml for a user's service from flags alone, so
+ * it works the same in CI as at a terminal. The file it writes passes `deploy-loop validate`.
+ */
+import { access, mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { UsageError } from './errors.js';
+
+export interface InitOptions {
+  /** Where to write; refused if it exists unless `force`. */
+  file: string;
+  service?: string;
+  target?: string;
+  healthPath?: string;
+  wsPath?: string;
+  force?: boolean;
+}
+
+const SERVICE_NAME = /^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/;
+const TARGETS = ['local', 'cloudrun'] as const;
+type InitTarget = (typeof TARGETS)[number];
+
+/** A service name from a folder name: lowercase, dashes, Cloud Run's rules; `my-service` if nothing is left. */
+export function serviceNameFrom(folder: string): string {
+  const name = folder.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').slice(0, 49).replace(/-+$/, '');
+  return SERVICE_NAME.test(name) ? name : 'my-service';
+}
+
+function checkPath(flag: string, value: string): string {
+  if (!value.startsWith('/')) throw new UsageError(`--${flag} must start with "/" (got "${value}")`);
+  if (/[\s"'#]/.test(value)) throw new UsageError(`--${flag} may not contain spaces, quotes or "#" (got "${value}")`);
+  return value;
+}
+
+/** Writes the config; returns its absolute path. */
+export async function initConfig(opts: InitOptions): Promise<string> {
+  const file = resolve(opts.file);
+  const service = opts.service ?? serviceNameFrom(basename(resolve(file, '..')));
+  if (!SERVICE_NAME.test(service)) {
+    throw new UsageError(`--service "${service}" is not a valid name: lowercase letters, digits and dashes, starting with a letter (Cloud Run rules)`);
+  }
+  const target = (opts.target ?? 'local') as InitTarget;
+  if (!TARGETS.includes(target)) throw new UsageError(`--target must be local or cloudrun (got "${opts.target}")`);
+  const health = checkPath('health-path', opts.healthPath ?? '/healthz');
+  const ws = opts.wsPath === undefined ? undefined : checkPath('ws-path', opts.wsPath);
+  if (!opts.force && (await exists(file))) {
+    throw new UsageError(`${file} already exists; not overwriting it`, 'pass --force to replace it');
+  }
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, renderInitConfig({ service, target, health, ...(ws ? { ws } : {}) }));
+  return file;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function renderInitConfig(o: { service: string; target: InitTarget; health: string; ws?: string }): string {
+  const deploy = o.target === 'local' ? localSection(o.health) : cloudRunSection(o.service, o.health);
+  const wsCheck = o.ws
+    ? `
+    # A WebSocket conversation: connect, send, expect a reply. Adjust the script to your protocol.
+    - name: websocket
+      kind: websocket
+      priority: P0
+      path: ${o.ws}
+      maxConnectMs: 2000
+      script:
+        - send: { type: ping }
+        - expect: { text: ping }
+`
+    : '';
+  return `# deploy-loop configuration for ${o.service}, written by \`deploy-loop init\`.
+# Check it with \`deploy-loop validate\`; editor completion: \`deploy-loop schema > loop.config.schema.json\`.
+# Strings may use \${VAR} and \${VAR:-default} from the environment.
+apiVersion: deploy-loop/v1
+service: ${o.service}
+${deploy}
+smoke:
+  defaults:
+    timeoutMs: 5000
+    # Extra attempts after a failure; retry.onlyOn keeps a real bug (an assertion) from being retried.
+    retries: 1
+    retry: { policy: exponential, delayMs: 200, onlyOn: [network, timeout, http-5xx] }
+  checks:
+    # P0 checks must all pass for a cycle to pass the gate.
+    - name: health
+      kind: http
+      priority: P0
+      path: ${o.health}
+      expect:
+        status: 200
+        maxLatencyMs: 1000
+${wsCheck}
+# Minimum pass rate per priority, in percent. Unset priorities are reported but not gated.
+gate:
+  P0: 100
+
+loop:
+  # \`deploy-loop run\` stops at the first of: the gate passes, maxCycles, maxMinutes, or the same
+  # checks failing for stallAfter cycles.
+  maxCycles: 5
+  maxMinutes: 60
+  stallAfter: 3
+  # A command (an agent, a script) run between cycles with the report in DEPLOY_LOOP_REPORT_JSON and
+  # the ranked issues in DEPLOY_LOOP_ISSUES_JSON. Uncomment and adjust:
+  # fix:
+  #   command: [node, scripts/fix.mjs]
+  #   timeoutMs: 600000
+  # onFixFailure: stop   # end the run as fix-failed when the fix command fails (default: continue)
+
+reports:
+  dir: reports
+`;
+}
+
+function localSection(health: string): string {
+  return `
+# Build: the folder is copied into an immutable revision folder; command (optional) runs inside it.
+build:
+  kind: command
+  context: .
+  # command: [npm, run, build]
+
+# The embedded local target: each revision runs as a process with PORT set, behind a local proxy
+# that splits traffic between revisions like Cloud Run does.
+target:
+  kind: local
+  command: [node, server.js]
+  readiness:
+    path: ${health}
+    timeoutMs: 15000
+`;
+}
+
+function cloudRunSection(service: string, health: string): string {
+  return `
+# Build: gcloud builds submit; the image is tagged per cycle and deployed by digest.
+build:
+  kind: cloudbuild
+  context: .
+  image: \${REGION:-us-central1}-docker.pkg.dev/\${GOOGLE_CLOUD_PROJECT:-my-project}/deploy-loop/${service}
+
+# Google Cloud Run: each cycle deploys a candidate revision with no traffic, smokes its tag URL, and
+# promotes it when the gate passes. Credentials come from Application Default Credentials.
+target:
+  kind: cloudrun
+  project: \${GOOGLE_CLOUD_PROJECT:-my-project}
+  region: \${REGION:-us-central1}
+
+# direct: the candidate takes 100% once it passes. canary: it takes the shares in steps.
+traffic:
+  strategy: direct
+`;
+}
