@@ -4,6 +4,7 @@
  */
 import type { TrafficEntry } from '../deploy/target.js';
 import type { CycleRecord } from '../loop/record.js';
+import { formatThresholdValue } from '../loop/thresholds.js';
 import { escapeText, fence, formatCommand, formatMs, formatPercent, inlineCode, renderTable } from './format.js';
 import { checkResults } from './outcomes.js';
 import { renderComparison, renderIssues, renderNextSteps, renderResults } from './markdown-checks.js';
@@ -72,6 +73,15 @@ function renderGate(r: CycleRecord): string {
           t.total === 0 ? (t.ok ? 'no checks' : 'failed: no checks') : t.threshold === null ? '—' : t.ok ? 'passed' : 'failed',
         ]),
         ['left', 'right', 'right', 'right', 'right', 'left'],
+      ),
+    );
+  }
+  if (r.gate.thresholds && r.gate.thresholds.length > 0) {
+    out.push(
+      renderTable(
+        ['Threshold', 'Over', 'Measured', 'Samples', 'Result'],
+        r.gate.thresholds.map((t) => [inlineCode(t.expr), escapeText(t.scope), formatThresholdValue(t), String(t.samples), t.passed ? 'passed' : t.samples === 0 ? 'failed: no samples' : 'failed']),
+        ['left', 'left', 'right', 'right', 'left'],
       ),
     );
   }

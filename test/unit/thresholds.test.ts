@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { gateSchema } from '../../src/config/schema.js';
 import { assessGate } from '../../src/loop/gate.js';
+import { renderCycleMarkdown } from '../../src/report/markdown.js';
+import { firstCycleGateFailed } from './report-fixtures.js';
 import { evaluateThreshold, parseThreshold, type ThresholdConfig } from '../../src/loop/thresholds.js';
 import type { CheckResult, CheckStatus, Priority } from '../../src/smoke/result.js';
 
@@ -98,5 +100,17 @@ describe('thresholds in the gate', () => {
     expect(r.success).toBe(false);
     expect(r.error?.issues[0]?.path).toEqual(['thresholds', 1, 'expr']);
     expect(r.error?.issues[0]?.message).toMatch(/is a time/);
+  });
+});
+
+describe('thresholds in the cycle report', () => {
+  it('the markdown shows each threshold with its measured value and sample count', () => {
+    const rec = firstCycleGateFailed();
+    rec.gate = assessGate(rec.smoke.results, gateSchema.parse({ P0: 0, thresholds: [{ expr: 'rate(fail) == 0' }, { expr: 'max(connectMs) < 1s', checks: ['nope'] }] }));
+    const md = renderCycleMarkdown(rec, []);
+    const fails = rec.smoke.results.filter((r) => r.status !== 'pass' && r.status !== 'skipped').length;
+    const total = rec.smoke.results.filter((r) => r.status !== 'skipped').length;
+    expect(md).toContain(`| \`rate(fail) == 0\` | all checks | ${Math.round((fails / total) * 1000) / 10}% | ${total} | failed |`);
+    expect(md).toContain('| `max(connectMs) < 1s` | checks nope | no samples | 0 | failed: no samples |');
   });
 });
