@@ -14,6 +14,7 @@ import { collectSecrets, redactDeep } from '../redact.js';
 import { runCycle } from './cycle.js';
 import { runFix } from './fix.js';
 import { acquireLock } from './lock.js';
+import { clearCycleStarted, markCycleStarted, recoverUnfinishedCycles } from './journal.js';
 import { nextCycleNumber, readHistory } from './history.js';
 import { assessIntegrity, fingerprintSuite, integrityBlocker, readAcceptedSuite } from './integrity.js';
 import { publishCycle, type PublishedCycle } from './publish.js';
@@ -56,6 +57,8 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
   for (const p of history.problems) log.warn({ file: p.file }, `history: ${p.message} (left as it is)`);
   // Before anything is started: a second loop on the same service is refused, naming the holder.
   const lock = await acquireLock(reportsDir, { runId, service: config.service, command: opts.noFix ? 'deploy-loop cycle' : 'deploy-loop run' }, log);
+  // Holding the lock: a journal entry left now belongs to a run that died mid-cycle.
+  await recoverUnfinishedCycles(reportsDir, history, config.service, log);
 
   const builder = createBuilder(config.build, { service: config.service, baseDir });
   const target = opts.target ?? createTarget(config.target, { service: config.service, log: log.child({ stage: 'deploy' }), baseDir });
@@ -96,6 +99,7 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
         acceptedSha,
       );
       if (integrity.blocked) log.warn({ changes: integrity.changes.filter((c) => c.weakening).map((c) => c.text) }, 'suite weakened: the gate is blocked until accept-suite');
+      await markCycleStarted(reportsDir, { cycle, runId, pid: process.pid, startedAt: new Date().toISOString(), service: config.service, target: target.kind, trafficBefore: history.records.at(-1)?.traffic.after ?? [] });
       const raw = await runCycle({
         config,
         builder,
@@ -115,6 +119,7 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
       if (ended) end(record, ended.status, ended.detail);
       const earlier = [...history.records];
       let published = await publishCycle(reportsDir, record, earlier);
+      await clearCycleStarted(reportsDir, cycle);
       history.records.push(record);
       outcome.cycles.push(record);
       outcome.published.push(published);

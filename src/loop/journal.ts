@@ -1,0 +1,100 @@
+/**
+ * The cycle journal: `history/cycle-NNN.started.json` is written (atomically) before a cycle starts
+ * and removed once its record is written. One left behind means the run died mid-cycle (kill -9, a
+ * crash, a power cut); the next run, holding the lock so no live loop owns it, records that cycle
+ * as `interrupted` and numbers its own cycles after it.
+ */
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TrafficEntry } from '../deploy/target.js';
+import { writeFileAtomic } from '../fs-atomic.js';
+import type { Logger } from '../log.js';
+import { historyDir, writeRecord, type History } from './history.js';
+import { RECORD_SCHEMA_VERSION, type CycleRecord } from './record.js';
+
+export interface StartedCycle {
+  cycle: number;
+  runId: string;
+  pid: number;
+  startedAt: string;
+  service: string;
+  target: string;
+  /** The split the last record left behind: what traffic should still be after a kill. */
+  trafficBefore: TrafficEntry[];
+}
+
+const STARTED = /^cycle-(\d{3,})\.started\.json$/;
+
+export function startedFile(reportsDir: string, cycle: number): string {
+  return join(historyDir(reportsDir), `cycle-${String(cycle).padStart(3, '0')}.started.json`);
+}
+
+export async function markCycleStarted(reportsDir: string, entry: StartedCycle): Promise<void> {
+  await writeFileAtomic(startedFile(reportsDir, entry.cycle), `${JSON.stringify(entry, null, 2)}\n`);
+}
+
+export async function clearCycleStarted(reportsDir: string, cycle: number): Promise<void> {
+  await rm(startedFile(reportsDir, cycle), { force: true });
+}
+
+/** The record of a cycle whose run was killed: no stage result is known, traffic as last recorded. */
+export function interruptedRecord(s: StartedCycle, now = new Date()): CycleRecord {
+  const note = `the run was killed (pid ${s.pid}) during this cycle`;
+  return {
+    schemaVersion: RECORD_SCHEMA_VERSION,
+    service: s.service,
+    cycle: s.cycle,
+    runId: s.runId,
+    startedAt: s.startedAt,
+    finishedAt: now.toISOString(),
+    target: s.target,
+    build: { status: 'failed', kind: 'unknown', durationMs: 0, message: note, outputTail: [] },
+    deploy: { status: 'skipped', durationMs: 0, message: note },
+    traffic: { before: s.trafficBefore, after: s.trafficBefore, action: 'kept', note: `${note}; the split shown is the last one recorded before it` },
+    smoke: { durationMs: 0, results: [] },
+    gate: { passed: false, tallies: [], reasons: [note] },
+    verdict: 'interrupted',
+    checkLocations: {},
+    durations: { buildMs: 0, deployMs: 0, smokeMs: 0, totalMs: 0 },
+    runStatus: 'interrupted',
+    runStatusDetail: note,
+  };
+}
+
+/**
+ * Records every unfinished cycle left in the journal and adds it to `history`, so numbering goes on
+ * after it. Call only while holding the reports lock. Returns the records written.
+ */
+export async function recoverUnfinishedCycles(reportsDir: string, history: History, service: string, log: Logger): Promise<CycleRecord[]> {
+  let names: string[];
+  try {
+    names = (await readdir(historyDir(reportsDir))).filter((n) => STARTED.test(n)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const written: CycleRecord[] = [];
+  for (const name of names) {
+    const file = join(historyDir(reportsDir), name);
+    const cycle = Number(STARTED.exec(name)?.[1]);
+    let entry: StartedCycle;
+    try {
+      entry = JSON.parse(await readFile(file, 'utf8')) as StartedCycle;
+    } catch (err) {
+      log.warn({ file }, `journal: unreadable entry left as it is: ${(err as Error).message}`);
+      continue;
+    }
+    if (entry.service !== service) continue;
+    // The record was written and the process died before removing the entry: nothing was lost.
+    if (!history.records.some((r) => r.cycle === cycle)) {
+      const record = interruptedRecord({ ...entry, cycle });
+      await writeRecord(reportsDir, record);
+      history.records.push(record);
+      history.records.sort((a, b) => a.cycle - b.cycle);
+      written.push(record);
+      log.warn({ cycle, pid: entry.pid, runId: entry.runId, startedAt: entry.startedAt, trafficBefore: entry.trafficBefore }, `cycle ${cycle} did not finish: ${record.runStatusDetail}; recorded as interrupted`);
+    }
+    await rm(file, { force: true });
+  }
+  return written;
+}
