@@ -109,6 +109,7 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
         cycle,
         runId,
         checkLocations: loaded.checkLocations,
+        baseDir,
         ...(pendingFix ? { fix: pendingFix } : {}),
         gateExtras: { blockers: integrityBlocker(integrity) },
       });
