@@ -6,6 +6,8 @@ export { createTarget, type Target, type TrafficEntry, type Revision, type Deplo
 export { LocalTarget } from './deploy/local/target.js';
 export { CloudRunTarget } from './deploy/cloudrun/target.js';
 export { runSuite, runCheck, type SuiteOptions } from './smoke/runner.js';
+export { runCommandCheck } from './smoke/command.js';
+export { parseJUnit } from './smoke/junit-import.js';
 export type { CheckResult, Priority, FailureClass, Evidence } from './smoke/result.js';
 export { assessGate } from './loop/gate.js';
 export { runCycle, type CycleDeps } from './loop/cycle.js';
