@@ -30,6 +30,15 @@ export type DeployOutcome =
       durationMs: number;
     };
 
+/** Who holds a target-side lock, for the refusal message of a second loop. */
+export interface LockHolder {
+  runId: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  command: string;
+}
+
 export interface Target {
   readonly kind: string;
   /** Deploys a new revision tagged `tag` that receives no traffic. */
@@ -42,6 +51,12 @@ export interface Target {
   logs?(revision: string, lines: number): Promise<string[]>;
   /** Headers every smoke request to `url` needs (a Google ID token for private services). Never recorded. */
   smokeHeaders?(url: string): Promise<Record<string, string>>;
+  /**
+   * Records on the deployed service itself that this run holds it, until `ttlMs` from now; throws a
+   * UsageError naming the holder when another run's unexpired lock is there. Nothing to lock (yet)
+   * is not an error.
+   */
+  acquireLock?(ctx: StageContext, holder: LockHolder, ttlMs: number): Promise<{ release(): Promise<void> }>;
   /** Stops whatever the target started on this machine. */
   close(): Promise<void>;
 }

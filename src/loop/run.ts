@@ -3,6 +3,7 @@
  * Everything the loop started is stopped before it returns, however it ends.
  */
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { createBuilder } from '../build/index.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
@@ -79,7 +80,15 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
     record.runStatusDetail = detail;
   };
   log.info({ runId, service: config.service, target: target.kind, maxCycles, reportsDir }, 'loop started');
+  let remoteLock: { release(): Promise<void> } | undefined;
   try {
+    // The local lock cannot see a loop on another machine: the target records one on the service.
+    if (target.acquireLock) {
+      const limit = config.loop.maxMinutes;
+      const ttlMs = limit !== undefined ? limit * 60_000 + 10 * 60_000 : 2 * 3_600_000;
+      const holder = { runId, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), command: opts.noFix ? 'deploy-loop cycle' : 'deploy-loop run' };
+      remoteLock = await target.acquireLock({ signal, log, cycle: nextCycleNumber(history) }, holder, ttlMs);
+    }
     for (let i = 0; i < maxCycles; i++) {
       const cycle = nextCycleNumber(history);
       // The fix command may edit the config: the suite and gate of each cycle are read afresh (an
@@ -164,7 +173,10 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
       } else pendingFix = undefined;
     }
   } finally {
-    await target.close().finally(() => lock.release());
+    await (remoteLock?.release() ?? Promise.resolve())
+      .catch((err: unknown) => log.warn({ err }, 'could not release the lock on the service (it expires by itself)'))
+      .then(() => target.close())
+      .finally(() => lock.release());
   }
   log.info({ status: outcome.status, cycles: outcome.cycles.length }, 'loop ended');
   return outcome;

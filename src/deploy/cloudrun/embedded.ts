@@ -8,7 +8,7 @@ import type { BuiltImage } from '../../build/builder.js';
 import type { CloudRunTargetConfig } from '../../config/cloudrun-schema.js';
 import type { StageContext } from '../../context.js';
 import type { Emulator } from '../../emulator/index.js';
-import type { DeployOutcome, Target, TrafficEntry } from '../target.js';
+import type { DeployOutcome, LockHolder, Target, TrafficEntry } from '../target.js';
 import { CloudRunTarget, type CloudRunTargetOptions } from './target.js';
 
 export interface EmbeddedEmulatorOptions extends CloudRunTargetOptions {
@@ -49,6 +49,10 @@ export class EmbeddedEmulatorTarget implements Target {
 
   async smokeHeaders(url: string): Promise<Record<string, string>> {
     return (await this.target()).smokeHeaders(url);
+  }
+
+  async acquireLock(ctx: StageContext, holder: LockHolder, ttlMs: number): Promise<{ release(): Promise<void> }> {
+    return (await this.target()).acquireLock(ctx, holder, ttlMs);
   }
 
   async close(): Promise<void> {

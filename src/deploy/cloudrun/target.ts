@@ -9,7 +9,8 @@ import type { CloudRunTargetConfig } from '../../config/cloudrun-schema.js';
 import type { StageContext } from '../../context.js';
 import { StageError, type Stage } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { DeployOutcome, Target, TrafficEntry } from '../target.js';
+import type { DeployOutcome, LockHolder, Target, TrafficEntry } from '../target.js';
+import { checkRemoteLock, readRemoteLock, withLock } from './lock.js';
 import { createRunClients, idTokenHeaders, type RunClients } from './client.js';
 import { waitForOperation } from './operation.js';
 import { DEFAULT_RETRY, GRPC, apiFailure, errorInfo, hasCode, withRetry, type RetryPolicy } from './retry.js';
@@ -165,6 +166,54 @@ export class CloudRunTarget implements Target {
     return idTokenHeaders(audience);
   }
 
+  /**
+   * The lock is an annotation on the service, written with the etag of the service as read, so of
+   * two loops deciding at once one gets ABORTED; it then reads again and decides again (once).
+   */
+  async acquireLock(ctx: StageContext, holder: LockHolder, ttlMs: number): Promise<{ release(): Promise<void> }> {
+    const log = ctx.log.child({ target: 'cloudrun', service: this.serviceId });
+    const sctx = { ...ctx, log };
+    const svc = await this.read(sctx, 'deploy');
+    // No service yet: nothing to lock; the local lock still keeps loops on this machine apart.
+    if (!svc) return { release: async () => {} };
+    const lock = { ...holder, expiresAt: new Date(Date.now() + ttlMs).toISOString() };
+    const op = await this.update(
+      sctx,
+      'deploy',
+      svc,
+      (s) => {
+        checkRemoteLock(s, this.serviceName, holder.runId, Date.now());
+        const taken = readRemoteLock(s);
+        if (taken && taken.runId !== holder.runId) log.warn({ holder: taken }, 'taking over an expired Cloud Run service lock');
+        return { ...updatableSpec(s), annotations: withLock(s, lock) };
+      },
+      2,
+    );
+    await this.settle(sctx, op, `locking ${this.serviceId}`);
+    log.info({ runId: holder.runId, expiresAt: lock.expiresAt }, 'Cloud Run service locked');
+    return {
+      release: async () => {
+        // Its own deadline: release also runs after an interrupt, when ctx.signal is already aborted.
+        const rctx = { ...sctx, signal: AbortSignal.timeout(60_000) };
+        const now = await this.read(rctx, 'deploy');
+        if (readRemoteLock(now)?.runId !== holder.runId) return;
+        // Only while it is still ours: a change in between (ABORTED) means it may not be any more.
+        const lost = new Error('the lock changed hands');
+        const unlock = (s: IService) => {
+          if (readRemoteLock(s)?.runId !== holder.runId) throw lost;
+          return { ...updatableSpec(s), annotations: withLock(s, undefined) };
+        };
+        try {
+          await this.settle(rctx, await this.update(rctx, 'deploy', now, unlock, 2), `unlocking ${this.serviceId}`);
+        } catch (err) {
+          if (err === lost) return;
+          throw err;
+        }
+        log.info({ runId: holder.runId }, 'Cloud Run service lock released');
+      },
+    };
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.clients.services.close(), this.clients.revisions.close()]);
   }
@@ -200,7 +249,7 @@ export class CloudRunTarget implements Target {
    * UpdateService with the etag of the service as read; when someone else changed it meanwhile
    * (ABORTED), read it again and rebuild the request from the fresh copy.
    */
-  private async update(ctx: StageContext, stage: Stage, first: IService | undefined, build: (svc: IService) => IService) {
+  private async update(ctx: StageContext, stage: Stage, first: IService | undefined, build: (svc: IService) => IService, attempts = MAX_CONFLICTS) {
     let svc = first;
     for (let attempt = 1; ; attempt++) {
       if (!svc) throw new StageError(stage, `Cloud Run service ${this.serviceName} disappeared while it was being updated`);
@@ -211,11 +260,21 @@ export class CloudRunTarget implements Target {
         );
         return op;
       } catch (err) {
-        if (!hasCode(err, GRPC.ABORTED) || attempt >= MAX_CONFLICTS) throw apiFailure(stage, `updating Cloud Run service ${this.serviceName}`, err);
+        if (!hasCode(err, GRPC.ABORTED) || attempt >= attempts) throw apiFailure(stage, `updating Cloud Run service ${this.serviceName}`, err);
         ctx.log.info({ attempt, message: errorInfo(err).message }, 'the service changed since it was read; reading it again');
         svc = await this.read(ctx, stage);
       }
     }
+  }
+
+  /**
+   * Waits for an update that changes no template (so no revision), so the next update starts from a
+   * settled service. The annotation was stored when the update was accepted; an error the operation
+   * ends with is the service's own state (say, a failed latest revision), not the lock's.
+   */
+  private async settle(ctx: StageContext, op: Awaited<ReturnType<CloudRunTarget['update']>>, doing: string): Promise<void> {
+    const outcome = await waitForOperation(ctx, op, { stage: 'deploy', doing, timeoutMs: this.cfg.operationTimeoutMs, policy: this.policy });
+    if (outcome.error) ctx.log.info({ message: outcome.error.message }, `${doing}: the service reports a problem of its own`);
   }
 
   private remember(svc: IService | undefined): void {
