@@ -9,7 +9,8 @@ import { createBuilder } from '../build/index.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { createTarget } from '../deploy/index.js';
-import type { Target } from '../deploy/target.js';
+import type { Target, TrafficEntry } from '../deploy/target.js';
+import type { StageContext } from '../context.js';
 import type { Logger } from '../log.js';
 import { collectSecrets, redactDeep } from '../redact.js';
 import { runCycle } from './cycle.js';
@@ -59,7 +60,7 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
   // Before anything is started: a second loop on the same service is refused, naming the holder.
   const lock = await acquireLock(reportsDir, { runId, service: config.service, command: opts.noFix ? 'deploy-loop cycle' : 'deploy-loop run' }, log);
   // Holding the lock: a journal entry left now belongs to a run that died mid-cycle.
-  await recoverUnfinishedCycles(reportsDir, history, config.service, log);
+  const recovered = await recoverUnfinishedCycles(reportsDir, history, config.service, log);
 
   const builder = createBuilder(config.build, { service: config.service, baseDir });
   const target = opts.target ?? createTarget(config.target, { service: config.service, log: log.child({ stage: 'deploy' }), baseDir });
@@ -89,6 +90,8 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
       const holder = { runId, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), command: opts.noFix ? 'deploy-loop cycle' : 'deploy-loop run' };
       remoteLock = await target.acquireLock({ signal, log, cycle: nextCycleNumber(history) }, holder, ttlMs);
     }
+    const unfinished = recovered.at(-1);
+    if (unfinished) await checkTrafficAfterCrash(target, unfinished, { signal, log, cycle: unfinished.cycle });
     for (let i = 0; i < maxCycles; i++) {
       const cycle = nextCycleNumber(history);
       // The fix command may edit the config: the suite and gate of each cycle are read afresh (an
@@ -204,4 +207,26 @@ function endingAfterCycle(
 /** The sorted names of the checks that did not pass: the same key cycle after cycle means no progress. */
 function failingKey(r: CycleRecord): string {
   return r.smoke.results.filter((c) => c.status !== 'pass').map((c) => c.name).sort().join('\n');
+}
+
+/**
+ * After a run died mid-cycle, the split may have been left half-moved. The live split is compared with
+ * the one recorded before that cycle and any difference is logged; the loop carries on from the live
+ * split. A local target's traffic dies with its process, so there is nothing to compare there.
+ */
+async function checkTrafficAfterCrash(target: Target, unfinished: CycleRecord, ctx: StageContext): Promise<void> {
+  if (target.kind === 'local') return;
+  const live = await target.currentTraffic(ctx).catch(() => undefined);
+  if (!live) return;
+  const key = (split: readonly TrafficEntry[]) =>
+    JSON.stringify([...split].map((e) => [e.revision, e.percent]).filter(([, p]) => Number(p) > 0).sort());
+  const recorded = unfinished.traffic.before;
+  if (key(live) === key(recorded)) {
+    ctx.log.info({ cycle: unfinished.cycle, traffic: live }, `traffic matches the split recorded before unfinished cycle ${unfinished.cycle}`);
+  } else {
+    ctx.log.warn(
+      { cycle: unfinished.cycle, live, recorded },
+      `traffic differs from the split recorded before unfinished cycle ${unfinished.cycle}: the loop carries on from the live split (deploy-loop rollback restores the last good revision)`,
+    );
+  }
 }

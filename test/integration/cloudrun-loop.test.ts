@@ -269,4 +269,31 @@ describe('deploy-loop CLI with target.kind: cloudrun', () => {
     // The emulator outlives the CLI: the promoted revision answers on the service URL.
     expect((await getJson(`${rec3.serviceUrl}/healthz`)).revision).toBe(rec3.deploy.revision);
   });
+
+  it('after a run died mid-cycle, records the cycle as interrupted and compares the live split with the one recorded before it', async () => {
+    const dir = await project('crashed', 'ok');
+    const first = await runCli(['cycle'], { cwd: dir });
+    expect(first.code).toBe(0);
+    const rec1 = JSON.parse(await readFile(join(dir, 'reports', 'history', 'cycle-001.json'), 'utf8')) as CycleRecord;
+    // A journal entry as a killed run leaves it, claiming a split that is not the live one.
+    const entry = (cycle: number, trafficBefore: TrafficEntry[]) =>
+      writeFile(
+        join(dir, 'reports', 'history', `cycle-${String(cycle).padStart(3, '0')}.started.json`),
+        JSON.stringify({ cycle, runId: 'dead-run', pid: 999_999, startedAt: '2026-11-24T00:00:00.000Z', service: 'crashed', target: 'cloudrun', trafficBefore }),
+      );
+    await entry(2, [{ revision: 'crashed-c9-gone', percent: 100 }]);
+    const second = await runCli(['cycle', '--log-format', 'json'], { cwd: dir });
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain('traffic differs from the split recorded before unfinished cycle 2');
+    const rec2 = JSON.parse(await readFile(join(dir, 'reports', 'history', 'cycle-002.json'), 'utf8')) as CycleRecord;
+    expect(rec2.verdict).toBe('interrupted');
+    expect(second.stdout).toMatch(/cycle 3: passed/);
+
+    const rec3 = JSON.parse(await readFile(join(dir, 'reports', 'history', 'cycle-003.json'), 'utf8')) as CycleRecord;
+    await entry(4, rec3.traffic.after);
+    const third = await runCli(['cycle', '--log-format', 'json'], { cwd: dir });
+    expect(third.code).toBe(0);
+    expect(third.stderr).toContain('traffic matches the split recorded before unfinished cycle 4');
+    expect(rec1.traffic.after).toEqual([{ revision: rec1.deploy.revision, percent: 100 }]);
+  });
 });
