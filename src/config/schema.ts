@@ -90,6 +90,11 @@ export const httpCheckSchema = z
         maxLatencyMs: ms('maxLatencyMs').optional(),
       })
       .prefault({}),
+    degradedMs: ms('degradedMs').optional().describe('A pass slower than this (latency) is reported as degraded; degraded still counts as passing.'),
+  })
+  .refine((c) => c.degradedMs === undefined || c.expect.maxLatencyMs === undefined || c.degradedMs < c.expect.maxLatencyMs, {
+    path: ['degradedMs'],
+    error: 'degradedMs must be below expect.maxLatencyMs: a response slower than maxLatencyMs fails, so it can never be degraded',
   })
   .describe('An HTTP request and what the response must look like.');
 
@@ -119,6 +124,7 @@ export const websocketCheckSchema = z
     subprotocols: z.array(z.string().min(1)).default([]),
     connections: count('connections', 1, 100_000).default(1).describe('Connections opened in parallel, each running the script.'),
     maxConnectMs: ms('maxConnectMs').optional(),
+    degradedMs: ms('degradedMs').optional().describe('A pass whose slowest connect took longer than this is reported as degraded; degraded still counts as passing.'),
     script: z.array(z.union([sendStep, expectStep], { error: 'a script step is either {send: …} or {expect: {…}}' })).default([]),
     expectClose: z
       .strictObject({
@@ -127,6 +133,10 @@ export const websocketCheckSchema = z
       })
       .optional()
       .describe('The server must close with this code after the script; otherwise the client closes with 1000.'),
+  })
+  .refine((c) => c.degradedMs === undefined || c.maxConnectMs === undefined || c.degradedMs < c.maxConnectMs, {
+    path: ['degradedMs'],
+    error: 'degradedMs must be below maxConnectMs: a connect slower than maxConnectMs fails, so it can never be degraded',
   })
   .describe('A WebSocket connection (or N), a send/expect script, and how it must close.');
 

@@ -7,7 +7,7 @@
  */
 import type { GateConfig } from '../config/schema.js';
 import { passedOnRetry } from '../report/flaky.js';
-import { PRIORITIES, type CheckResult } from '../smoke/result.js';
+import { PRIORITIES, isPassing, type CheckResult } from '../smoke/result.js';
 import type { GateVerdict, PriorityTally } from './record.js';
 import { evaluateThresholds, thresholdReason } from './thresholds.js';
 
@@ -24,7 +24,7 @@ export function assessGate(results: readonly CheckResult[], gate: GateConfig, ex
   const tallies: PriorityTally[] = PRIORITIES.map((priority) => {
     const mine = results.filter((r) => r.priority === priority);
     const flaky = mine.filter(passedOnRetry).length;
-    const passed = mine.filter((r) => r.status === 'pass' && (allowFlaky || !passedOnRetry(r))).length;
+    const passed = mine.filter((r) => isPassing(r.status) && (allowFlaky || !passedOnRetry(r))).length;
     const total = mine.length;
     const threshold = gate[priority] ?? null;
     const passRate = total === 0 ? null : round1((passed / total) * 100);

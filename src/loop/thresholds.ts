@@ -13,7 +13,7 @@
  * A threshold with zero samples fails (fail closed): no measurement cannot show a limit holds.
  * A skipped result is not a sample; an error counts as a failure.
  */
-import type { CheckResult, Priority } from '../smoke/result.js';
+import { isPassing, type CheckResult, type Priority } from '../smoke/result.js';
 
 export const THRESHOLD_FUNCTIONS = ['p50', 'p90', 'p95', 'p99', 'min', 'max', 'avg', 'rate', 'count'] as const;
 type Fn = (typeof THRESHOLD_FUNCTIONS)[number];
@@ -111,7 +111,7 @@ function scopeText(t: ThresholdConfig): string {
 /** The measured value and its sample count, before comparison. */
 export function measure(p: ParsedThreshold, results: readonly CheckResult[]): { value: number | null; samples: number } {
   if (p.fn === 'rate' || p.fn === 'count') {
-    const n = results.filter((r) => (p.metric === 'pass' ? r.status === 'pass' : r.status !== 'pass')).length;
+    const n = results.filter((r) => (p.metric === 'pass' ? isPassing(r.status) : !isPassing(r.status))).length;
     if (results.length === 0) return { value: null, samples: 0 };
     return { value: p.fn === 'count' ? n : n / results.length, samples: results.length };
   }

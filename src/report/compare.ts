@@ -1,6 +1,6 @@
 /** Before/after of each check between a cycle and the one before it. */
 import type { CycleRecord } from '../loop/record.js';
-import { PRIORITIES, type CheckResult, type CheckStatus, type Priority } from '../smoke/result.js';
+import { PRIORITIES, isPassing, type CheckResult, type CheckStatus, type Priority } from '../smoke/result.js';
 import { passedOnRetry, sameCode } from './flaky.js';
 import { checkResults, isFailing, smokeCompleted, STAGES, stageOutcome } from './outcomes.js';
 
@@ -111,7 +111,7 @@ function listFor(c: Comparison, change: CheckChange, ranBefore: boolean, ranAfte
   if (before === 'absent') return ranBefore ? c.added : c.unmeasured;
   if (after === 'absent') return ranAfter ? c.removed : c.unmeasured;
   if (before === 'skipped' || after === 'skipped') return c.unmeasured;
-  if (after === 'pass') return before === 'pass' ? c.stillPassing : c.newlyPassing;
+  if (isPassing(after)) return isPassing(before) ? c.stillPassing : c.newlyPassing;
   return isFailing(before) ? c.stillFailing : c.newlyFailing;
 }
 

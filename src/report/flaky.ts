@@ -4,13 +4,13 @@
  * A flaky pass is never reported as a fix.
  */
 import type { CycleRecord } from '../loop/record.js';
-import type { CheckResult, CheckStatus } from '../smoke/result.js';
+import { isPassing, type CheckResult, type CheckStatus } from '../smoke/result.js';
 
 export type ReportedStatus = CheckStatus | 'flaky';
 
 /** Passed only after at least one failed (or errored) attempt in the same cycle. */
 export function passedOnRetry(result: CheckResult): boolean {
-  if (result.status !== 'pass') return false;
+  if (!isPassing(result.status)) return false;
   return (result.attemptLog ?? []).some((a) => a.status === 'fail' || a.status === 'error');
 }
 

@@ -5,7 +5,7 @@
  */
 import { passedOnRetry } from './flaky.js';
 import type { CycleRecord } from '../loop/record.js';
-import { PRIORITIES, type CheckResult, type Evidence } from '../smoke/result.js';
+import { PRIORITIES, isPassing, type CheckResult, type Evidence } from '../smoke/result.js';
 import { cleanText } from './format.js';
 import { isFailing, stageResults } from './outcomes.js';
 import { redactDeep } from './redact.js';
@@ -41,13 +41,13 @@ export function renderJunit(current: CycleRecord): string {
 
 function renderCase(x: CheckResult, classname: string, location: string | undefined): string {
   const open = `    <testcase${attrs({ name: x.name, classname, time: seconds(x.durationMs) })}`;
-  if (x.status === 'pass' && passedOnRetry(x)) {
+  if (isPassing(x.status) && passedOnRetry(x)) {
     // Surefire's convention for a pass after failed reruns; readers that do not know it still see a pass.
     const first = x.attemptLog?.find((at) => at.status === 'fail' || at.status === 'error');
     const message = `flaky: passed on attempt ${x.attempts} after ${first?.failure?.message ?? 'a failed attempt'}`;
     return `${open}>\n      <flakyFailure${attrs({ message, type: first?.failure?.class ?? 'check-error' })}/>\n      <system-out>${xmlText(message)}</system-out>\n    </testcase>`;
   }
-  if (x.status === 'pass') return `${open}/>`;
+  if (isPassing(x.status)) return `${open}/>`;
   if (x.status === 'skipped') {
     const message = x.failure?.message;
     return `${open}>\n      <skipped${message ? attrs({ message }) : ''}/>\n    </testcase>`;

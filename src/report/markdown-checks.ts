@@ -1,8 +1,9 @@
 /** Markdown sections about checks: results by priority, before/after, ranked issues, next steps. */
 import type { CycleRecord } from '../loop/record.js';
-import { PRIORITIES, type CheckFigures, type CheckResult, type Evidence } from '../smoke/result.js';
+import { PRIORITIES, isPassing, type CheckFigures, type CheckResult, type Evidence } from '../smoke/result.js';
 import type { CheckChange, Comparison } from './compare.js';
-import { escapeText, fence, formatMs, inlineCode, plural, renderTable } from './format.js';
+import { escapeText, fence, formatMs, inlineCode, joinWords, plural, renderTable } from './format.js';
+import type { IssueGroup } from './groups.js';
 import type { RankedIssue } from './issues.js';
 import { passedOnRetry, reportedStatus } from './flaky.js';
 import { checkResults, smokeCompleted } from './outcomes.js';
@@ -18,7 +19,7 @@ export function renderResults(r: CycleRecord): string {
     if (mine.length === 0) continue;
     // A pass that needed a retry is flaky and not counted as passed, as the gate counts it.
     const flaky = mine.filter(passedOnRetry).length;
-    const passed = mine.filter((x) => x.status === 'pass').length - flaky;
+    const passed = mine.filter((x) => isPassing(x.status)).length - flaky;
     out.push(`### ${priority} — ${passed} of ${mine.length} passed${flaky > 0 ? `, ${flaky} flaky` : ''}`);
     out.push(
       renderTable(
@@ -69,7 +70,7 @@ function detailCell(x: CheckResult): string {
   if (closes.length > 0 && !onlyTheEvidenceClose) {
     parts.push(`closes ${closes.map(([code, n]) => `${code} ×${n}`).join(', ')}`);
   }
-  if (x.status === 'pass' && x.attempts > 1) parts.push(`passed on attempt ${x.attempts}`);
+  if (isPassing(x.status) && x.attempts > 1) parts.push(`passed on attempt ${x.attempts}`);
   return parts.join('; ');
 }
 
@@ -138,11 +139,23 @@ export function renderIssues(s: CycleSummary): string {
     const none = smokeCompleted(s.record) ? 'No remaining failures.' : 'No failure was measured; this cycle did not run all its checks.';
     return `## Remaining issues\n\n${none}`;
   }
-  return ['## Remaining issues', ...s.issues.map((issue) => renderIssue(issue, s.record.cycle))].join('\n\n');
+  return ['## Remaining issues', ...s.issueGroups.map((group) => renderGroup(group, s.record.cycle))].join('\n\n');
+}
+
+/** One root cause: a heading naming it, then every check that showed it, each with its evidence. */
+function renderGroup(group: IssueGroup, cycle: number): string {
+  const checks = group.checks.length === 1 ? escapeText(group.checks[0]!.check) : plural(group.checks.length, 'check');
+  const out = [`### ${group.rank}. [${group.priority}] ${group.class}: ${escapeText(group.cause)} — ${checks}`];
+  if (group.checks.length > 1) {
+    out.push(
+      `${group.checks.length} checks failed with this cause (${escapeText(joinWords(group.checks.map((c) => c.check)))}); failing since cycle ${group.failingSince}.`,
+    );
+  }
+  return [...out, ...group.checks.map((issue) => renderIssue(issue, cycle))].join('\n\n');
 }
 
 function renderIssue(issue: RankedIssue, cycle: number): string {
-  const out = [`### ${issue.rank}. [${issue.priority}] ${escapeText(issue.check)} — ${issue.class}`];
+  const out = [`#### [${issue.priority}] ${escapeText(issue.check)}`];
   out.push(`Message: ${escapeText(issue.message)}`);
   const facts: string[] = [];
   if (issue.location) facts.push(`Config: ${inlineCode(issue.location)}`);

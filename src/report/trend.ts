@@ -3,7 +3,7 @@
  * chart of the pass rate per priority, and the life of each issue. A pure function of the records.
  */
 import type { CycleRecord } from '../loop/record.js';
-import { PRIORITIES, type Priority } from '../smoke/result.js';
+import { PRIORITIES, isPassing, type Priority } from '../smoke/result.js';
 import { passedOnRetry, sameCode } from './flaky.js';
 import { escapeText, formatMs, formatPercent, inlineCode, joinWords, renderTable } from './format.js';
 import { failingOutcomes, isFailing, stageOutcome } from './outcomes.js';
@@ -86,7 +86,7 @@ function observe(record: CycleRecord, name: string): { obs: Observation; priorit
     (name === 'build' || name === 'deploy' ? stageOutcome(record, name) : undefined);
   if (!result) return { obs: 'unmeasured' };
   if (isFailing(result.status)) return { obs: 'failing', priority: result.priority };
-  if (result.status === 'pass') return { obs: passedOnRetry(result) ? 'retry-pass' : 'passing', priority: result.priority };
+  if (isPassing(result.status)) return { obs: passedOnRetry(result) ? 'retry-pass' : 'passing', priority: result.priority };
   return { obs: 'unmeasured', priority: result.priority };
 }
 

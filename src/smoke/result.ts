@@ -3,7 +3,13 @@
 export const PRIORITIES = ['P0', 'P1', 'P2', 'P3'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
-export type CheckStatus = 'pass' | 'fail' | 'error' | 'skipped';
+/** 'degraded': passed, but slower than the check's `degradedMs`. It counts as passing everywhere (gate, JUnit). */
+export type CheckStatus = 'pass' | 'degraded' | 'fail' | 'error' | 'skipped';
+
+/** A pass, slow or not: what the gate, JUnit and comparisons count as passed. */
+export function isPassing(status: CheckStatus): boolean {
+  return status === 'pass' || status === 'degraded';
+}
 
 /** Why a check failed, in words a person triages by. */
 export const FAILURE_CLASSES = [
@@ -37,6 +43,8 @@ export interface Evidence {
   /** Which step of a WebSocket script failed (0-based), and which connection. */
   step?: number;
   connection?: number;
+  /** WebSocket: the first frames received (up to 3, each cut to 200 chars, secrets redacted). */
+  firstFrames?: string[];
 }
 
 export interface Failure {

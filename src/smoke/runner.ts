@@ -11,7 +11,7 @@ import { describeError } from './classify.js';
 import { runHttpAttempt } from './http.js';
 import { mergeRetry, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
 import { secretsFromHeaders } from './redact.js';
-import type { AttemptRecord, CheckResult, CheckStatus } from './result.js';
+import type { AttemptRecord, CheckFigures, CheckResult, CheckStatus } from './result.js';
 import { runWebSocketAttempt } from './websocket.js';
 
 export { classifyError } from './classify.js';
@@ -119,6 +119,7 @@ export async function runCheck(check: SingleCheckConfig, baseUrl: string, opts: 
     status = 'skipped';
     last = undefined;
   }
+  if (status === 'pass' && last && isDegraded(check, last.figures)) status = 'degraded';
 
   const result: CheckResult = {
     name: check.name,
@@ -136,6 +137,13 @@ export async function runCheck(check: SingleCheckConfig, baseUrl: string, opts: 
     `smoke ${check.name}: ${status}`,
   );
   return result;
+}
+
+/** Passed, but slower than `degradedMs`: http by latency, websocket by its slowest connect. */
+function isDegraded(check: SingleCheckConfig, figures: CheckFigures): boolean {
+  if (check.degradedMs === undefined) return false;
+  const took = check.kind === 'http' ? figures.latencyMs : (figures.connectMaxMs ?? figures.connectMs);
+  return took !== undefined && took > check.degradedMs;
 }
 
 /**
