@@ -9,8 +9,12 @@ import { runCommand } from '../exec.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import type { Logger } from '../log.js';
 import { progress } from '../progress.js';
+import { passedOnRetry } from '../report/flaky.js';
+import { groupIssues } from '../report/groups.js';
 import { rankIssues } from '../report/issues.js';
+import { redactText } from '../report/redact.js';
 import type { PublishedCycle } from './publish.js';
+import type { CheckResult } from '../smoke/result.js';
 import type { CycleRecord, FixRecord } from './record.js';
 
 type FixConfig = NonNullable<Config['loop']['fix']>;
@@ -36,7 +40,13 @@ export async function runFix(opts: {
     ),
   }));
   const issuesFile = join(opts.reportsDir, `issues-${String(record.cycle).padStart(3, '0')}.json`);
-  await writeFileAtomic(issuesFile, `${JSON.stringify({ cycle: record.cycle, service: record.service, issues }, null, 2)}\n`);
+  // Additive to `issues`: the same issues grouped by root cause, and the P0 checks that passed only on retry.
+  const groups = groupIssues(issues);
+  const flaky = flakyP0(record);
+  await writeFileAtomic(
+    issuesFile,
+    `${JSON.stringify({ cycle: record.cycle, service: record.service, issues, groups, flaky }, null, 2)}\n`,
+  );
   const cwd = resolve(opts.baseDir, fix.cwd ?? '.');
   opts.log.info({ stage: 'fix', command: fix.command, issues: issues.length }, 'running fix command');
   progress().stage(`fix after cycle ${record.cycle}: ${fix.command.join(' ')}`);
@@ -65,6 +75,30 @@ export async function runFix(opts: {
     outputTail: res.outputTail,
     afterCycle: record.cycle,
   };
+}
+
+export interface FlakyIssue {
+  check: string;
+  priority: CheckResult['priority'];
+  location?: string;
+  /** The failed attempts before the pass: class and message of each. */
+  failedAttempts: { attempt: number; class?: string; message?: string }[];
+}
+
+/** P0 checks that passed only after a failed attempt: the gate may count them as not passed. */
+export function flakyP0(record: CycleRecord): FlakyIssue[] {
+  return record.smoke.results
+    .filter((r) => r.priority === 'P0' && passedOnRetry(r))
+    .map((r) => {
+      const failedAttempts = (r.attemptLog ?? [])
+        .filter((a) => a.status === 'fail' || a.status === 'error')
+        .map((a) => ({
+          attempt: a.attempt,
+          ...(a.failure ? { class: a.failure.class, message: cut(redactText(a.failure.message)) } : {}),
+        }));
+      const location = record.checkLocations[r.name];
+      return { check: r.name, priority: r.priority, ...(location !== undefined ? { location } : {}), failedAttempts };
+    });
 }
 
 function cut(s: string): string {

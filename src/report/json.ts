@@ -4,6 +4,7 @@
  */
 import type { CycleRecord, CycleVerdict, GateVerdict, RunStatus } from '../loop/record.js';
 import type { Comparison } from './compare.js';
+import type { IssueGroup } from './groups.js';
 import type { RankedIssue } from './issues.js';
 import { summarizeCycle } from './summary.js';
 
@@ -25,6 +26,8 @@ export interface CycleReportJson {
   trafficAction: string;
   comparison: Comparison;
   issues: RankedIssue[];
+  /** The same issues grouped by root cause, as the markdown's "Remaining issues" lists them. Additive. */
+  issueGroups: IssueGroup[];
   nextSteps: string[];
   /** The cycle record itself, with authorization and cookie values masked. */
   record: CycleRecord;
@@ -49,6 +52,7 @@ export function renderCycleJson(current: CycleRecord, history: CycleRecord[]): C
     trafficAction: s.trafficAction,
     comparison: s.comparison,
     issues: s.issues,
+    issueGroups: s.issueGroups,
     nextSteps: s.nextSteps,
     record: s.record,
     ...(s.record.runStatus ? { runStatus: s.record.runStatus } : {}),

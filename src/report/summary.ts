@@ -6,6 +6,7 @@ import type { CycleRecord, CycleVerdict } from '../loop/record.js';
 import { compareCycles, type Comparison } from './compare.js';
 import { passedOnRetry } from './flaky.js';
 import { formatPercent, joinWords, plural } from './format.js';
+import { groupIssues, type IssueGroup } from './groups.js';
 import { rankIssues, type RankedIssue } from './issues.js';
 import { earlierCycles } from './outcomes.js';
 import { redactDeep } from './redact.js';
@@ -23,6 +24,8 @@ export interface CycleSummary {
   trafficAction: string;
   comparison: Comparison;
   issues: RankedIssue[];
+  /** The issues grouped by root cause; next steps refer to these ranks. Additive. */
+  issueGroups: IssueGroup[];
   nextSteps: string[];
 }
 
@@ -47,6 +50,7 @@ export function summarizeCycle(current: CycleRecord, history: readonly CycleReco
   const last = earlier[earlier.length - 1];
   const previous = last ? redactDeep(last) : undefined;
   const issues = rankIssues(record, earlier);
+  const issueGroups = groupIssues(issues);
   return {
     record,
     history: earlier,
@@ -55,7 +59,8 @@ export function summarizeCycle(current: CycleRecord, history: readonly CycleReco
     trafficAction: describeTrafficAction(record, earlier.length === 0),
     comparison: compareCycles(record, previous),
     issues,
-    nextSteps: deriveNextSteps(record, issues),
+    issueGroups,
+    nextSteps: deriveNextSteps(record, issues, issueGroups),
   };
 }
 
@@ -102,10 +107,14 @@ function notPromotedBecause(verdict: CycleVerdict): string {
 }
 
 /** Next steps follow mechanically from the verdict, the gate and the ranked issues; nothing else. */
-function deriveNextSteps(record: CycleRecord, issues: RankedIssue[]): string[] {
+function deriveNextSteps(record: CycleRecord, issues: RankedIssue[], groups: IssueGroup[]): string[] {
   const steps: string[] = [];
-  const refs = (list: RankedIssue[]): string =>
-    list.length === 1 ? `issue ${list[0]!.rank}` : `issues ${joinWords(list.map((i) => String(i.rank)))}`;
+  // The report numbers groups, so steps name the groups their checks belong to.
+  const groupOf = new Map(groups.flatMap((g) => g.checks.map((c) => [c.rank, g.rank] as const)));
+  const refs = (list: RankedIssue[]): string => {
+    const ranks = [...new Set(list.map((i) => groupOf.get(i.rank) ?? i.rank))].sort((a, b) => a - b);
+    return ranks.length === 1 ? `issue ${ranks[0]}` : `issues ${joinWords(ranks.map(String))}`;
+  };
 
   const isStage = (i: RankedIssue): boolean => i.class === 'build-failure' || i.class === 'deploy-failure';
   for (const stage of ['build', 'deploy'] as const) {

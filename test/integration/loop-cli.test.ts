@@ -35,6 +35,12 @@ describe('deploy-loop run', () => {
     expect(rec2.traffic.after).toEqual([{ revision: rec2.deploy.revision, percent: 100 }]);
     const issues = JSON.parse(await readFile(join(dir, 'reports', 'issues-001.json'), 'utf8'));
     expect(issues.issues[0]).toMatchObject({ priority: 'P0', class: 'ws-1011-internal-error' });
+    // Additive: the same issues grouped by root cause, and the flaky P0 checks (none here).
+    expect(issues.groups[0]).toMatchObject({ rank: 1, priority: 'P0', class: 'ws-1011-internal-error' });
+    expect(issues.groups.flatMap((g: { checks: { check: string }[] }) => g.checks.map((c) => c.check)).sort()).toEqual(
+      issues.issues.map((i: { check: string }) => i.check).sort(),
+    );
+    expect(issues.flaky).toEqual([]);
   });
 
   it('exits 4 when the cycle limit is reached without passing, and keeps counting cycles across runs', async () => {

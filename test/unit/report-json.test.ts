@@ -44,14 +44,29 @@ describe('renderCycleJson holds what the markdown says', () => {
     expect(json).toMatchObject({ service: current.service, cycle: current.cycle, runId: current.runId, verdict: current.verdict });
     expect(md).toContain(`**Verdict: ${json.verdictText}**`);
 
-    // Every ranked issue, in the same order with the same rank, priority, check and class.
-    const mdIssues = headings(md).filter((h) => /^### \d+\. \[P\d\] /.test(h));
-    expect(mdIssues).toEqual(json.issues.map((i) => `### ${i.rank}. [${i.priority}] ${escapeText(i.check)} — ${i.class}`));
-    for (const issue of json.issues) {
-      const text = section(md, mdIssues[issue.rank - 1]!);
-      expect(text).toContain(`Message: ${escapeText(issue.message)}`);
-      if (issue.evidence.closeCode !== undefined) expect(text).toContain(`Close code: ${issue.evidence.closeCode}`);
-      for (const line of issue.evidence.logTail ?? []) expect(text).toContain(line);
+    // Every issue group, in the same order with the same rank, priority, class and cause.
+    const mdGroups = headings(md).filter((h) => /^### \d+\. \[P\d\] /.test(h));
+    expect(mdGroups).toEqual(
+      json.issueGroups.map((g) => {
+        const checks = g.checks.length === 1 ? escapeText(g.checks[0]!.check) : `${g.checks.length} checks`;
+        return `### ${g.rank}. [${g.priority}] ${g.class}: ${escapeText(g.cause)} — ${checks}`;
+      }),
+    );
+    // The groups partition the ranked issues: every issue in exactly one group, none invented.
+    expect(json.issueGroups.flatMap((g) => g.checks).sort((a, b) => a.rank - b.rank)).toEqual(json.issues);
+    for (const group of json.issueGroups) {
+      const text = section(md, mdGroups[group.rank - 1]!);
+      // Each check of the group under its own heading, with its own evidence.
+      expect(text.split('\n').filter((l) => l.startsWith('#### '))).toEqual(
+        group.checks.map((i) => `#### [${i.priority}] ${escapeText(i.check)}`),
+      );
+      for (const issue of group.checks) {
+        const own = section(md, `#### [${issue.priority}] ${escapeText(issue.check)}`);
+        expect(own).toContain(`Message: ${escapeText(issue.message)}`);
+        if (issue.location) expect(own).toContain(`Config: \`${issue.location}\``);
+        if (issue.evidence.closeCode !== undefined) expect(own).toContain(`Close code: ${issue.evidence.closeCode}`);
+        for (const line of issue.evidence.logTail ?? []) expect(own).toContain(line);
+      }
     }
 
     // The gate tallies shown in the table.
@@ -110,6 +125,13 @@ describe('renderCycleJson holds what the markdown says', () => {
       evidence: { closeCode: 1011, closeReason: 'internal error' },
     });
     expect(json.nextSteps[0]).toBe('Fix the P0 issues above (issue 1); the gate needs P0 at 100% (now 66.7%).');
+    // The P0 and P1 checks closed with the same 1011 reason: one group, two pieces of evidence.
+    expect(json.issueGroups).toHaveLength(1);
+    expect(json.issueGroups[0]).toMatchObject({ rank: 1, priority: 'P0', class: 'ws-1011-internal-error', cause: 'close 1011 "internal error"' });
+    expect(json.issueGroups[0]!.checks.map((c) => [c.check, c.priority])).toEqual([
+      ['agent-pipeline', 'P0'],
+      ['agent-pipeline-concurrent', 'P1'],
+    ]);
   });
 
   it('says what an interrupted cycle without results leaves to do', () => {

@@ -67,7 +67,7 @@ describe('renderCycleMarkdown', () => {
 
   it('shows the 1011 close code and reason in the evidence of the P0 issue', () => {
     const md = renderCycleMarkdown(firstCycleGateFailed(), []);
-    const issue = section(md, '### 1. [P0] agent-pipeline — ws-1011-internal-error');
+    const issue = section(md, '#### [P0] agent-pipeline');
     expect(issue).toContain('- Close code: 1011');
     expect(issue).toContain('- Close reason: `internal error`');
     expect(issue).toContain('- Config: `loop.config.yaml:52`');
@@ -104,15 +104,17 @@ describe('renderCycleMarkdown', () => {
     c2.smoke.results.push({ ...agentFailing(), name: 'agent-history', priority: 'P0' });
     c3.gate = gateOf(c3.smoke.results);
     const md = renderCycleMarkdown(c3, [c1, c2]);
-    expect(headings(md).filter((h) => h.startsWith('### ') && /\[P\d\]/.test(h))).toEqual([
-      '### 1. [P0] agent-history — ws-1011-internal-error',
-      '### 2. [P0] agent-pipeline — ws-1011-internal-error',
-      '### 3. [P1] agent-pipeline-concurrent — ws-1011-internal-error',
+    // One root cause (the same 1011 close), so one issue with three pieces of evidence, in rank order.
+    const group = '### 1. [P0] ws-1011-internal-error: close 1011 "internal error" — 3 checks';
+    expect(headings(md).filter((h) => h.startsWith('### ') && /\[P\d\]/.test(h))).toEqual([group]);
+    expect(section(md, group).split('\n').filter((l) => l.startsWith('#### '))).toEqual([
+      '#### [P0] agent-history',
+      '#### [P0] agent-pipeline',
+      '#### [P1] agent-pipeline-concurrent',
     ]);
-    expect(section(md, '### 3. [P1] agent-pipeline-concurrent — ws-1011-internal-error')).toContain(
-      '- Failing since: cycle 1 (failed in 3 cycles)',
-    );
-    expect(section(md, '## Next steps')).toContain('1. Fix the P0 issues above (issues 1 and 2); the gate needs P0 at 100% (now 50%).');
+    expect(section(md, group)).toContain('failing since cycle 1.');
+    expect(section(md, '#### [P1] agent-pipeline-concurrent')).toContain('- Failing since: cycle 1 (failed in 3 cycles)');
+    expect(section(md, '## Next steps')).toContain('1. Fix the P0 issues above (issue 1); the gate needs P0 at 100% (now 50%).');
   });
 
   it('keeps tables and fences intact whatever backticks and pipes the content holds', () => {
@@ -173,7 +175,8 @@ describe('renderCycleMarkdown', () => {
     const md = renderCycleMarkdown(firstCycleGateFailed(), []);
     expect(section(md, '## Next steps').split('\n').filter((l) => /^\d+\. /.test(l))).toEqual([
       '1. Fix the P0 issues above (issue 1); the gate needs P0 at 100% (now 66.7%).',
-      '2. Fix the P1 issues above (issue 2); the gate needs P1 at 100% (now 50%).',
+      // The P1 check shares the P0 check's root cause, so both point at the same issue.
+      '2. Fix the P1 issues above (issue 1); the gate needs P1 at 100% (now 50%).',
     ]);
     expect(section(renderCycleMarkdown(secondCycleDeployFailed(), []), '## Next steps')).toContain(
       '1. Fix the deploy failure (issue 1); no smoke check ran against it.',
