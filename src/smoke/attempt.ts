@@ -82,6 +82,7 @@ export function redactFailure(f: Failure, secrets: string[]): Failure {
     if (e[key] !== undefined) evidence[key] = r(e[key]);
   }
   if (e.logTail) evidence.logTail = e.logTail.map((l) => redactText(l, secrets));
+  if (e.firstFrames) evidence.firstFrames = e.firstFrames.map((l) => redactText(l, secrets));
   return { class: f.class, message: redactText(f.message, secrets), evidence };
 }
 

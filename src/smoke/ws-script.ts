@@ -7,8 +7,12 @@ import type { WebSocketCheckConfig } from '../config/schema.js';
 import { MAX_BODY_BYTES, excerpt, failure, type AttemptContext } from './attempt.js';
 import { classifyCloseCode, classifyError, describeError } from './classify.js';
 import { formatMismatches, matchJson } from './match.js';
+import { redactText } from './redact.js';
 import type { Evidence, Failure } from './result.js';
 import { MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES, type WsSession } from './ws-session.js';
+
+/** Each first frame in evidence is cut to this many characters. */
+const FRAME_CHARS = 200;
 
 type Step = WebSocketCheckConfig['script'][number];
 type ExpectStep = Extract<Step, { expect: unknown }>;
@@ -61,6 +65,17 @@ export class ConnectionRun {
   }
 
   async run(): Promise<Failure | undefined> {
+    const f = await this.runScript();
+    if (!f || this.s.firstFrames.length === 0) return f;
+    // Redacted before the cut, so a secret straddling it cannot leave a readable half.
+    const firstFrames = this.s.firstFrames.map((t) => {
+      const r = redactText(t, this.ctx.secrets);
+      return r.length > FRAME_CHARS ? `${r.slice(0, FRAME_CHARS)}…` : r;
+    });
+    return { ...f, evidence: { ...f.evidence, firstFrames } };
+  }
+
+  private async runScript(): Promise<Failure | undefined> {
     try {
       await this.s.waitHandshake(this.ctx.signal);
       const refused = this.handshakeFailure();

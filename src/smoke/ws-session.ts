@@ -94,6 +94,9 @@ function readSome(res: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
+/** How many of the first frames a failure's evidence shows: how the conversation started. */
+export const FIRST_FRAMES = 3;
+
 export class WsSession {
   readonly ws: WebSocket;
   private readonly startedAt = performance.now();
@@ -110,6 +113,8 @@ export class WsSession {
   messages = 0;
   /** The start of the last frame received, for evidence. */
   lastFrame: string | undefined;
+  /** The start of each of the first frames received (up to FIRST_FRAMES), for failure evidence. */
+  readonly firstFrames: string[] = [];
   readonly queue = new FrameQueue();
   /** Frames are queued only while the script can still read them. */
   private queueing = true;
@@ -149,6 +154,7 @@ export class WsSession {
   private onMessage(buf: Buffer, binary: boolean): void {
     this.messages++;
     this.lastFrame = binary ? `[binary frame, ${buf.length} bytes]` : buf.subarray(0, 4096).toString('utf8');
+    if (this.firstFrames.length < FIRST_FRAMES) this.firstFrames.push(this.lastFrame);
     if (!this.queueing) return;
     if (!this.queue.push({ text: buf.toString('utf8'), binary, bytes: buf.length })) {
       this.overflow = true;

@@ -4,6 +4,7 @@ import { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkSchema, gateSchema, type CheckConfig } from '../../src/config/schema.js';
 import { assessGate } from '../../src/loop/gate.js';
+import { REDACTED } from '../../src/smoke/redact.js';
 import { runSuite } from '../../src/smoke/index.js';
 
 let server: Server;
@@ -22,6 +23,11 @@ beforeAll(async () => {
       if (info.req.url?.startsWith('/slow-ws')) setTimeout(() => done(true), 150);
       else done(true);
     },
+  });
+  wss.on('connection', (socket, req) => {
+    if (!req.url?.startsWith('/chatty')) return;
+    // Four frames at once: a greeting, one echoing the credential, a long one, and a fourth.
+    for (const frame of ['hello', `auth was ${req.headers.authorization ?? ''}`, 'x'.repeat(500), 'fourth']) socket.send(frame);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -73,5 +79,31 @@ describe('degraded checks', () => {
     expect(ws.success).toBe(false);
     expect(ws.error?.issues[0]?.message).toMatch(/degradedMs must be below maxConnectMs/);
     expect(checkSchema.safeParse({ name: 'ok', kind: 'http', degradedMs: 100, expect: { maxLatencyMs: 500 } }).success).toBe(true);
+  });
+});
+
+describe('websocket failure evidence', () => {
+  it('includes the first three frames received, each cut to 200 characters, secrets redacted', async () => {
+    const secret = 's3cr3t-token-value-123';
+    const [r] = await runSuite(
+      [
+        check({
+          name: 'chatty',
+          kind: 'websocket',
+          path: '/chatty',
+          headers: { authorization: `Bearer ${secret}` },
+          script: [{ expect: { text: 'hello' } }, { expect: { text: 'auth' } }, { expect: { text: 'x' } }, { expect: { text: 'never' } }],
+        }),
+      ],
+      base,
+      { concurrency: 1, defaults },
+    );
+    expect(r?.status).toBe('fail');
+    const frames = r?.failure?.evidence.firstFrames;
+    expect(frames).toHaveLength(3);
+    expect(frames?.[0]).toBe('hello');
+    expect(frames?.[1]).toContain(REDACTED);
+    expect(JSON.stringify(r)).not.toContain(secret);
+    expect(frames?.[2]).toBe(`${'x'.repeat(200)}…`);
   });
 });
