@@ -12,6 +12,7 @@ import { StageError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CheckResult } from '../smoke/result.js';
 import { runSuite } from '../smoke/runner.js';
+import { measureColdStart } from './cold-start.js';
 import { assessGate, type GateExtras } from './gate.js';
 import type { CycleRecord, FixRecord } from './record.js';
 import { RECORD_SCHEMA_VERSION } from './record.js';
@@ -137,6 +138,8 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     const targetHeaders = target.smokeHeaders ? await target.smokeHeaders(rev.url) : {};
     const smokeHeaders = { ...targetHeaders, ...deps.smokeHeaders };
     progress().stage(`cycle ${cycle} · smoke ${config.smoke.checks.length} checks against ${rev.name}`);
+    const coldStartMs = await measureColdStart(rev.url, config.smoke.checks, { timeoutMs: config.smoke.defaults.timeoutMs, headers: smokeHeaders, signal });
+    if (coldStartMs !== undefined) rec.smoke.coldStartMs = coldStartMs;
     const smokeStart = performance.now();
     const results = await runSuite(config.smoke.checks, rev.url, {
       concurrency: config.smoke.concurrency,

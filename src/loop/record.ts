@@ -110,7 +110,8 @@ export interface CycleRecord {
   traffic: TrafficRecord;
   /** The fix command that ran before this cycle, if any. */
   fix?: FixRecord;
-  smoke: { durationMs: number; results: CheckResult[] };
+  /** coldStartMs: the first request to the candidate after the deploy, timed before the suite. Additive. */
+  smoke: { durationMs: number; results: CheckResult[]; coldStartMs?: number };
   gate: GateVerdict;
   verdict: CycleVerdict;
   /** Config file location of each check by name (`file:line`), for people and agents acting on a failure. */

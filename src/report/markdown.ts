@@ -114,6 +114,7 @@ function renderDeployment(s: CycleSummary): string {
       deploy.startMs !== undefined && deploy.startMs !== deploy.durationMs ? ` (revision ready after ${formatMs(deploy.startMs)})` : '';
     facts.push(`Deploy: ${deploy.status}, ${formatMs(deploy.durationMs)}${start}`);
   }
+  if (r.smoke.coldStartMs !== undefined) facts.push(`First request after deploy: ${r.smoke.coldStartMs} ms`);
   if (deploy.tagUrl) facts.push(`Tag URL: ${inlineCode(deploy.tagUrl)}`);
   if (r.serviceUrl) facts.push(`Service URL: ${inlineCode(r.serviceUrl)}`);
 
