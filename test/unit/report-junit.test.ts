@@ -99,6 +99,16 @@ describe('renderJunit', () => {
     expect(testcase!.failure!['#text']).toContain('exit code 1');
   });
 
+  it('writes a degraded check as a plain pass', () => {
+    const rec = secondCyclePassed();
+    rec.smoke.results.push(result({ name: 'slow-home', priority: 'P1', status: 'degraded', figures: { latencyMs: 900 } }));
+    const doc = parse(renderJunit(rec));
+    expect(counts(doc)).toEqual({ tests: 7, failures: 0, errors: 0, skipped: 0 });
+    const slow = doc.testsuite!.flatMap((s) => s.testcase).find((t) => t['@_name'] === 'slow-home')!;
+    expect(slow.failure).toBeUndefined();
+    expect(slow.error).toBeUndefined();
+  });
+
   it('marks skipped checks and keeps errors apart from failures', () => {
     const rec = interruptedCycle();
     rec.smoke.results.push(
