@@ -44,7 +44,8 @@ describe('CI outputs', () => {
     expect(text).toContain('# tiny — cycle 1');
     expect(text).toContain('**Verdict: gate failed**');
     expect(text).toContain('## Gate');
-    expect(text).toMatch(/## Remaining issues\n\n### 1\. \[P0\] agent — ws-1011-internal-error/);
+    // Issues are grouped by root cause: the group heading names the class and cause, then the check.
+    expect(text).toMatch(/## Remaining issues\n\n### 1\. \[P0\] ws-1011-internal-error: close 1011 "pipeline error" — agent\n\n#### \[P0\] agent/);
   });
 
   it('run writes the run status into the step summary; a passing cycle annotates nothing', async () => {
