@@ -3,6 +3,7 @@
  * strings, int64 as strings, proto3 defaults left out: a 0 percent or an unset enum is `undefined`).
  * Only the fields the emulator reads or writes are spelled out; the rest pass through untouched.
  */
+import { GRPC_CODE } from '../grpc-codes.js';
 
 export interface Timestamp {
   seconds: string;
@@ -152,21 +153,7 @@ export class ApiError extends Error {
 }
 
 /** The gRPC status codes the emulator uses (google.rpc.Code). */
-export const Code = {
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;
+export const Code = GRPC_CODE;
 
 export function timestamp(ms: number = Date.now()): Timestamp {
   return { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 };

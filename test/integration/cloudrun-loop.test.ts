@@ -11,27 +11,19 @@ import { loadConfig } from '../../src/config/load.js';
 import type { StageContext } from '../../src/context.js';
 import { createTarget } from '../../src/deploy/index.js';
 import type { Target, TrafficEntry } from '../../src/deploy/target.js';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import type { Emulator } from '../../src/emulator/index.js';
 import { silentLogger } from '../../src/log.js';
 import { runLoop } from '../../src/loop/run.js';
 import type { CycleRecord } from '../../src/loop/record.js';
 import { removeDir, runCli, scratchDir } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject, type Mode } from '../helpers/tiny-service.js';
-import { getJson, runClients } from './emulator-fixtures.js';
+import { getJson, runClients, startTinyServiceEmulator } from './emulator-fixtures.js';
 
 let emu: Emulator;
 const dirs: string[] = [];
 
 beforeAll(async () => {
-  emu = await startEmulator({
-    config: {
-      operationDelayMs: 50,
-      readiness: { path: '/healthz', timeoutMs: 10_000, intervalMs: 50 },
-      // The command builder's images are `dir:/abs/build/folder`: run the tiny service inside it.
-      images: { 'dir:': { command: [process.execPath, 'server.mjs'] } },
-      adminPort: false,
-    },
-  });
+  emu = await startTinyServiceEmulator(50);
 });
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { v2 } from '@google-cloud/run';
 import { PassThroughClient } from 'google-auth-library';
 import WebSocket from 'ws';
-import type { Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 
 export const TMP_ROOT = path.resolve(import.meta.dirname, '..', '..', '.test-tmp');
 
@@ -136,4 +136,19 @@ export async function codeOf(p: Promise<unknown>): Promise<{ code: number | unde
     return { code: e.code, message: e.details ?? e.message ?? String(err) };
   }
   throw new Error('expected the call to fail');
+}
+
+/**
+ * An emulator that runs the tiny test service (test/helpers/tiny-service.ts) from command-builder
+ * folders (`dir:` images), for loop-level tests. Call it in beforeAll and close it in afterAll.
+ */
+export function startTinyServiceEmulator(operationDelayMs = 20): Promise<Emulator> {
+  return startEmulator({
+    config: {
+      operationDelayMs,
+      readiness: { path: '/healthz', timeoutMs: 10_000, intervalMs: 50 },
+      images: { 'dir:': { command: [process.execPath, 'server.mjs'] } },
+      adminPort: false,
+    },
+  });
 }

@@ -6,23 +6,16 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import type { Emulator } from '../../src/emulator/index.js';
 import { removeDir, runCli, scratchDir, startCli } from '../helpers/cli.js';
 import { canaryConfig, writeCanaryProject } from './canary-fixtures.js';
-import { getJson } from './emulator-fixtures.js';
+import { getJson, startTinyServiceEmulator } from './emulator-fixtures.js';
 
 let emu: Emulator;
 const dirs: string[] = [];
 
 beforeAll(async () => {
-  emu = await startEmulator({
-    config: {
-      operationDelayMs: 20,
-      readiness: { path: '/healthz', timeoutMs: 10_000, intervalMs: 50 },
-      images: { 'dir:': { command: [process.execPath, 'server.mjs'] } },
-      adminPort: false,
-    },
-  });
+  emu = await startTinyServiceEmulator(20);
 });
 
 afterAll(async () => {

@@ -4,20 +4,10 @@
  * becomes a StageError at once, carrying the API's own message and what to do about it.
  */
 import type { StageContext } from '../../context.js';
+import { GRPC_CODE } from '../../grpc-codes.js';
 import { DeployLoopError, InterruptedError, StageError, type Stage } from '../../errors.js';
 
-export const GRPC = {
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16,
-} as const;
+export const GRPC = GRPC_CODE;
 
 const CODE_NAMES: Record<number, string> = {
   1: 'CANCELLED', 2: 'UNKNOWN', 3: 'INVALID_ARGUMENT', 4: 'DEADLINE_EXCEEDED', 5: 'NOT_FOUND', 6: 'ALREADY_EXISTS',
