@@ -249,7 +249,7 @@ const thresholdSchema = z.strictObject({
   }).describe('func(metric) op value: p50/p90/p95/p99/min/max/avg of latency or connectMs (ms, s), rate(fail|pass) (0-1 or %), count(fail|pass).'),
   checks: z.array(z.string().min(1)).min(1, 'expected at least one check name').optional().describe('Only these checks (a command check covers its test cases).'),
   priority: priority.optional().describe('Only checks of this priority.'),
-  abortOnFail: z.boolean().optional().describe('Not yet implemented: thresholds are evaluated when the smoke run ends.'),
+  abortOnFail: z.boolean().optional().describe('Also evaluate after each finished check; the first failure stops the smoke run, skips the checks not yet finished and fails the gate.'),
 });
 export const gateSchema = z
   .strictObject({

@@ -14,7 +14,8 @@ import type { CheckResult } from '../smoke/result.js';
 import { runSuite } from '../smoke/runner.js';
 import { measureColdStart } from './cold-start.js';
 import { assessGate, type GateExtras } from './gate.js';
-import type { CycleRecord, FixRecord } from './record.js';
+import { firstAbortingThreshold, stoppedEarlyText, type ThresholdConfig, type ThresholdResult } from './thresholds.js';
+import type { CycleRecord, FixRecord, StoppedEarly } from './record.js';
 import { RECORD_SCHEMA_VERSION } from './record.js';
 import { progress } from '../progress.js';
 import { servingRevisions } from '../traffic/plan.js';
@@ -66,9 +67,11 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
   };
   if (deps.fix) rec.fix = deps.fix;
   const step = (name: string) => deps.onStep?.(name, rec);
+  // Grows a blocker when an abortOnFail threshold stops the smoke run: checks that never ran cannot pass.
+  let gateExtras: GateExtras = deps.gateExtras ?? {};
   const finish = (verdict: CycleRecord['verdict'], results: CheckResult[]): CycleRecord => {
     rec.smoke.results = results;
-    rec.gate = assessGate(results, config.gate, deps.gateExtras);
+    rec.gate = assessGate(results, config.gate, gateExtras);
     rec.verdict = verdict === 'passed' && !rec.gate.passed ? 'gate-failed' : verdict;
     rec.finishedAt = now().toISOString();
     rec.durations = {
@@ -141,15 +144,21 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     const coldStartMs = await measureColdStart(rev.url, config.smoke.checks, { timeoutMs: config.smoke.defaults.timeoutMs, headers: smokeHeaders, signal });
     if (coldStartMs !== undefined) rec.smoke.coldStartMs = coldStartMs;
     const smokeStart = performance.now();
+    const stopper = abortOnFailStopper(config.gate.thresholds ?? [], log);
     const results = await runSuite(config.smoke.checks, rev.url, {
       concurrency: config.smoke.concurrency,
       defaults: config.smoke.defaults,
       signal,
+      stopWhen: stopper.stopWhen,
       log: log.child({ stage: 'smoke' }),
       ...(deps.baseDir ? { baseDir: deps.baseDir } : {}),
       ...(Object.keys(smokeHeaders).length > 0 ? { headers: smokeHeaders } : {}),
     });
     rec.smoke.durationMs = Math.round(performance.now() - smokeStart);
+    if (stopper.stopped) {
+      rec.smoke.stoppedEarly = stoppedEarly(stopper.stopped, results);
+      gateExtras = withStopBlocker(gateExtras, rec.smoke.stoppedEarly);
+    }
     if (signal.aborted) {
       rec.smoke.results = results;
       return finish('interrupted', results);
@@ -158,8 +167,9 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     step('smoke');
 
     // 4. gate, then promote (direct or canary steps against the service URL) or keep
-    const gate = assessGate(results, config.gate, deps.gateExtras);
+    const gate = assessGate(results, config.gate, gateExtras);
     let final = results;
+    let canaryStop: StoppedEarly | undefined;
     if (gate.passed) {
       const outcome = await promote({
         target,
@@ -168,8 +178,12 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
         before: rec.traffic.before,
         restore: afterDeploy,
         candidate: rev.name,
-        smoke: (names) => smokeServiceUrl(deps, names, log),
-        gate: (stepResults) => assessGate(stepResults, config.gate, deps.gateExtras),
+        smoke: async (names) => {
+          const run = await smokeServiceUrl(deps, names, log);
+          canaryStop = run.stopped;
+          return run.results;
+        },
+        gate: (stepResults) => assessGate(stepResults, config.gate, withStopBlocker(gateExtras, canaryStop)),
         onStep: (percent) => step(`canary-${percent}`),
       });
       if (outcome.canary) rec.traffic.canary = outcome.canary;
@@ -198,7 +212,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
       log.warn({ stage: 'traffic', reasons: gate.reasons }, 'gate failed: traffic not moved');
     }
     rec.traffic.after = await target.currentTraffic(ctx);
-    return finish(assessGate(final, config.gate, deps.gateExtras).passed ? 'passed' : 'gate-failed', final);
+    return finish(assessGate(final, config.gate, gateExtras).passed ? 'passed' : 'gate-failed', final);
   } catch (err) {
     if (signal.aborted) return finish('interrupted', rec.smoke.results);
     log.error({ err: errorMessage(err) }, 'cycle failed');
@@ -216,20 +230,59 @@ async function attachLogTail(target: Target, revision: string, results: CheckRes
 }
 
 /** A canary step's smoke run: the configured checks against the service URL, which carries the split. */
-async function smokeServiceUrl(deps: CycleDeps, names: TrafficConfig['smoke'], log: Logger): Promise<CheckResult[]> {
+async function smokeServiceUrl(
+  deps: CycleDeps,
+  names: TrafficConfig['smoke'],
+  log: Logger,
+): Promise<{ results: CheckResult[]; stopped?: StoppedEarly }> {
   const { config, target, signal } = deps;
   const url = target.serviceUrl();
   if (!url) throw new StageError('traffic', 'the target has no service URL to run the canary smoke against');
   const checks = names === 'all' ? config.smoke.checks : config.smoke.checks.filter((c) => names.includes(c.name));
   const headers = { ...(target.smokeHeaders ? await target.smokeHeaders(url) : {}), ...deps.smokeHeaders };
-  return runSuite(checks, url, {
+  const stopper = abortOnFailStopper(config.gate.thresholds ?? [], log);
+  const results = await runSuite(checks, url, {
     concurrency: config.smoke.concurrency,
     defaults: config.smoke.defaults,
     signal,
+    stopWhen: stopper.stopWhen,
     log: log.child({ stage: 'smoke', canary: true }),
     ...(deps.baseDir ? { baseDir: deps.baseDir } : {}),
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
   });
+  return stopper.stopped ? { results, stopped: stoppedEarly(stopper.stopped, results) } : { results };
+}
+
+/**
+ * Stops a smoke run at the first failing `abortOnFail` threshold, and remembers which one and when.
+ * The gate evaluates every threshold again over the final results, so the stop is also a gate reason.
+ */
+function abortOnFailStopper(thresholds: readonly ThresholdConfig[], log: Logger): {
+  stopWhen?: (soFar: readonly CheckResult[]) => boolean;
+  stopped?: { result: ThresholdResult; afterResults: number };
+} {
+  const watched = thresholds.filter((t) => t.abortOnFail);
+  if (watched.length === 0) return {};
+  const state: ReturnType<typeof abortOnFailStopper> = {};
+  state.stopWhen = (soFar) => {
+    const failed = firstAbortingThreshold(soFar, watched);
+    if (!failed) return false;
+    state.stopped = { result: failed, afterResults: soFar.length };
+    log.warn({ stage: 'smoke', threshold: failed.expr, value: failed.value, afterResults: soFar.length }, 'abortOnFail threshold failed: stopping the smoke run');
+    return true;
+  };
+  return state;
+}
+
+function stoppedEarly(stop: { result: ThresholdResult; afterResults: number }, results: readonly CheckResult[]): StoppedEarly {
+  const { expr, scope, value, samples } = stop.result;
+  return { expr, scope, value, samples, afterResults: stop.afterResults, skipped: results.filter((r) => r.status === 'skipped').length };
+}
+
+/** The gate cannot pass a run that an abortOnFail threshold stopped, whatever the checks that did finish show. */
+function withStopBlocker(extras: GateExtras, stop: StoppedEarly | undefined): GateExtras {
+  if (!stop) return extras;
+  return { ...extras, blockers: [...(extras.blockers ?? []), stoppedEarlyText(stop)] };
 }
 
 /** Reading the split after an interruption needs a signal that is not already aborted. */

@@ -36,6 +36,18 @@ export interface GateVerdict {
   thresholds?: Array<{ expr: string; scope: string; value: number | null; passed: boolean; samples: number }>;
 }
 
+/** A smoke run stopped by a failing `abortOnFail` threshold: the threshold as measured when it failed. */
+export interface StoppedEarly {
+  expr: string;
+  scope: string;
+  value: number | null;
+  samples: number;
+  /** Results finished when the threshold failed. */
+  afterResults: number;
+  /** Checks that were cut short or never started (status 'skipped'). */
+  skipped: number;
+}
+
 export interface BuildRecord {
   status: 'ok' | 'failed';
   kind: string;
@@ -110,8 +122,11 @@ export interface CycleRecord {
   traffic: TrafficRecord;
   /** The fix command that ran before this cycle, if any. */
   fix?: FixRecord;
-  /** coldStartMs: the first request to the candidate after the deploy, timed before the suite. Additive. */
-  smoke: { durationMs: number; results: CheckResult[]; coldStartMs?: number };
+  /**
+   * coldStartMs: the first request to the candidate after the deploy, timed before the suite.
+   * stoppedEarly: an `abortOnFail` threshold failed mid-run and stopped it. Both additive.
+   */
+  smoke: { durationMs: number; results: CheckResult[]; coldStartMs?: number; stoppedEarly?: StoppedEarly };
   gate: GateVerdict;
   verdict: CycleVerdict;
   /** Config file location of each check by name (`file:line`), for people and agents acting on a failure. */

@@ -14,6 +14,7 @@
  * A skipped result is not a sample; an error counts as a failure.
  */
 import { isPassing, type CheckResult, type Priority } from '../smoke/result.js';
+import type { StoppedEarly } from './record.js';
 
 export const THRESHOLD_FUNCTIONS = ['p50', 'p90', 'p95', 'p99', 'min', 'max', 'avg', 'rate', 'count'] as const;
 type Fn = (typeof THRESHOLD_FUNCTIONS)[number];
@@ -37,7 +38,7 @@ export interface ThresholdConfig {
   checks?: string[];
   /** Only checks of this priority. */
   priority?: Priority;
-  /** Not yet implemented: the threshold is evaluated once the smoke run ends. */
+  /** Evaluated after each finished check as well: the first failure stops the smoke run (see firstAbortingThreshold). */
   abortOnFail?: boolean;
 }
 
@@ -144,10 +145,30 @@ export function evaluateThresholds(results: readonly CheckResult[], thresholds: 
   return thresholds.map((t) => evaluateThreshold(results, t));
 }
 
+/**
+ * The first `abortOnFail` threshold that fails on the results so far, as k6 evaluates its thresholds
+ * during a test. Zero samples so far is not yet a failure: the run has not measured that figure.
+ */
+export function firstAbortingThreshold(soFar: readonly CheckResult[], thresholds: readonly ThresholdConfig[]): ThresholdResult | undefined {
+  for (const t of thresholds) {
+    if (!t.abortOnFail) continue;
+    const r = evaluateThreshold(soFar, t);
+    if (r.samples > 0 && !r.passed) return r;
+  }
+  return undefined;
+}
+
 /** The gate's reason for a failed threshold, with its measured value. */
 export function thresholdReason(r: ThresholdResult): string {
   if (r.samples === 0) return `threshold ${r.expr} (${r.scope}) had no samples: nothing measured cannot pass`;
   return `threshold ${r.expr} (${r.scope}) failed: measured ${formatThresholdValue(r)}`;
+}
+
+/** One sentence for the gate's reasons and the report: which threshold stopped the smoke run, and when. */
+export function stoppedEarlyText(s: StoppedEarly): string {
+  const results = `${s.afterResults} result${s.afterResults === 1 ? '' : 's'}`;
+  const skipped = `${s.skipped} check${s.skipped === 1 ? '' : 's'} did not finish`;
+  return `abortOnFail threshold ${s.expr} (${s.scope}) failed after ${results}, measured ${formatThresholdValue(s)}: the smoke run stopped and ${skipped}`;
 }
 
 /** ms for times, percent for rates, a number for counts. */

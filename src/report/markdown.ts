@@ -4,7 +4,7 @@
  */
 import type { TrafficEntry } from '../deploy/target.js';
 import type { CycleRecord } from '../loop/record.js';
-import { formatThresholdValue } from '../loop/thresholds.js';
+import { formatThresholdValue, stoppedEarlyText } from '../loop/thresholds.js';
 import { escapeText, fence, formatCommand, formatMs, formatPercent, inlineCode, renderTable } from './format.js';
 import { checkResults } from './outcomes.js';
 import { renderComparison, renderIssues, renderNextSteps, renderResults } from './markdown-checks.js';
@@ -85,6 +85,7 @@ function renderGate(r: CycleRecord): string {
       ),
     );
   }
+  if (r.smoke.stoppedEarly) out.push(`**Smoke run stopped early:** ${escapeText(stoppedEarlyText(r.smoke.stoppedEarly))}.`);
   if (!r.gate.passed && r.gate.reasons.length > 0) {
     out.push(['The gate failed:', '', ...r.gate.reasons.map((reason) => `- ${escapeText(reason)}`)].join('\n'));
   }

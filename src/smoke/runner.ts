@@ -30,6 +30,11 @@ export interface SuiteOptions {
   headers?: Record<string, string>;
   /** Folder a `command` check's `cwd` is relative to (the config file's folder); default the process cwd. */
   baseDir?: string;
+  /**
+   * Asked after each check finishes, with every result so far (config order is not guaranteed). A
+   * truthy answer stops the suite as an abort does: in-flight checks stop, unstarted ones are 'skipped'.
+   */
+  stopWhen?: (soFar: readonly CheckResult[]) => boolean;
 }
 
 /** The kinds that make one result per check; a `command` check makes one per test case. */
@@ -150,18 +155,22 @@ function isDegraded(check: SingleCheckConfig, figures: CheckFigures): boolean {
  * Runs the checks with bounded concurrency; results come back in config order, a `command` check's
  * test cases in place of it. Never throws.
  */
-export async function runSuite(checks: CheckConfig[], baseUrl: string, opts: SuiteOptions): Promise<CheckResult[]> {
+export async function runSuite(checks: CheckConfig[], baseUrl: string, suiteOpts: SuiteOptions): Promise<CheckResult[]> {
   const results: (CheckResult[] | undefined)[] = new Array(checks.length);
+  const stop = new AbortController();
+  const signal = suiteOpts.signal ? AbortSignal.any([suiteOpts.signal, stop.signal]) : stop.signal;
+  const opts: SuiteOptions = { ...suiteOpts, signal };
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < checks.length && !opts.signal?.aborted) {
+    while (next < checks.length && !signal.aborted) {
       const i = next++;
       const check = checks[i];
       if (!check) continue;
       results[i] =
         check.kind === 'command'
-          ? await runCommandCheck(check, baseUrl, { baseDir: opts.baseDir, signal: opts.signal, headers: opts.headers, log: opts.log?.child({ check: check.name }) })
+          ? await runCommandCheck(check, baseUrl, { baseDir: opts.baseDir, signal, headers: opts.headers, log: opts.log?.child({ check: check.name }) })
           : [await runCheck(check, baseUrl, opts)];
+      if (opts.stopWhen && !signal.aborted && opts.stopWhen(results.flatMap((r) => r ?? []))) stop.abort();
     }
   };
   const workers = Math.max(1, Math.min(opts.concurrency, checks.length));

@@ -113,6 +113,28 @@ describe('runSuite', () => {
     expect(results[3]?.attempts).toBe(0);
   });
 
+  it('stopWhen stops the suite after the check that tripped it: nothing later starts', async () => {
+    const seen: number[] = [];
+    const checks = [http('ok', '/d?ms=1'), http('broken', '/fail'), http('later-1', '/d?ms=1&later=1'), http('later-2', '/d?ms=1&later=2')];
+    const results = await runSuite(checks, base, {
+      concurrency: 1,
+      defaults,
+      stopWhen: (soFar) => {
+        seen.push(soFar.length);
+        return soFar.some((r) => r.status === 'fail');
+      },
+    });
+    expect(results.map((r) => [r.name, r.status])).toEqual([
+      ['ok', 'pass'],
+      ['broken', 'fail'],
+      ['later-1', 'skipped'],
+      ['later-2', 'skipped'],
+    ]);
+    // Asked once per finished check, with every result so far; never again after it said stop.
+    expect(seen).toEqual([1, 2]);
+    expect(results[2]?.attempts).toBe(0);
+  });
+
   it('on abort during a retry delay, the check is skipped without waiting the delay out', async () => {
     const controller = new AbortController();
     const started = Date.now();

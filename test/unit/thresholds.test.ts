@@ -3,7 +3,7 @@ import { gateSchema } from '../../src/config/schema.js';
 import { assessGate } from '../../src/loop/gate.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import { firstCycleGateFailed } from './report-fixtures.js';
-import { evaluateThreshold, parseThreshold, type ThresholdConfig } from '../../src/loop/thresholds.js';
+import { evaluateThreshold, firstAbortingThreshold, parseThreshold, stoppedEarlyText, type ThresholdConfig } from '../../src/loop/thresholds.js';
 import type { CheckResult, CheckStatus, Priority } from '../../src/smoke/result.js';
 
 function result(name: string, status: CheckStatus, figures: CheckResult['figures'] = {}, priority: Priority = 'P0'): CheckResult {
@@ -100,6 +100,30 @@ describe('thresholds in the gate', () => {
     expect(r.success).toBe(false);
     expect(r.error?.issues[0]?.path).toEqual(['thresholds', 1, 'expr']);
     expect(r.error?.issues[0]?.message).toMatch(/is a time/);
+  });
+});
+
+describe('firstAbortingThreshold', () => {
+  const abort = (expr: string, extra: Partial<ThresholdConfig> = {}): ThresholdConfig => ({ expr, abortOnFail: true, ...extra });
+
+  it('returns the first abortOnFail threshold that fails on the results so far', () => {
+    const failed = firstAbortingThreshold(RESULTS, [abort('max(latency) < 1s'), abort('max(connectMs) < 1s', { priority: 'P1' }), abort('rate(fail) == 0')]);
+    expect(failed).toMatchObject({ expr: 'max(connectMs) < 1s', scope: 'P1 checks', value: 1200, passed: false, samples: 2 });
+  });
+
+  it('ignores thresholds without abortOnFail, however badly they fail', () => {
+    expect(firstAbortingThreshold(RESULTS, [{ expr: 'rate(fail) == 0' }, { expr: 'max(latency) < 1ms', abortOnFail: false }])).toBeUndefined();
+  });
+
+  it('does not stop on zero samples so far: the figure has not been measured yet', () => {
+    expect(firstAbortingThreshold(RESULTS, [abort('max(connectMs) < 1ms', { checks: ['not-yet-run'] })])).toBeUndefined();
+    expect(firstAbortingThreshold([], [abort('rate(pass) == 100%')])).toBeUndefined();
+  });
+
+  it('says which threshold stopped the run, its value, and how much did not finish', () => {
+    expect(stoppedEarlyText({ expr: 'p95(latency) < 500ms', scope: 'all checks', value: 812, samples: 3, afterResults: 3, skipped: 5 })).toBe(
+      'abortOnFail threshold p95(latency) < 500ms (all checks) failed after 3 results, measured 812 ms: the smoke run stopped and 5 checks did not finish',
+    );
   });
 });
 
