@@ -5,7 +5,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { RECORD_SCHEMA_VERSION, type CycleRecord } from './record.js';
+import type { z } from 'zod';
+import { RECORD_SCHEMA_VERSION, cycleRecordSchema, type CycleRecord } from './record.js';
 
 export interface HistoryProblem {
   file: string;
@@ -40,11 +41,19 @@ export async function readHistory(reportsDir: string, service?: string): Promise
   for (const name of names) {
     const file = join(dir, name);
     try {
-      const rec = JSON.parse(await readFile(file, 'utf8')) as CycleRecord;
-      if (rec.schemaVersion !== RECORD_SCHEMA_VERSION || typeof rec.cycle !== 'number') {
-        problems.push({ file, message: `unsupported record version ${String(rec.schemaVersion)}` });
+      const raw: unknown = JSON.parse(await readFile(file, 'utf8'));
+      const version = typeof raw === 'object' && raw !== null ? (raw as { schemaVersion?: unknown }).schemaVersion : undefined;
+      if (version !== RECORD_SCHEMA_VERSION) {
+        problems.push({ file, message: `unsupported record version ${String(version)}` });
         continue;
       }
+      // A hand-edited or half-migrated record is named here, not met later as a crash in a renderer.
+      const parsed = cycleRecordSchema.safeParse(raw);
+      if (!parsed.success) {
+        problems.push({ file, message: `not a valid cycle record (schema/cycle-record.schema.json): ${schemaProblems(parsed.error)}` });
+        continue;
+      }
+      const rec = parsed.data;
       if (service === undefined || rec.service === service) records.push(rec);
     } catch (err) {
       problems.push({ file, message: `not a readable cycle record: ${(err as Error).message}` });
@@ -52,6 +61,13 @@ export async function readHistory(reportsDir: string, service?: string): Promise
   }
   records.sort((a, b) => a.cycle - b.cycle);
   return { records, problems };
+}
+
+/** The first three problems, each at its field: `smoke.results.0.status: Invalid option: …`. */
+function schemaProblems(error: z.ZodError): string {
+  const shown = error.issues.slice(0, 3).map((i) => `${i.path.length > 0 ? i.path.join('.') : '(record)'}: ${i.message}`);
+  const more = error.issues.length > 3 ? `; and ${error.issues.length - 3} more` : '';
+  return `${shown.join('; ')}${more}`;
 }
 
 /** The next cycle number; numbers keep counting across runs so reports never overwrite each other. */

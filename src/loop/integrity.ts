@@ -12,47 +12,9 @@ import { writeFileAtomic } from '../fs-atomic.js';
 import { redactDeep } from '../redact.js';
 import { PRIORITIES, type Priority } from '../smoke/result.js';
 import { historyDir } from './history.js';
-import type { CycleRecord } from './record.js';
+import type { CycleRecord, SuiteChange, SuiteFingerprint, SuiteIntegrity } from './record.js';
 
-export interface SuiteFingerprint {
-  /** sha256 of the canonical JSON of every check and the gate. */
-  sha256: string;
-  /** Per check, by name: its priority and the sha256 of its canonical JSON. Config values themselves are not stored. */
-  checks: Record<string, { priority: Priority; sha256: string }>;
-  gate: { thresholds: Partial<Record<Priority, number>>; allowFlaky: boolean };
-}
-
-export type SuiteChangeKind =
-  | 'check-removed'
-  | 'check-changed'
-  | 'priority-lowered'
-  | 'threshold-loosened'
-  | 'flaky-allowed'
-  | 'check-added'
-  | 'priority-raised'
-  | 'threshold-tightened'
-  | 'flaky-disallowed';
-
-export interface SuiteChange {
-  kind: SuiteChangeKind;
-  /** The check or priority the change is about. */
-  subject: string;
-  /** One sentence naming the change. */
-  text: string;
-  /** Could make the suite easier to pass; blocks the gate until accepted. */
-  weakening: boolean;
-}
-
-export interface SuiteIntegrity {
-  fingerprint: SuiteFingerprint;
-  /** The cycle compared with, if any. */
-  comparedWithCycle?: number;
-  changes: SuiteChange[];
-  /** The current fingerprint is the one recorded by `accept-suite`. */
-  accepted: boolean;
-  /** Weakening changes not accepted: the cycle cannot pass the gate. */
-  blocked: boolean;
-}
+export type { SuiteChange, SuiteChangeKind, SuiteFingerprint, SuiteIntegrity } from './record.js';
 
 /** JSON with object keys sorted, so the same config always hashes the same. */
 export function canonicalJson(value: unknown): string {

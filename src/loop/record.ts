@@ -1,140 +1,189 @@
 /**
  * What a cycle leaves behind. Reports are a pure function of these records, so every report can be
- * re-rendered from history at any time.
+ * re-rendered from history at any time. The zod schemas are the source of the record's types, of the
+ * check that a history file is a record (history.ts), and of the published report schema.
  */
-import type { TrafficEntry } from '../deploy/target.js';
-import type { CheckResult, Priority } from '../smoke/result.js';
-import type { SuiteIntegrity } from './integrity.js';
+import { z } from 'zod';
+import { trafficEntrySchema } from '../deploy/target.js';
+import { checkResultSchema, prioritySchema } from '../smoke/result.js';
 
 export const RECORD_SCHEMA_VERSION = 1;
 
+export const RUN_STATUSES = ['passed', 'max-cycles', 'max-minutes', 'stalled', 'fix-failed', 'interrupted'] as const;
 /** How a `run` ended; recorded on its last cycle. */
-export type RunStatus = 'passed' | 'max-cycles' | 'max-minutes' | 'stalled' | 'fix-failed' | 'interrupted';
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
-export type CycleVerdict = 'passed' | 'gate-failed' | 'build-failed' | 'deploy-failed' | 'interrupted' | 'error';
+export const CYCLE_VERDICTS = ['passed', 'gate-failed', 'build-failed', 'deploy-failed', 'interrupted', 'error'] as const;
+export type CycleVerdict = (typeof CYCLE_VERDICTS)[number];
 
-export interface PriorityTally {
-  priority: Priority;
-  total: number;
-  passed: number;
-  failed: number;
-  /** Pass rate in percent (0-100); null when there were no checks of this priority. */
-  passRate: number | null;
-  /** Required minimum in percent, when gated. */
-  threshold: number | null;
-  ok: boolean;
-  /** Checks that passed only on retry; counted as not passed unless the gate allows flaky. Additive. */
-  flaky?: number;
-}
+export const priorityTallySchema = z.object({
+  priority: prioritySchema,
+  total: z.number().int(),
+  passed: z.number().int(),
+  failed: z.number().int(),
+  passRate: z.number().nullable().describe('Pass rate in percent (0-100); null when there were no checks of this priority.'),
+  threshold: z.number().nullable().describe('Required minimum in percent, when gated; null when not gated.'),
+  ok: z.boolean(),
+  flaky: z.number().int().optional().describe('Checks that passed only on retry; counted as not passed unless the gate allows flaky.'),
+}).meta({ id: 'PriorityTally' });
+export type PriorityTally = z.infer<typeof priorityTallySchema>;
 
-export interface GateVerdict {
-  passed: boolean;
-  tallies: PriorityTally[];
-  /** One sentence per failed priority: "P0 passed 3 of 4 (75%), needs 100%". */
-  reasons: string[];
-  /** gate.thresholds with their measured values (absent when none are configured). */
-  thresholds?: Array<{ expr: string; scope: string; value: number | null; passed: boolean; samples: number }>;
-}
+export const thresholdResultSchema = z.object({
+  expr: z.string(),
+  scope: z.string().describe('Which results it looked at: "all checks", "P0 checks", "checks a, b".'),
+  value: z.number().nullable().describe('The measured value (ms, fraction or count); null with zero samples.'),
+  passed: z.boolean(),
+  samples: z.number().int(),
+}).meta({ id: 'ThresholdResult' });
+export type ThresholdResult = z.infer<typeof thresholdResultSchema>;
 
+export const gateVerdictSchema = z.object({
+  passed: z.boolean(),
+  tallies: z.array(priorityTallySchema),
+  reasons: z.array(z.string()).describe('One sentence per reason the gate failed: "P0 passed 3 of 4 (75%), needs 100%".'),
+  thresholds: z.array(thresholdResultSchema).optional().describe('gate.thresholds with their measured values (absent when none are configured).'),
+}).meta({ id: 'GateVerdict' });
+export type GateVerdict = z.infer<typeof gateVerdictSchema>;
+
+export const stoppedEarlySchema = thresholdResultSchema.omit({ passed: true }).extend({
+  afterResults: z.number().int().describe('Results finished when the threshold failed.'),
+  skipped: z.number().int().describe("Checks that were cut short or never started (status 'skipped')."),
+}).meta({ id: 'StoppedEarly' });
 /** A smoke run stopped by a failing `abortOnFail` threshold: the threshold as measured when it failed. */
-export interface StoppedEarly {
-  expr: string;
-  scope: string;
-  value: number | null;
-  samples: number;
-  /** Results finished when the threshold failed. */
-  afterResults: number;
-  /** Checks that were cut short or never started (status 'skipped'). */
-  skipped: number;
-}
+export type StoppedEarly = z.infer<typeof stoppedEarlySchema>;
 
-export interface BuildRecord {
-  status: 'ok' | 'failed';
-  kind: string;
-  durationMs: number;
-  image?: string;
-  digest?: string;
-  message?: string;
-  exitCode?: number | null;
-  outputTail: string[];
-}
+const exitCode = z.number().int().nullable().optional().describe('Exit code; null when the process ended by a signal.');
 
-export interface DeployRecord {
-  status: 'ok' | 'failed' | 'skipped';
-  revision?: string;
-  image?: string;
-  tagUrl?: string;
-  durationMs: number;
-  /** From asking for the revision to it answering its readiness probe. */
-  startMs?: number;
-  message?: string;
-  reason?: string;
-  exitCode?: number | null;
-  logTail?: string[];
-}
+export const buildRecordSchema = z.object({
+  status: z.enum(['ok', 'failed']),
+  kind: z.string(),
+  durationMs: z.number(),
+  image: z.string().optional(),
+  digest: z.string().optional(),
+  message: z.string().optional(),
+  exitCode,
+  outputTail: z.array(z.string()),
+}).meta({ id: 'BuildRecord' });
+export type BuildRecord = z.infer<typeof buildRecordSchema>;
 
-export interface TrafficRecord {
-  before: TrafficEntry[];
-  after: TrafficEntry[];
-  /** promoted: the candidate took 100%; kept: traffic stayed where it was; none: nothing served before and nothing was promoted. */
-  action: 'promoted' | 'kept' | 'none';
-  lastGoodRevision?: string;
-  note?: string;
-  /** With `traffic.strategy: canary`: each step reached, and the one whose gate failed (0-based). */
-  canary?: CanaryRecord;
-}
+export const deployRecordSchema = z.object({
+  status: z.enum(['ok', 'failed', 'skipped']),
+  revision: z.string().optional(),
+  image: z.string().optional(),
+  tagUrl: z.string().optional(),
+  durationMs: z.number(),
+  startMs: z.number().optional().describe('From asking for the revision to it answering its readiness probe.'),
+  message: z.string().optional(),
+  reason: z.string().optional(),
+  exitCode,
+  logTail: z.array(z.string()).optional(),
+}).meta({ id: 'DeployRecord' });
+export type DeployRecord = z.infer<typeof deployRecordSchema>;
 
-export interface CanaryStepRecord {
-  /** The candidate's share during this step. */
-  percent: number;
-  passed: boolean;
-  /** The step's smoke run against the service URL. */
-  results: { total: number; passed: number; failed: number; failedChecks: string[] };
-}
+export const canaryStepRecordSchema = z.object({
+  percent: z.number().describe("The candidate's share during this step."),
+  passed: z.boolean(),
+  results: z
+    .object({ total: z.number().int(), passed: z.number().int(), failed: z.number().int(), failedChecks: z.array(z.string()) })
+    .describe("The step's smoke run against the service URL."),
+});
+export type CanaryStepRecord = z.infer<typeof canaryStepRecordSchema>;
 
-export interface CanaryRecord {
-  steps: CanaryStepRecord[];
-  failedAtStep?: number;
-}
+export const canaryRecordSchema = z.object({
+  steps: z.array(canaryStepRecordSchema),
+  failedAtStep: z.number().int().optional().describe('The step whose gate failed (0-based).'),
+}).meta({ id: 'CanaryRecord' });
+export type CanaryRecord = z.infer<typeof canaryRecordSchema>;
 
-export interface FixRecord {
-  command: string[];
-  exitCode: number | null;
-  durationMs: number;
-  timedOut: boolean;
-  outputTail: string[];
-  /** The cycle whose report the fix command was given. */
-  afterCycle: number;
-}
+export const trafficRecordSchema = z.object({
+  before: z.array(trafficEntrySchema),
+  after: z.array(trafficEntrySchema),
+  action: z
+    .enum(['promoted', 'kept', 'none'])
+    .describe('promoted: the candidate took 100%; kept: traffic stayed where it was; none: nothing served before and nothing was promoted.'),
+  lastGoodRevision: z.string().optional(),
+  note: z.string().optional(),
+  canary: canaryRecordSchema.optional().describe('With traffic.strategy: canary: each step reached, and the one whose gate failed.'),
+}).meta({ id: 'TrafficRecord' });
+export type TrafficRecord = z.infer<typeof trafficRecordSchema>;
 
-export interface CycleRecord {
-  schemaVersion: typeof RECORD_SCHEMA_VERSION;
-  service: string;
-  cycle: number;
-  /** Id of the `run` this cycle belongs to. */
-  runId: string;
-  startedAt: string;
-  finishedAt: string;
-  target: string;
-  serviceUrl?: string;
-  build: BuildRecord;
-  deploy: DeployRecord;
-  traffic: TrafficRecord;
-  /** The fix command that ran before this cycle, if any. */
-  fix?: FixRecord;
-  /**
-   * coldStartMs: the first request to the candidate after the deploy, timed before the suite.
-   * stoppedEarly: an `abortOnFail` threshold failed mid-run and stopped it. Both additive.
-   */
-  smoke: { durationMs: number; results: CheckResult[]; coldStartMs?: number; stoppedEarly?: StoppedEarly };
-  gate: GateVerdict;
-  verdict: CycleVerdict;
-  /** Config file location of each check by name (`file:line`), for people and agents acting on a failure. */
-  checkLocations: Record<string, string>;
-  durations: { buildMs: number; deployMs: number; smokeMs: number; totalMs: number };
-  /** Fingerprint of the smoke suite and gate, and how they changed since the previous cycle. Additive. */
-  suite?: SuiteIntegrity;
-  /** On the last cycle of a `run`: how the run ended, and why in one sentence. Additive. */
-  runStatus?: RunStatus;
-  runStatusDetail?: string;
-}
+export const fixRecordSchema = z.object({
+  command: z.array(z.string()),
+  exitCode: z.number().int().nullable(),
+  durationMs: z.number(),
+  timedOut: z.boolean(),
+  outputTail: z.array(z.string()),
+  afterCycle: z.number().int().describe('The cycle whose report the fix command was given.'),
+}).meta({ id: 'FixRecord' });
+export type FixRecord = z.infer<typeof fixRecordSchema>;
+
+export const suiteFingerprintSchema = z.object({
+  sha256: z.string().describe('sha256 of the canonical JSON of every check and the gate.'),
+  checks: z
+    .record(z.string(), z.object({ priority: prioritySchema, sha256: z.string() }))
+    .describe('Per check, by name: its priority and the sha256 of its canonical JSON. Config values themselves are not stored.'),
+  gate: z.object({
+    thresholds: z.object({ P0: z.number().optional(), P1: z.number().optional(), P2: z.number().optional(), P3: z.number().optional() }),
+    allowFlaky: z.boolean(),
+  }),
+});
+export type SuiteFingerprint = z.infer<typeof suiteFingerprintSchema>;
+
+export const SUITE_CHANGE_KINDS = [
+  'check-removed',
+  'check-changed',
+  'priority-lowered',
+  'threshold-loosened',
+  'flaky-allowed',
+  'check-added',
+  'priority-raised',
+  'threshold-tightened',
+  'flaky-disallowed',
+] as const;
+export type SuiteChangeKind = (typeof SUITE_CHANGE_KINDS)[number];
+
+export const suiteChangeSchema = z.object({
+  kind: z.enum(SUITE_CHANGE_KINDS),
+  subject: z.string().describe('The check or priority the change is about.'),
+  text: z.string().describe('One sentence naming the change.'),
+  weakening: z.boolean().describe('Could make the suite easier to pass; blocks the gate until accepted.'),
+});
+export type SuiteChange = z.infer<typeof suiteChangeSchema>;
+
+export const suiteIntegritySchema = z.object({
+  fingerprint: suiteFingerprintSchema,
+  comparedWithCycle: z.number().int().optional().describe('The cycle compared with, if any.'),
+  changes: z.array(suiteChangeSchema),
+  accepted: z.boolean().describe('The current fingerprint is the one recorded by `accept-suite`.'),
+  blocked: z.boolean().describe('Weakening changes not accepted: the cycle cannot pass the gate.'),
+}).meta({ id: 'SuiteIntegrity' });
+export type SuiteIntegrity = z.infer<typeof suiteIntegritySchema>;
+
+export const cycleRecordSchema = z.object({
+  schemaVersion: z.literal(RECORD_SCHEMA_VERSION),
+  service: z.string(),
+  cycle: z.number().int().min(1),
+  runId: z.string().describe('Id of the `run` this cycle belongs to.'),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  target: z.string(),
+  serviceUrl: z.string().optional(),
+  build: buildRecordSchema,
+  deploy: deployRecordSchema,
+  traffic: trafficRecordSchema,
+  fix: fixRecordSchema.optional().describe('The fix command that ran before this cycle, if any.'),
+  smoke: z.object({
+    durationMs: z.number(),
+    results: z.array(checkResultSchema),
+    coldStartMs: z.number().optional().describe('The first request to the candidate after the deploy, timed before the suite.'),
+    stoppedEarly: stoppedEarlySchema.optional().describe('An abortOnFail threshold failed mid-run and stopped it.'),
+  }),
+  gate: gateVerdictSchema,
+  verdict: z.enum(CYCLE_VERDICTS),
+  checkLocations: z.record(z.string(), z.string()).describe('Config file location of each check by name (`file:line`), for people and agents acting on a failure.'),
+  durations: z.object({ buildMs: z.number(), deployMs: z.number(), smokeMs: z.number(), totalMs: z.number() }),
+  suite: suiteIntegritySchema.optional().describe('Fingerprint of the smoke suite and gate, and how they changed since the previous cycle.'),
+  runStatus: z.enum(RUN_STATUSES).optional().describe('On the last cycle of a `run`: how the run ended.'),
+  runStatusDetail: z.string().optional().describe('Why the run ended, in one sentence.'),
+}).meta({ id: 'CycleRecord' });
+export type CycleRecord = z.infer<typeof cycleRecordSchema>;

@@ -14,7 +14,7 @@
  * A skipped result is not a sample; an error counts as a failure.
  */
 import { isPassing, type CheckResult, type Priority } from '../smoke/result.js';
-import type { StoppedEarly } from './record.js';
+import type { StoppedEarly, ThresholdResult } from './record.js';
 
 export const THRESHOLD_FUNCTIONS = ['p50', 'p90', 'p95', 'p99', 'min', 'max', 'avg', 'rate', 'count'] as const;
 type Fn = (typeof THRESHOLD_FUNCTIONS)[number];
@@ -42,15 +42,7 @@ export interface ThresholdConfig {
   abortOnFail?: boolean;
 }
 
-export interface ThresholdResult {
-  expr: string;
-  /** Which results it looked at: "all checks", "P0 checks", "checks a, b". */
-  scope: string;
-  /** The measured value (ms, fraction or count); null with zero samples. */
-  value: number | null;
-  passed: boolean;
-  samples: number;
-}
+export type { ThresholdResult } from './record.js';
 
 const SHAPE = /^\s*([a-z0-9]+)\s*\(\s*([A-Za-z]+)\s*\)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*(ms|s|%)?\s*$/;
 const HELP = 'expected e.g. "p95(latency) < 500ms", "max(connectMs) < 1s", "rate(fail) == 0" or "count(fail) <= 2"';

@@ -1,48 +1,44 @@
 /** Before/after of each check between a cycle and the one before it. */
 import type { CycleRecord } from '../loop/record.js';
-import { PRIORITIES, isPassing, type CheckResult, type CheckStatus, type Priority } from '../smoke/result.js';
+import { z } from 'zod';
+import { PRIORITIES, checkStatusSchema, isPassing, prioritySchema, type CheckResult, type Priority } from '../smoke/result.js';
 import { passedOnRetry, sameCode } from './flaky.js';
 import { checkResults, isFailing, smokeCompleted, STAGES, stageOutcome } from './outcomes.js';
 
-export interface CheckChange {
-  name: string;
-  priority: Priority;
-  before: CheckStatus | 'absent';
-  after: CheckStatus | 'absent';
-  latencyBeforeMs?: number;
-  latencyAfterMs?: number;
-  /** Connect time; for a multi-connection check, its p95. */
-  connectBeforeMs?: number;
-  connectAfterMs?: number;
-}
+const changeStatus = z.union([checkStatusSchema, z.literal('absent')]);
+
+export const checkChangeSchema = z.object({
+  name: z.string(),
+  priority: prioritySchema,
+  before: changeStatus,
+  after: changeStatus,
+  latencyBeforeMs: z.number().optional(),
+  latencyAfterMs: z.number().optional(),
+  connectBeforeMs: z.number().optional().describe('Connect time; for a multi-connection check, its p95.'),
+  connectAfterMs: z.number().optional().describe('Connect time; for a multi-connection check, its p95.'),
+}).meta({ id: 'CheckChange' });
+export type CheckChange = z.infer<typeof checkChangeSchema>;
 
 /**
  * Every check of either cycle lands in exactly one list. The build and deploy stages appear as P0
  * checks named `build` and `deploy` when either cycle failed them.
  */
-export interface Comparison {
-  previousCycle: number | null;
-  /** Passing now, failing before. */
-  newlyPassing: CheckChange[];
-  /** Failing now, passing before. */
-  newlyFailing: CheckChange[];
-  stillFailing: CheckChange[];
-  stillPassing: CheckChange[];
-  /** In this cycle only, while the previous cycle ran all its checks. */
-  added: CheckChange[];
-  /** In the previous cycle only, while this cycle ran all its checks. */
-  removed: CheckChange[];
-  /**
-   * Not comparable: skipped in either cycle, or absent from a cycle that did not run all its
-   * checks (build or deploy failed, interrupted). Additive to the original contract.
-   */
-  unmeasured: CheckChange[];
-  /**
-   * Passed only on retry in this cycle, or flipped against a previous cycle that ran the same code:
-   * flaky, never counted as newly passing (a fix) or newly failing. Additive to the original contract.
-   */
-  flaky: CheckChange[];
-}
+export const comparisonSchema = z.object({
+  previousCycle: z.number().int().nullable(),
+  newlyPassing: z.array(checkChangeSchema).describe('Passing now, failing before.'),
+  newlyFailing: z.array(checkChangeSchema).describe('Failing now, passing before.'),
+  stillFailing: z.array(checkChangeSchema),
+  stillPassing: z.array(checkChangeSchema),
+  added: z.array(checkChangeSchema).describe('In this cycle only, while the previous cycle ran all its checks.'),
+  removed: z.array(checkChangeSchema).describe('In the previous cycle only, while this cycle ran all its checks.'),
+  unmeasured: z
+    .array(checkChangeSchema)
+    .describe('Not comparable: skipped in either cycle, or absent from a cycle that did not run all its checks (build or deploy failed, interrupted).'),
+  flaky: z
+    .array(checkChangeSchema)
+    .describe('Passed only on retry in this cycle, or flipped against a previous cycle that ran the same code: never counted as newly passing or newly failing.'),
+}).meta({ id: 'Comparison' });
+export type Comparison = z.infer<typeof comparisonSchema>;
 
 export function compareCycles(current: CycleRecord, previous: CycleRecord | undefined): Comparison {
   const comparison: Comparison = {

@@ -1,10 +1,15 @@
-/** What a check produces. Checks return results; they do not throw. */
+/**
+ * What a check produces. Checks return results; they do not throw. The zod schemas are the source of
+ * these types and of the published report schema (schema/cycle-report.schema.json).
+ */
+import { z } from 'zod';
 
 export const PRIORITIES = ['P0', 'P1', 'P2', 'P3'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
 /** 'degraded': passed, but slower than the check's `degradedMs`. It counts as passing everywhere (gate, JUnit). */
-export type CheckStatus = 'pass' | 'degraded' | 'fail' | 'error' | 'skipped';
+export const checkStatusSchema = z.enum(['pass', 'degraded', 'fail', 'error', 'skipped']);
+export type CheckStatus = z.infer<typeof checkStatusSchema>;
 
 /** A pass, slow or not: what the gate, JUnit and comparisons count as passed. */
 export function isPassing(status: CheckStatus): boolean {
@@ -29,59 +34,60 @@ export const FAILURE_CLASSES = [
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
-export interface Evidence {
-  /** HTTP status of the response (or of a refused WebSocket handshake). */
-  status?: number;
-  closeCode?: number;
-  closeReason?: string;
-  /** A short excerpt of what came back (body, last frame). Secrets redacted. */
-  excerpt?: string;
-  expected?: string;
-  actual?: string;
-  /** Tail of the revision's or build's output. */
-  logTail?: string[];
-  /** Which step of a WebSocket script failed (0-based), and which connection. */
-  step?: number;
-  connection?: number;
-  /** WebSocket: the first frames received (up to 3, each cut to 200 chars, secrets redacted). */
-  firstFrames?: string[];
-}
+const figure = (text: string) => z.number().optional().describe(text);
 
-export interface Failure {
-  class: FailureClass;
-  message: string;
-  evidence: Evidence;
-}
+export const evidenceSchema = z.object({
+  status: z.number().int().optional().describe('HTTP status of the response (or of a refused WebSocket handshake).'),
+  closeCode: z.number().int().optional().describe('WebSocket close code.'),
+  closeReason: z.string().optional().describe('WebSocket close reason.'),
+  excerpt: z.string().optional().describe('A short excerpt of what came back (body, last frame). Secrets redacted.'),
+  expected: z.string().optional(),
+  actual: z.string().optional(),
+  logTail: z.array(z.string()).optional().describe("Tail of the revision's or build's output."),
+  step: z.number().int().optional().describe('Which step of a WebSocket script failed (0-based).'),
+  connection: z.number().int().optional().describe('Which connection of a multi-connection check failed (0-based).'),
+  firstFrames: z.array(z.string()).optional().describe('WebSocket: the first frames received (up to 3, each cut to 200 characters, secrets redacted).'),
+}).meta({ id: 'Evidence' });
+export type Evidence = z.infer<typeof evidenceSchema>;
 
-export interface CheckFigures {
-  latencyMs?: number;
-  connectMs?: number;
-  connectP50Ms?: number;
-  connectP95Ms?: number;
-  connectMaxMs?: number;
-  messages?: number;
-  connections?: number;
-  /** Histogram of close codes across connections, code → count. */
-  closeCodes?: Record<string, number>;
-}
+export const failureSchema = z.object({
+  class: z.enum(FAILURE_CLASSES),
+  message: z.string(),
+  evidence: evidenceSchema,
+}).meta({ id: 'Failure' });
+export type Failure = z.infer<typeof failureSchema>;
 
-export interface AttemptRecord {
-  attempt: number;
-  status: CheckStatus;
-  durationMs: number;
-  failure?: Failure;
-}
+export const checkFiguresSchema = z.object({
+  latencyMs: figure('HTTP: time to the full response, ms.'),
+  connectMs: figure('WebSocket: time to the open connection, ms.'),
+  connectP50Ms: figure('WebSocket with connections: N: median connect time, ms.'),
+  connectP95Ms: figure('WebSocket with connections: N: 95th percentile connect time, ms.'),
+  connectMaxMs: figure('WebSocket with connections: N: slowest connect time, ms.'),
+  messages: figure('WebSocket: messages received.'),
+  connections: figure('WebSocket: connections opened.'),
+  closeCodes: z.record(z.string(), z.number()).optional().describe('Histogram of close codes across connections, code → count.'),
+}).meta({ id: 'CheckFigures' });
+export type CheckFigures = z.infer<typeof checkFiguresSchema>;
 
-export interface CheckResult {
-  name: string;
-  /** 'command': one test case of a user's test command (see smoke/command.ts). */
-  kind: 'http' | 'websocket' | 'deploy' | 'build' | 'command';
-  priority: Priority;
-  status: CheckStatus;
-  durationMs: number;
-  /** Attempts made (1 when it passed or failed first time without retries). */
-  attempts: number;
-  attemptLog?: AttemptRecord[];
-  figures: CheckFigures;
-  failure?: Failure;
-}
+export const attemptRecordSchema = z.object({
+  attempt: z.number().int().min(1),
+  status: checkStatusSchema,
+  durationMs: z.number(),
+  failure: failureSchema.optional(),
+}).meta({ id: 'AttemptRecord' });
+export type AttemptRecord = z.infer<typeof attemptRecordSchema>;
+
+export const prioritySchema = z.enum(PRIORITIES);
+
+export const checkResultSchema = z.object({
+  name: z.string(),
+  kind: z.enum(['http', 'websocket', 'deploy', 'build', 'command']).describe("'command': one test case of a user's test command."),
+  priority: prioritySchema,
+  status: checkStatusSchema,
+  durationMs: z.number(),
+  attempts: z.number().int().min(0).describe('Attempts made (1 when it passed or failed first time without retries; 0 when it never started).'),
+  attemptLog: z.array(attemptRecordSchema).optional(),
+  figures: checkFiguresSchema,
+  failure: failureSchema.optional(),
+}).meta({ id: 'CheckResult' });
+export type CheckResult = z.infer<typeof checkResultSchema>;

@@ -9,6 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
 import type { CycleReportJson } from '../../src/report/json.js';
+import { REPORT_SCHEMA_FILE } from '../../src/report/json-schema.js';
+import { schemaValidator } from '../helpers/json-schema.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -50,6 +52,7 @@ describe('abortOnFail', () => {
     expect(json.gate.reasons.some((r) => r.startsWith('abortOnFail threshold rate(fail) == 0 (P0 checks) failed after'))).toBe(true);
     expect(md).toMatch(/\*\*Smoke run stopped early:\*\* abortOnFail threshold rate\(fail\) == 0 \(P0 checks\) failed after \d results?, measured \d+(\.\d)?%: the smoke run stopped and 1 check did not finish\./);
     expect(json.record.traffic.action).not.toBe('promoted');
+    expect(schemaValidator(REPORT_SCHEMA_FILE)(json)).toEqual([]);
   });
 
   it('runs every check when the failing threshold is not abortOnFail', async () => {

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir, startCli } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
+import { schemaValidator } from '../helpers/json-schema.js';
+import { RECORD_SCHEMA_FILE, REPORT_SCHEMA_FILE } from '../../src/report/json-schema.js';
 
 const dirs: string[] = [];
 async function project(mode: Parameters<typeof writeTinyProject>[1], config: string): Promise<string> {
@@ -41,6 +43,15 @@ describe('deploy-loop run', () => {
       issues.issues.map((i: { check: string }) => i.check).sort(),
     );
     expect(issues.flaky).toEqual([]);
+    // What the run wrote reads back against the published schemas.
+    const validReport = schemaValidator(REPORT_SCHEMA_FILE);
+    const validRecord = schemaValidator(RECORD_SCHEMA_FILE);
+    for (const n of ['cycle-001', 'cycle-002', 'latest']) {
+      expect(validReport(JSON.parse(await readFile(join(dir, 'reports', `${n}.json`), 'utf8'))), `${n}.json`).toEqual([]);
+    }
+    for (const n of ['cycle-001', 'cycle-002']) {
+      expect(validRecord(JSON.parse(await readFile(join(dir, 'reports', 'history', `${n}.json`), 'utf8'))), `history/${n}.json`).toEqual([]);
+    }
   });
 
   it('exits 4 when the cycle limit is reached without passing, and keeps counting cycles across runs', async () => {
