@@ -38,8 +38,23 @@ const secretRef = z
   })
   .describe('An environment variable read from Secret Manager when the revision starts.');
 
+const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
+
+/** A valid key close to the one written ("Team Name" → "team-name"), for the error message. */
+function labelKeyLike(key: string): string | undefined {
+  const guess = key.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[^a-z]+/, '').slice(0, 63).replace(/-+$/, '');
+  return LABEL_KEY.test(guess) ? guess : undefined;
+}
+
 const labelMap = z.record(
-  z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a label key is lowercase letters, digits, _ and -, starting with a letter, at most 63 characters'),
+  z.string().regex(LABEL_KEY, {
+    // zod reports a bad record key only as "Invalid key in record": name the key, the rule and a fix.
+    error: (iss) => {
+      const key = String(iss.input);
+      const like = labelKeyLike(key);
+      return `label key ${JSON.stringify(key)} is not valid: keys are lowercase letters, digits, _ and -, start with a letter, at most 63 characters${like ? ` (rename it, e.g. to "${like}")` : ''}`;
+    },
+  }),
   z.string().regex(/^[a-z0-9_-]{0,63}$/, 'a label value is lowercase letters, digits, _ and -, at most 63 characters'),
 );
 

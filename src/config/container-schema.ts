@@ -27,6 +27,14 @@ const registry = z
   .string({ error: 'expected a registry, e.g. 127.0.0.1:5000 or europe-docker.pkg.dev/PROJECT/REPO' })
   .regex(/^[a-zA-Z0-9.-]+(?::\d+)?(?:\/[a-z0-9._-]+)*$/, 'a registry is HOST[:PORT][/PATH], without a scheme, tag or trailing slash');
 
+const BUILD_CONTEXT_NAME = /^[a-z0-9][a-z0-9_.-]*$/;
+
+/** A valid name close to the one written ("Shared Libs" → "shared-libs"), for the error message. */
+function buildContextNameLike(name: string): string | undefined {
+  const guess = name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[^a-z0-9]+/, '').replace(/-+$/, '');
+  return BUILD_CONTEXT_NAME.test(guess) ? guess : undefined;
+}
+
 const contextFields = {
   context: z.string().min(1).default('.').describe('Build context folder, relative to the config file.'),
   timeoutMs: ms('timeoutMs').default(600_000),
@@ -39,7 +47,17 @@ const engineBuildFields = {
   dockerfile: z.string().min(1).default('Dockerfile').describe('Relative to the context folder.'),
   buildArgs: envMap.default({}).describe('--build-arg NAME=VALUE for each entry.'),
   buildContexts: z
-    .record(z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'a build context name is lowercase letters, digits, . _ -'), z.string().min(1))
+    .record(
+      z.string().regex(BUILD_CONTEXT_NAME, {
+        // zod reports a bad record key only as "Invalid key in record": name the key, the rule and a fix.
+        error: (iss) => {
+          const name = String(iss.input);
+          const like = buildContextNameLike(name);
+          return `build context name ${JSON.stringify(name)} is not valid: names are lowercase letters, digits, ., _ and -, start with a letter or digit${like ? ` (rename it here and in COPY --from, e.g. to "${like}")` : ''}`;
+        },
+      }),
+      z.string().min(1),
+    )
     .default({})
     .describe('Named build contexts (--build-context NAME=PATH), paths relative to the config file; used by COPY --from=NAME.'),
   flags: z.array(z.string()).default([]).describe('Extra flags for the build command, e.g. [--platform, linux/amd64].'),

@@ -33,6 +33,13 @@ export function zodMessage(iss: z.core.$ZodRawIssue): string | undefined {
       return 'does not match any of the allowed forms';
     case 'invalid_format':
       return `expected the ${iss.format} format`;
+    case 'invalid_key': {
+      // zod's own text is "Invalid key in record", which names neither the key nor the rule.
+      const key = JSON.stringify(String(iss.input));
+      const rule = iss.issues[0]?.message;
+      if (rule?.includes(key)) return rule;
+      return `key ${key} is not valid${rule ? `: ${rule}` : ''}`;
+    }
     default:
       return undefined;
   }
@@ -71,6 +78,8 @@ export function describeValue(v: unknown): string {
  */
 export function describeIssue(iss: z.core.$ZodIssue, path: PathKey[], data: unknown, raw: unknown, key?: string): string {
   if (iss.code === 'unrecognized_keys') return describeUnknownKey(path, data, key ?? '');
+  // The message names the key; the value under it is not what is wrong.
+  if (iss.code === 'invalid_key') return iss.message;
   const parent = valueAt(data, path.slice(0, -1));
   const last = path[path.length - 1];
   const missing =

@@ -157,7 +157,10 @@ function toConfigIssues(
       message: describeIssue(iss, path, data, raw, key),
     }));
   }
-  return [{ file, ...pos(nodeAt(doc, path)?.range?.[0]), field: formatPath(path), message: describeIssue(iss, path, data, raw) }];
+  // A bad record key is pointed at the key, not at its value.
+  const last = path[path.length - 1];
+  const keyNode = iss.code === 'invalid_key' && typeof last === 'string' ? keyNodeAt(doc, path.slice(0, -1), last) : undefined;
+  return [{ file, ...pos((keyNode ?? nodeAt(doc, path))?.range?.[0]), field: formatPath(path), message: describeIssue(iss, path, data, raw) }];
 }
 
 const VAR = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;

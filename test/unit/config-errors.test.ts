@@ -2,8 +2,11 @@
  * Every way a loop.config.yaml can be wrong should say where (field, line, column) and what was
  * expected. Each case is one small mistake in an otherwise valid file.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../src/config/load.js';
+import { loadConfig, parseConfigText } from '../../src/config/load.js';
 import { ConfigError, formatConfigIssue, type ConfigIssue } from '../../src/errors.js';
 
 /** A valid config; line numbers below refer to it. Text appended to it starts on line 14. */
@@ -112,12 +115,17 @@ const cases: Case[] = [
   { what: 'cloudrun secret id with spaces', yaml: cloudrun('  secrets:\n    - name: API_KEY\n      secret: "bad secret!"\n'), field: 'target.secrets[0].secret', line: 12, column: 15, message: /Secret Manager secret id .* \(got "bad secret!"\)/ },
   { what: 'cloudrun maxInstances negative', yaml: cloudrun('  maxInstances: -1\n'), field: 'target.maxInstances', line: 10, column: 17, message: /expected at least 1 \(got -1\)/ },
   { what: 'cloudrun misspelt secrets', yaml: cloudrun('  secretz: []\n'), field: 'target.secretz', line: 10, column: 3, message: /unknown field "secretz" in target \(did you mean "secrets"\?\)/ },
+  // A bad record key is reported at the key, naming it, the rule and a valid name to use instead.
+  { what: 'cloudrun label key with capitals and a space', yaml: cloudrun('  labels:\n    Team Name: platform\n'), field: 'target.labels.Team Name', line: 11, column: 5, message: /^label key "Team Name" is not valid: keys are lowercase letters, digits, _ and -, start with a letter, at most 63 characters \(rename it, e\.g\. to "team-name"\)$/ },
+  { what: 'cloudrun label key of 64 characters', yaml: cloudrun(`  labels:\n    ${'k'.repeat(64)}: x\n`), field: `target.labels.${'k'.repeat(64)}`, line: 11, column: 5, message: /at most 63 characters \(rename it, e\.g\. to "k{63}"\)$/ },
+  { what: 'cloudrun env name starting with a digit', yaml: cloudrun('  env:\n    1ST: "x"\n'), field: 'target.env.1ST', line: 11, column: 5, message: /^key "1ST" is not valid: an environment variable name is letters, digits and underscores, not starting with a digit$/ },
   { what: 'cloudrun vpcEgress unknown', yaml: cloudrun('  vpcEgress: some\n'), field: 'target.vpcEgress', line: 10, column: 14, message: /expected one of all-traffic, private-ranges-only \(got "some"\)/ },
   // container builds
   { what: 'docker build without registry', yaml: replace('  kind: command\n  command: [node, check.mjs]\n', '  kind: docker\n  image: app\n'), field: 'build.registry', line: 4, column: 3, message: /required field "registry" is missing: expected a registry/ },
   { what: 'docker image name with capitals', yaml: docker('', '127.0.0.1:5000', 'My_App'), field: 'build.image', line: 6, column: 10, message: /an image name is lowercase .* \(got "My_App"\)/ },
   { what: 'registry with a scheme', yaml: docker('', 'http://127.0.0.1:5000'), field: 'build.registry', line: 5, column: 13, message: /without a scheme, tag or trailing slash \(got "http:\/\/127.0.0.1:5000"\)/ },
   { what: 'buildArgs value a number', yaml: docker('  buildArgs:\n    VERSION: 3\n'), field: 'build.buildArgs.VERSION', line: 8, column: 14, message: /must be strings \(quote numbers\) \(got 3\)/ },
+  { what: 'buildContexts name with capitals and a space', yaml: docker('  buildContexts:\n    Shared Libs: ../libs\n'), field: 'build.buildContexts.Shared Libs', line: 8, column: 5, message: /^build context name "Shared Libs" is not valid: names are lowercase letters, digits, \., _ and -, start with a letter or digit \(rename it here and in COPY --from, e\.g\. to "shared-libs"\)$/ },
   { what: 'build timeoutMs 0', yaml: docker('  timeoutMs: 0\n'), field: 'build.timeoutMs', line: 7, column: 14, message: /timeoutMs as a positive whole number of milliseconds \(got 0\)/ },
 ];
 
@@ -169,6 +177,29 @@ describe('config errors', () => {
   it('reports several problems at once', () => {
     const issues = issuesOf(replace('service: demo', 'service: Demo').replace('path: /healthz', 'path: healthz'));
     expect(issues.map((i) => i.field)).toEqual(['service', 'smoke.checks[0].path']);
+  });
+
+  it('reports a bad label key and a bad buildContexts key in a file on disk at file:line:column, with the field and a fix', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-keys-'));
+    const file = join(dir, 'loop.config.yaml');
+    const yaml = cloudrun('  labels:\n    Team Name: platform\n').replace(
+      '  kind: command\n  command: [node, check.mjs]\n',
+      '  kind: docker\n  registry: 127.0.0.1:5000\n  image: app\n  buildContexts:\n    Shared Libs: ../libs\n',
+    );
+    writeFileSync(file, yaml);
+    try {
+      const err = await loadConfig(file, {}).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConfigError);
+      const lines = (err as ConfigError).message.split('\n');
+      expect(lines).toContain(`${file}:8:5: build.buildContexts.Shared Libs: build context name "Shared Libs" is not valid: names are lowercase letters, digits, ., _ and -, start with a letter or digit (rename it here and in COPY --from, e.g. to "shared-libs")`);
+      expect(lines).toContain(`${file}:14:5: target.labels.Team Name: label key "Team Name" is not valid: keys are lowercase letters, digits, _ and -, start with a letter, at most 63 characters (rename it, e.g. to "team-name")`);
+      expect((err as ConfigError).message).not.toMatch(/Invalid key in record/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('is a ConfigError with exit code 2 whose message lists file:line:column per issue', () => {
