@@ -28,11 +28,41 @@ const NETWORK_CODES = new Set([
   'HPE_INVALID_CONSTANT',
 ]);
 
+/**
+ * Certificate checks that failed, by node's code: what each says about the certificate. A TLS
+ * failure happens before any HTTP response, so it is a network failure, never a rejected upgrade.
+ */
+const TLS_CERT_CODES: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'certificate is self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'certificate chain ends in a self-signed certificate that is not trusted',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'certificate cannot be verified: its issuer is not in the chain sent or the trusted CAs',
+  UNABLE_TO_GET_ISSUER_CERT: 'certificate issuer is not known',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'certificate issuer is not a trusted CA',
+  CERT_HAS_EXPIRED: 'certificate has expired',
+  CERT_NOT_YET_VALID: 'certificate is not valid yet',
+  CERT_REVOKED: 'certificate is revoked',
+  CERT_UNTRUSTED: 'certificate is not trusted',
+  CERT_REJECTED: 'certificate is rejected',
+  CERT_SIGNATURE_FAILURE: 'certificate signature is invalid',
+  CERT_CHAIN_TOO_LONG: 'certificate chain is too long',
+  INVALID_CA: 'certificate chain has an invalid CA certificate',
+  PATH_LENGTH_EXCEEDED: 'certificate chain is longer than its CA allows',
+  INVALID_PURPOSE: 'certificate is not for use by a server',
+  ERROR_IN_CERT_NOT_BEFORE_FIELD: 'certificate has an invalid start date',
+  ERROR_IN_CERT_NOT_AFTER_FIELD: 'certificate has an invalid expiry date',
+  UNABLE_TO_DECRYPT_CERT_SIGNATURE: 'certificate signature cannot be read',
+  UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: 'certificate issuer public key cannot be read',
+  HOSTNAME_MISMATCH: 'certificate is not for this host name',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'certificate is not for this host name',
+};
+
 interface ErrorLike {
   name?: unknown;
   message?: unknown;
   code?: unknown;
   syscall?: unknown;
+  /** OpenSSL's reason, on errors node raises for TLS ("wrong version number"). */
+  reason?: unknown;
   cause?: unknown;
   errors?: unknown;
 }
@@ -56,6 +86,26 @@ function codeOf(e: ErrorLike): string | undefined {
   return typeof e.code === 'string' ? e.code : undefined;
 }
 
+/** OpenSSL's reason in a message like "...:error:0A00010B:SSL routines:func:wrong version number:...". */
+function opensslReason(message: string): string | undefined {
+  return /:error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:\n]+)/.exec(message)?.[1]?.trim();
+}
+
+/** "TLS: …" when the error is a failed certificate check or TLS handshake, else undefined. */
+function tlsProblem(e: ErrorLike): string | undefined {
+  const code = codeOf(e);
+  if (!code) return undefined;
+  const cert = TLS_CERT_CODES[code];
+  if (cert) return `TLS: ${cert} (${code})`;
+  const message = typeof e.message === 'string' ? e.message : '';
+  const reason = typeof e.reason === 'string' ? e.reason : opensslReason(message);
+  // fetch reports OpenSSL's errors as ERR_SSL_<REASON>; the ws client (a plain tls socket) as EPROTO.
+  if (code.startsWith('ERR_SSL_') || (code === 'EPROTO' && reason !== undefined)) {
+    return `TLS: ${reason ?? 'handshake failed'} (${code})`;
+  }
+  return undefined;
+}
+
 /**
  * What kind of failure a thrown error means. Network errors give 'connection-refused', 'timeout' or
  * 'network'; anything else (a bug, an invalid URL) is 'check-error'. An abort from the suite's own
@@ -65,6 +115,7 @@ export function classifyError(err: unknown): FailureClass {
   const chain = chainOf(err);
   if (chain.some((e) => e.name === 'TimeoutError' || TIMEOUT_CODES.has(codeOf(e) ?? ''))) return 'timeout';
   if (chain.some((e) => codeOf(e) === 'ECONNREFUSED')) return 'connection-refused';
+  if (chain.some((e) => tlsProblem(e) !== undefined)) return 'network';
   const network = chain.some((e) => {
     const code = codeOf(e);
     if (code && (NETWORK_CODES.has(code) || code.startsWith('UND_ERR') || code.startsWith('ERR_SOCKET'))) return true;
@@ -75,9 +126,16 @@ export function classifyError(err: unknown): FailureClass {
   return network ? 'network' : 'check-error';
 }
 
-/** The most telling message in the chain: the one carrying an error code, else the top one. */
+/**
+ * The most telling message in the chain: a TLS failure in words with its code, else the message
+ * carrying an error code, else the top one.
+ */
 export function describeError(err: unknown): string {
   const chain = chainOf(err);
+  for (const e of chain) {
+    const tls = tlsProblem(e);
+    if (tls) return tls;
+  }
   const coded = chain.find((e) => codeOf(e) !== undefined && typeof e.message === 'string' && e.message !== '');
   if (coded) return String(coded.message);
   const first = chain.find((e) => typeof e.message === 'string' && e.message !== '');

@@ -100,10 +100,16 @@ describe('misbehaving smoke targets', () => {
     expect(ws.failure?.class).toBe('timeout');
   });
 
-  it('https to a plain HTTP port is a network failure', async () => {
+  it('https and wss to a plain HTTP port are network failures naming the TLS problem', async () => {
     const host = await listen(createHttpServer((_req, res) => res.end('plain')));
+    const at = host.replaceAll('.', '\\.');
     const r = await bounded(() => runOne(check({ kind: 'http' }), `https://${host}`));
     expect(r.failure?.class).toBe('network');
+    // fetch and the ws client report OpenSSL's reason under different codes; both read the same.
+    expect(r.failure?.message).toMatch(new RegExp(`^GET https://${at}/: TLS: wrong version number \\((ERR_SSL_WRONG_VERSION_NUMBER|EPROTO)\\)$`));
+    const ws = await bounded(() => runOne(check({ kind: 'websocket' }), `wss://${host}`));
+    expect(ws.failure?.class).toBe('network');
+    expect(ws.failure?.message).toMatch(new RegExp(`^wss://${at}/: handshake failed: TLS: wrong version number \\((ERR_SSL_WRONG_VERSION_NUMBER|EPROTO)\\)$`));
   });
 
   const openssl = (() => {
@@ -114,19 +120,27 @@ describe('misbehaving smoke targets', () => {
       return false;
     }
   })();
-  it.skipIf(!openssl)('a self-signed certificate is a network failure (skipped without openssl)', async () => {
+  it.skipIf(!openssl)('a self-signed certificate is a network failure naming the TLS problem, for https and wss (skipped without openssl)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'safety-tls-'));
+    const upgrades: string[] = [];
+    let wssServer: WebSocketServer | undefined;
     try {
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
       const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('ok'));
+      // Were the upgrade ever sent, this would answer it; a TLS failure means no HTTP at all.
+      wssServer = new WebSocketServer({ server });
+      wssServer.on('connection', (_sock, req) => upgrades.push(req.url ?? ''));
       const host = await listen(server);
       const r = await bounded(() => runOne(check({ kind: 'http' }), `https://${host}`));
       expect(r.failure?.class).toBe('network');
+      expect(r.failure?.message).toBe(`GET https://${host}/: TLS: certificate is self-signed (DEPTH_ZERO_SELF_SIGNED_CERT)`);
       const ws = await bounded(() => runOne(check({ kind: 'websocket' }), `wss://${host}`));
-      // The ws client reports a TLS failure before the upgrade as a failed handshake; its message names the cause.
-      expect(['network', 'ws-handshake-rejected']).toContain(ws.failure?.class);
-      expect(ws.failure?.message).toMatch(/certificate/i);
+      // Not a rejected upgrade: no HTTP response was ever received.
+      expect(ws.failure?.class).toBe('network');
+      expect(ws.failure?.message).toBe(`wss://${host}/: handshake failed: TLS: certificate is self-signed (DEPTH_ZERO_SELF_SIGNED_CERT)`);
+      expect(upgrades).toEqual([]);
     } finally {
+      wssServer?.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyCloseCode, classifyError, classifyStatus } from '../../src/smoke/classify.js';
+import { classifyCloseCode, classifyError, classifyStatus, describeError } from '../../src/smoke/classify.js';
 import { joinUrl } from '../../src/smoke/attempt.js';
 import { redactHeaders, redactText, redactUrl, secretsFromHeaders } from '../../src/smoke/redact.js';
 import { percentile, webSocketUrl } from '../../src/smoke/websocket.js';
@@ -19,11 +19,37 @@ describe('classifyError', () => {
     ['socket closed by the other side', new TypeError('fetch failed', { cause: coded('UND_ERR_SOCKET') }), 'network'],
     ['DNS failure', coded('ENOTFOUND'), 'network'],
     ['fetch failed without a cause', new TypeError('fetch failed'), 'network'],
+    // TLS failures come before any HTTP response: network, whether fetch wraps them or the ws client does not.
+    ['self-signed certificate from fetch', new TypeError('fetch failed', { cause: coded('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate') }), 'network'],
+    ['self-signed certificate from the ws client', coded('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'), 'network'],
+    ['expired certificate', coded('CERT_HAS_EXPIRED', 'certificate has expired'), 'network'],
+    ['certificate for another host', coded('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), 'network'],
     ['a plain bug', new TypeError('x is not a function'), 'check-error'],
     ['a thrown string', 'boom', 'check-error'],
   ];
   it.each(cases)('%s', (_what, err, cls) => {
     expect(classifyError(err)).toBe(cls);
+  });
+});
+
+describe('describeError for TLS failures', () => {
+  const cases: [string, unknown, string][] = [
+    ['self-signed, wrapped by fetch', new TypeError('fetch failed', { cause: coded('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate') }), 'TLS: certificate is self-signed (DEPTH_ZERO_SELF_SIGNED_CERT)'],
+    ['self-signed in the chain', coded('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'), 'TLS: certificate chain ends in a self-signed certificate that is not trusted (SELF_SIGNED_CERT_IN_CHAIN)'],
+    ['unverifiable leaf', coded('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'), 'TLS: certificate cannot be verified: its issuer is not in the chain sent or the trusted CAs (UNABLE_TO_VERIFY_LEAF_SIGNATURE)'],
+    ['expired', coded('CERT_HAS_EXPIRED', 'certificate has expired'), 'TLS: certificate has expired (CERT_HAS_EXPIRED)'],
+    ['wrong host', coded('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), 'TLS: certificate is not for this host name (ERR_TLS_CERT_ALTNAME_INVALID)'],
+    ['OpenSSL 3 handshake failure as EPROTO', coded('EPROTO', 'write EPROTO 40:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:../ssl/record/rec_layer_s3.c:1590:\n'), 'TLS: sslv3 alert handshake failure (EPROTO)'],
+    ['OpenSSL 1 handshake failure as EPROTO', coded('EPROTO', 'write EPROTO 1401:error:1408F10B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/ssl/record/ssl3_record.c:332:\n'), 'TLS: wrong version number (EPROTO)'],
+  ];
+  it.each(cases)('%s', (_what, err, message) => {
+    expect(describeError(err)).toBe(message);
+    expect(classifyError(err)).toBe('network');
+  });
+
+  it('leaves an EPROTO that is not from OpenSSL, and other coded errors, as they were', () => {
+    expect(describeError(coded('EPROTO', 'read EPROTO'))).toBe('read EPROTO');
+    expect(describeError(new TypeError('fetch failed', { cause: coded('ECONNRESET', 'read ECONNRESET') }))).toBe('read ECONNRESET');
   });
 });
 
