@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/deploy/local/revision-process.js';
@@ -113,6 +114,41 @@ describe('TrafficProxy', () => {
     expect(res.revision).toBe('rev-down');
     expect(res.body).toMatch(/rev-down.*ECONNREFUSED/);
     await expect(openWebSocket(proxy.url)).rejects.toThrow(/502/);
+  });
+
+  it('sends a GET again when the backend dropped the pooled keep-alive socket, but never a POST', async () => {
+    // A backend that, like one whose keepAliveTimeout just fired, drops every socket on its second request.
+    const seen: string[] = [];
+    const perSocket = new WeakMap<net.Socket, number>();
+    const flaky = http.createServer((req, res) => {
+      const n = (perSocket.get(req.socket) ?? 0) + 1;
+      perSocket.set(req.socket, n);
+      seen.push(`${req.method} ${n}`);
+      if (n > 1) return void req.socket.destroy();
+      req.resume();
+      req.on('end', () => res.end(`ok ${req.method}`));
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    try {
+      proxy = await TrafficProxy.start({});
+      const url = `http://127.0.0.1:${(flaky.address() as net.AddressInfo).port}`;
+      await proxy.setRoutes({ split: [{ backend: { name: 'rev-flaky', url }, percent: 100 }], tags: {} });
+      for (let i = 0; i < 5; i++) {
+        const res = await get(proxy.url);
+        expect(res.status, `GET ${i + 1}: ${res.body}`).toBe(200);
+        expect(res.body).toBe('ok GET');
+      }
+      // Each GET after the first met a dropped socket once and was answered on a fresh one.
+      expect(seen).toEqual(['GET 1', 'GET 2', 'GET 1', 'GET 2', 'GET 1', 'GET 2', 'GET 1', 'GET 2', 'GET 1']);
+      seen.length = 0;
+      const post = await fetch(`${proxy.url}/submit`, { method: 'POST', body: 'order=1' });
+      expect(post.status).toBe(502);
+      expect(await post.text()).toMatch(/rev-flaky.*(socket hang up|ECONNRESET)/);
+      expect(seen).toEqual(['POST 2']);
+    } finally {
+      flaky.closeAllConnections();
+      await new Promise((resolve) => flaky.close(resolve));
+    }
   });
 
   it('close() closes open WebSockets and frees the port', async () => {

@@ -194,36 +194,50 @@ export class TrafficProxy {
       return;
     }
     const headers = forwardHeaders(req);
-    const upstream = http.request({
-      hostname: backend.hostname,
-      port: backend.port,
-      method: req.method,
-      path: req.url,
-      headers,
-      agent: this.agent,
-    });
-    upstream.on('response', (up) => {
-      const out: http.OutgoingHttpHeaders = {};
-      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-      out[REVISION_HEADER] = backend.name;
-      res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
-      up.pipe(res);
-      up.on('error', () => res.destroy());
-    });
-    upstream.on('error', (err) => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      res.setHeader(REVISION_HEADER, backend.name);
-      sendPlain(res, 502, `bad gateway: revision ${backend.name} (${backend.url}) did not answer: ${err.message}\n`);
-    });
+    // A body-less idempotent request may be sent again once when the backend had closed the pooled
+    // keep-alive socket just as it was reused (RFC 9110 §9.2.2); anything else gets the 502.
+    const replayable = (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && !hasBody(req);
+    let current: http.ClientRequest | undefined;
+    const send = (retried: boolean): void => {
+      const upstream = http.request({
+        hostname: backend.hostname,
+        port: backend.port,
+        method: req.method,
+        path: req.url,
+        headers,
+        agent: this.agent,
+      });
+      current = upstream;
+      upstream.on('response', (up) => {
+        const out: http.OutgoingHttpHeaders = {};
+        for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+        out[REVISION_HEADER] = backend.name;
+        res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
+        up.pipe(res);
+        up.on('error', () => res.destroy());
+      });
+      upstream.on('error', (err: NodeJS.ErrnoException) => {
+        if (res.headersSent || res.destroyed) {
+          res.destroy();
+          return;
+        }
+        if (replayable && !retried && upstream.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          this.log?.debug({ revision: backend.name, err: err.message }, 'pooled backend socket was closed: request sent again');
+          send(true);
+          return;
+        }
+        res.setHeader(REVISION_HEADER, backend.name);
+        sendPlain(res, 502, `bad gateway: revision ${backend.name} (${backend.url}) did not answer: ${err.message}\n`);
+      });
+      if (replayable) upstream.end();
+      else req.pipe(upstream);
+    };
     // The client went away before the answer was complete: stop talking to the backend too.
     res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
+      if (!res.writableFinished) current?.destroy();
     });
-    req.on('error', () => upstream.destroy());
-    req.pipe(upstream);
+    req.on('error', () => current?.destroy());
+    send(false);
   }
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, backend: ResolvedBackend | undefined): void {
@@ -267,6 +281,12 @@ function forwardHeaders(req: http.IncomingMessage): http.OutgoingHttpHeaders {
   out['x-forwarded-proto'] ??= 'http';
   if (req.headers.host) out['x-forwarded-host'] ??= req.headers.host;
   return out;
+}
+
+/** Whether the client announced a request body (RFC 9112 §6.3). */
+function hasBody(req: http.IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function sendPlain(res: http.ServerResponse, status: number, body: string): void {
