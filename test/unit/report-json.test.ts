@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { gateSchema } from '../../src/config/schema.js';
+import { assessGate } from '../../src/loop/gate.js';
 import type { CycleRecord } from '../../src/loop/record.js';
+import { evaluateThreshold, formatThresholdValue, stoppedEarlyText } from '../../src/loop/thresholds.js';
 import { escapeText } from '../../src/report/format.js';
 import { renderCycleJson } from '../../src/report/json.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
@@ -22,7 +25,19 @@ const SCENARIOS: [string, () => [CycleRecord, CycleRecord[]]][] = [
   ['interrupted', () => [interruptedCycle(), [firstCycleGateFailed(), secondCyclePassed()]]],
   ['interrupted before smoke', () => [interruptedBeforeSmoke(), [firstCycleGateFailed()]]],
   ['passed after a deploy failure', () => [thirdCyclePassedAfterDeployFailure(), [firstCycleGateFailed(), secondCycleDeployFailed()]]],
+  ['stopped early by an abortOnFail threshold', () => [stoppedByThreshold(), []]],
 ];
+
+/** Cycle 1 with figure thresholds, one of which stopped the smoke run (as cycle.ts records it). */
+function stoppedByThreshold(): CycleRecord {
+  const rec = firstCycleGateFailed();
+  const thresholds = [{ expr: 'rate(fail) == 0', priority: 'P0' as const, abortOnFail: true }, { expr: 'p95(latency) < 500ms' }];
+  rec.smoke.results[rec.smoke.results.length - 1]!.status = 'skipped';
+  const first = evaluateThreshold(rec.smoke.results, thresholds[0]!);
+  rec.smoke.stoppedEarly = { expr: first.expr, scope: first.scope, value: first.value, samples: first.samples, afterResults: 3, skipped: 1 };
+  rec.gate = assessGate(rec.smoke.results, gateSchema.parse({ thresholds }), { blockers: [stoppedEarlyText(rec.smoke.stoppedEarly)] });
+  return rec;
+}
 
 const CHANGE_LABELS = {
   newlyPassing: 'newly passing',
@@ -78,6 +93,14 @@ describe('renderCycleJson holds what the markdown says', () => {
       expect(json.record.smoke.results).toEqual([]);
     }
     for (const reason of json.gate.passed ? [] : json.gate.reasons) expect(md).toContain(`- ${escapeText(reason)}`);
+    // Figure thresholds with their measured values, and the abortOnFail stop.
+    const thresholdRows = readTables(section(md, '## Gate')).find((t) => t.header[0] === 'Threshold')?.rows ?? [];
+    expect(thresholdRows.map((r) => [r[0], r[2], r[3]])).toEqual(
+      (json.gate.thresholds ?? []).map((t) => [`\`${t.expr}\``, formatThresholdValue(t), String(t.samples)]),
+    );
+    const stop = json.record.smoke.stoppedEarly;
+    if (stop) expect(md).toContain(`**Smoke run stopped early:** ${escapeText(stoppedEarlyText(stop))}.`);
+    else expect(md).not.toContain('stopped early');
 
     // Every check the results tables list.
     const resultRows = readTables(section(md, '## Results by priority')).flatMap((t) => t.rows);
