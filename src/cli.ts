@@ -17,7 +17,8 @@ Commands:
   validate            check the config and print a summary; runs nothing
   init                write a commented loop.config.yaml (--service NAME, --target local|cloudrun,
                       --health-path /healthz, --ws-path /ws, --force to overwrite); never asks
-  schema              print the config's JSON Schema
+  schema [WHICH]      print a JSON Schema: config (default, loop.config.yaml), report (reports/cycle-NNN.json)
+                      or record (reports/history/cycle-NNN.json)
   report              re-render every report from reports/history (--cycle N prints one)
   accept-suite        accept the current smoke suite and gate after a change that weakened them
   rollback            cloudrun: all traffic to the newest revision that passed a cycle (or --revision NAME)
@@ -96,8 +97,10 @@ export async function main(argv: string[]): Promise<ExitCode> {
     process.stdout.write(HELP);
     return values.help ? EXIT.ok : EXIT.usage;
   }
-  if (positionals.length > 1) {
-    process.stderr.write(`deploy-loop: unexpected argument "${positionals[1]}"\n`);
+  // Only `schema` takes an argument (which schema).
+  const maxPositionals = command === 'schema' ? 2 : 1;
+  if (positionals.length > maxPositionals) {
+    process.stderr.write(`deploy-loop: unexpected argument "${positionals[maxPositionals]}"\n`);
     return EXIT.usage;
   }
   const controller = new AbortController();
@@ -115,7 +118,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
   process.on('SIGTERM', onSignal);
   try {
     const { runCommandLine } = await import('./commands.js');
-    return await runCommandLine(command, values, controller.signal);
+    return await runCommandLine(command, values, controller.signal, positionals.slice(1));
   } catch (err) {
     if (err instanceof DeployLoopError) {
       process.stderr.write(`deploy-loop: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);

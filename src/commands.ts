@@ -37,7 +37,7 @@ function positiveInt(name: string, value: string | undefined): number | undefine
   return n;
 }
 
-export async function runCommandLine(command: string, values: CliValues, signal: AbortSignal): Promise<ExitCode> {
+export async function runCommandLine(command: string, values: CliValues, signal: AbortSignal, args: readonly string[] = []): Promise<ExitCode> {
   switch (command) {
     case 'run':
     case 'cycle':
@@ -60,7 +60,7 @@ export async function runCommandLine(command: string, values: CliValues, signal:
       return EXIT.ok;
     }
     case 'schema':
-      process.stdout.write(renderJsonSchema());
+      process.stdout.write(await schemaText(args[0] ?? 'config'));
       return EXIT.ok;
     case 'report':
       return report(values);
@@ -76,6 +76,14 @@ export async function runCommandLine(command: string, values: CliValues, signal:
     default:
       throw new UsageError(`unknown command "${command}"`, 'run deploy-loop --help for the list of commands');
   }
+}
+
+async function schemaText(which: string): Promise<string> {
+  if (which === 'config') return renderJsonSchema();
+  const { renderRecordJsonSchema, renderReportJsonSchema } = await import('./report/json-schema.js');
+  if (which === 'report') return renderReportJsonSchema();
+  if (which === 'record') return renderRecordJsonSchema();
+  throw new UsageError(`unknown schema "${which}"`, 'deploy-loop schema config | report | record');
 }
 
 async function runOrCycle(command: 'run' | 'cycle', values: CliValues, signal: AbortSignal): Promise<ExitCode> {

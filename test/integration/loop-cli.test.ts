@@ -1,7 +1,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { removeDir, runCli, scratchDir, startCli } from '../helpers/cli.js';
+import { ROOT, removeDir, runCli, scratchDir, startCli } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
 import { schemaValidator } from '../helpers/json-schema.js';
 import { RECORD_SCHEMA_FILE, REPORT_SCHEMA_FILE } from '../../src/report/json-schema.js';
@@ -152,6 +152,24 @@ describe('usage and configuration errors', () => {
     const h = await runCli(['--help'], { cwd: dir });
     expect(h.code).toBe(0);
     expect(h.stdout).toContain('Exit codes');
+  });
+
+  it('schema prints the committed config, report and record schemas, and names the choices for an unknown one', async () => {
+    const dir = await project('ok', tinyConfig());
+    const files = { config: 'schema/loop.config.schema.json', report: REPORT_SCHEMA_FILE, record: RECORD_SCHEMA_FILE };
+    for (const [which, file] of Object.entries(files)) {
+      const r = await runCli(['schema', which], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(await readFile(join(ROOT, file), 'utf8'));
+    }
+    expect((await runCli(['schema'], { cwd: dir })).stdout).toBe(await readFile(join(ROOT, files.config), 'utf8'));
+    const bad = await runCli(['schema', 'reports'], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('unknown schema "reports"');
+    expect(bad.stderr).toContain('deploy-loop schema config | report | record');
+    const extra = await runCli(['validate', 'extra'], { cwd: dir });
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toContain('unexpected argument "extra"');
   });
 
   it('report re-renders the markdown of a recorded cycle from history', async () => {
