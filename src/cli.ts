@@ -17,8 +17,8 @@ Commands:
   validate            check the config and print a summary; runs nothing
   init                write a commented loop.config.yaml (--service NAME, --target local|cloudrun,
                       --health-path /healthz, --ws-path /ws, --force to overwrite); never asks
-  schema [WHICH]      print a JSON Schema: config (default, loop.config.yaml), report (reports/cycle-NNN.json)
-                      or record (reports/history/cycle-NNN.json)
+  schema [WHICH]      print a JSON Schema: config (default, loop.config.yaml), report (reports/cycle-NNN.json),
+                      record (reports/history/cycle-NNN.json) or issues (the fix command's DEPLOY_LOOP_ISSUES_JSON)
   report              re-render every report from reports/history (--cycle N prints one)
   accept-suite        accept the current smoke suite and gate after a change that weakened them
   rollback            cloudrun: all traffic to the newest revision that passed a cycle (or --revision NAME)

@@ -80,10 +80,11 @@ export async function runCommandLine(command: string, values: CliValues, signal:
 
 async function schemaText(which: string): Promise<string> {
   if (which === 'config') return renderJsonSchema();
-  const { renderRecordJsonSchema, renderReportJsonSchema } = await import('./report/json-schema.js');
+  const { renderFixIssuesJsonSchema, renderRecordJsonSchema, renderReportJsonSchema } = await import('./report/json-schema.js');
   if (which === 'report') return renderReportJsonSchema();
   if (which === 'record') return renderRecordJsonSchema();
-  throw new UsageError(`unknown schema "${which}"`, 'deploy-loop schema config | report | record');
+  if (which === 'issues') return renderFixIssuesJsonSchema();
+  throw new UsageError(`unknown schema "${which}"`, 'deploy-loop schema config | report | record | issues');
 }
 
 async function runOrCycle(command: 'run' | 'cycle', values: CliValues, signal: AbortSignal): Promise<ExitCode> {

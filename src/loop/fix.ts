@@ -10,11 +10,12 @@ import { writeFileAtomic } from '../fs-atomic.js';
 import type { Logger } from '../log.js';
 import { progress } from '../progress.js';
 import { passedOnRetry } from '../report/flaky.js';
-import { groupIssues } from '../report/groups.js';
-import { rankIssues } from '../report/issues.js';
+import { z } from 'zod';
+import { groupIssues, issueGroupSchema } from '../report/groups.js';
+import { rankIssues, rankedIssueSchema } from '../report/issues.js';
 import { redactText } from '../report/redact.js';
 import type { PublishedCycle } from './publish.js';
-import type { CheckResult } from '../smoke/result.js';
+import { prioritySchema } from '../smoke/result.js';
 import type { CycleRecord, FixRecord } from './record.js';
 
 type FixConfig = NonNullable<Config['loop']['fix']>;
@@ -43,10 +44,8 @@ export async function runFix(opts: {
   // Additive to `issues`: the same issues grouped by root cause, and the P0 checks that passed only on retry.
   const groups = groupIssues(issues);
   const flaky = flakyP0(record);
-  await writeFileAtomic(
-    issuesFile,
-    `${JSON.stringify({ cycle: record.cycle, service: record.service, issues, groups, flaky }, null, 2)}\n`,
-  );
+  const file: FixIssuesFile = { cycle: record.cycle, service: record.service, issues, groups, flaky };
+  await writeFileAtomic(issuesFile, `${JSON.stringify(file, null, 2)}\n`);
   const cwd = resolve(opts.baseDir, fix.cwd ?? '.');
   opts.log.info({ stage: 'fix', command: fix.command, issues: issues.length }, 'running fix command');
   progress().stage(`fix after cycle ${record.cycle}: ${fix.command.join(' ')}`);
@@ -77,13 +76,27 @@ export async function runFix(opts: {
   };
 }
 
-export interface FlakyIssue {
-  check: string;
-  priority: CheckResult['priority'];
-  location?: string;
-  /** The failed attempts before the pass: class and message of each. */
-  failedAttempts: { attempt: number; class?: string; message?: string }[];
-}
+export const flakyIssueSchema = z
+  .object({
+    check: z.string(),
+    priority: prioritySchema,
+    location: z.string().optional().describe('Config location of the check, `file:line`.'),
+    failedAttempts: z
+      .array(z.object({ attempt: z.number().int(), class: z.string().optional(), message: z.string().optional() }))
+      .describe('The failed attempts before the pass: class and message of each.'),
+  })
+  .meta({ id: 'FlakyIssue' });
+export type FlakyIssue = z.infer<typeof flakyIssueSchema>;
+
+/** The file the fix command is given (DEPLOY_LOOP_ISSUES_JSON): what to fix, P0 first, evidence cut to a budget. */
+export const fixIssuesFileSchema = z.object({
+  cycle: z.number().int().min(1).describe('The cycle these issues come from.'),
+  service: z.string(),
+  issues: z.array(rankedIssueSchema).describe(`Ranked P0 first, then by how long they have failed; evidence strings cut to ${EVIDENCE_BUDGET} characters, log tails to 20 lines.`),
+  groups: z.array(issueGroupSchema).describe('The same issues grouped by root cause.'),
+  flaky: z.array(flakyIssueSchema).describe('P0 checks that passed only after a failed attempt: the gate may count them as not passed.'),
+});
+export type FixIssuesFile = z.infer<typeof fixIssuesFileSchema>;
 
 /** P0 checks that passed only after a failed attempt: the gate may count them as not passed. */
 export function flakyP0(record: CycleRecord): FlakyIssue[] {

@@ -1,15 +1,17 @@
 /**
  * The published JSON Schemas for what deploy-loop writes: the JSON cycle report
- * (schema/cycle-report.schema.json) and the history record (schema/cycle-record.schema.json). Both
- * are generated from the zod schemas the types come from; test/unit/report-json-schema.test.ts pins
+ * (schema/cycle-report.schema.json), the history record (schema/cycle-record.schema.json) and the
+ * issues file the fix command reads (schema/fix-issues.schema.json). All are generated from the zod schemas the types come from; test/unit/report-json-schema.test.ts pins
  * the committed files to them (UPDATE_SCHEMA=1 rewrites them) and validates real reports against them.
  */
 import { z } from 'zod';
+import { fixIssuesFileSchema } from '../loop/fix.js';
 import { cycleRecordSchema, RECORD_SCHEMA_VERSION } from '../loop/record.js';
 import { cycleReportJsonSchema, REPORT_VERSION } from './json.js';
 
 export const REPORT_SCHEMA_FILE = 'schema/cycle-report.schema.json';
 export const RECORD_SCHEMA_FILE = 'schema/cycle-record.schema.json';
+export const ISSUES_SCHEMA_FILE = 'schema/fix-issues.schema.json';
 
 function render(schema: z.ZodType, title: string, description: string): string {
   // Parts with a meta id (CheckResult, RankedIssue, …) become $defs under that name.
@@ -30,5 +32,13 @@ export function renderRecordJsonSchema(): string {
     cycleRecordSchema,
     `deploy-loop cycle record (reports/history/cycle-NNN.json), schemaVersion ${RECORD_SCHEMA_VERSION}`,
     'What one cycle left behind: build, deploy, traffic, smoke results with evidence, gate. Every report is re-rendered from these.',
+  );
+}
+
+export function renderFixIssuesJsonSchema(): string {
+  return render(
+    fixIssuesFileSchema,
+    'deploy-loop fix issues (reports/issues-NNN.json, given to the fix command as DEPLOY_LOOP_ISSUES_JSON)',
+    "What the fix command should fix after a cycle: the ranked issues with evidence cut to a budget, grouped by root cause, and the P0 checks that passed only on retry.",
   );
 }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { flakyP0 } from '../../src/loop/fix.js';
+import { groupIssues } from '../../src/report/groups.js';
+import { rankIssues } from '../../src/report/issues.js';
+import { ISSUES_SCHEMA_FILE } from '../../src/report/json-schema.js';
+import { schemaValidator } from '../helpers/json-schema.js';
 import { firstCycleGateFailed, result } from './report-fixtures.js';
 
 describe('flakyP0 (the issues file `flaky` list)', () => {
@@ -22,5 +26,12 @@ describe('flakyP0 (the issues file `flaky` list)', () => {
         failedAttempts: [{ attempt: 1, class: 'timeout', message: 'no answer within 50 ms' }],
       },
     ]);
+    // As the fix command gets it: valid against the published schema.
+    const issues = rankIssues(rec, []);
+    const file = { cycle: rec.cycle, service: rec.service, issues, groups: groupIssues(issues), flaky: flakyP0(rec) };
+    expect(schemaValidator(ISSUES_SCHEMA_FILE)(JSON.parse(JSON.stringify(file)))).toEqual([]);
+    expect(schemaValidator(ISSUES_SCHEMA_FILE)({ ...file, flaky: [{ check: 'x', priority: 'P7', failedAttempts: [] }] })).toContain(
+      '/flaky/0/priority: must be equal to one of the allowed values',
+    );
   });
 });

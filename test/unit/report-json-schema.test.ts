@@ -10,7 +10,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readHistory, recordFileName, writeRecord } from '../../src/loop/history.js';
 import type { CycleRecord } from '../../src/loop/record.js';
 import { renderCycleJson } from '../../src/report/json.js';
-import { RECORD_SCHEMA_FILE, REPORT_SCHEMA_FILE, renderRecordJsonSchema, renderReportJsonSchema } from '../../src/report/json-schema.js';
+import {
+  ISSUES_SCHEMA_FILE,
+  RECORD_SCHEMA_FILE,
+  REPORT_SCHEMA_FILE,
+  renderFixIssuesJsonSchema,
+  renderRecordJsonSchema,
+  renderReportJsonSchema,
+} from '../../src/report/json-schema.js';
 import { ROOT, removeDir, scratchDir } from '../helpers/cli.js';
 import { schemaValidator } from '../helpers/json-schema.js';
 import {
@@ -26,6 +33,7 @@ import {
 const FILES = [
   [REPORT_SCHEMA_FILE, renderReportJsonSchema],
   [RECORD_SCHEMA_FILE, renderRecordJsonSchema],
+  [ISSUES_SCHEMA_FILE, renderFixIssuesJsonSchema],
 ] as const;
 
 const SCENARIOS: [string, () => [CycleRecord, CycleRecord[]]][] = [
