@@ -3,7 +3,9 @@
  * a P0 WebSocket check with 1011, the fix, a passing second cycle, a deploy failure, a build
  * failure and an interrupted cycle. Builders return fresh objects so tests may mutate them.
  */
-import type { GateConfig } from '../../src/config/schema.js';
+import { gateSchema, type GateConfig } from '../../src/config/schema.js';
+import { assessGate } from '../../src/loop/gate.js';
+import { evaluateThreshold, stoppedEarlyText } from '../../src/loop/thresholds.js';
 import type { CycleRecord, GateVerdict, PriorityTally } from '../../src/loop/record.js';
 import { PRIORITIES, type CheckResult, type Priority } from '../../src/smoke/result.js';
 
@@ -327,3 +329,26 @@ export function interruptedBeforeSmoke(): CycleRecord {
     durations: { buildMs: 842, deployMs: 0, smokeMs: 0, totalMs: 1204 },
   });
 }
+
+/** Cycle 1 with figure thresholds, one of which stopped the smoke run (as cycle.ts records it). */
+export function stoppedByThreshold(): CycleRecord {
+  const rec = firstCycleGateFailed();
+  const thresholds = [{ expr: 'rate(fail) == 0', priority: 'P0' as const, abortOnFail: true }, { expr: 'p95(latency) < 500ms' }];
+  rec.smoke.results[rec.smoke.results.length - 1]!.status = 'skipped';
+  const first = evaluateThreshold(rec.smoke.results, thresholds[0]!);
+  rec.smoke.stoppedEarly = { expr: first.expr, scope: first.scope, value: first.value, samples: first.samples, afterResults: 3, skipped: 1 };
+  rec.gate = assessGate(rec.smoke.results, gateSchema.parse({ thresholds }), { blockers: [stoppedEarlyText(rec.smoke.stoppedEarly)] });
+  return rec;
+}
+
+/** Each report scenario: the cycle and the history before it. */
+export const REPORT_SCENARIOS: [string, () => [CycleRecord, CycleRecord[]]][] = [
+  ['first cycle, gate failed', () => [firstCycleGateFailed(), []]],
+  ['passed after the fix', () => [secondCyclePassed(), [firstCycleGateFailed()]]],
+  ['deploy failed', () => [secondCycleDeployFailed(), [firstCycleGateFailed()]]],
+  ['build failed', () => [firstCycleBuildFailed(), []]],
+  ['interrupted', () => [interruptedCycle(), [firstCycleGateFailed(), secondCyclePassed()]]],
+  ['interrupted before smoke', () => [interruptedBeforeSmoke(), [firstCycleGateFailed()]]],
+  ['passed after a deploy failure', () => [thirdCyclePassedAfterDeployFailure(), [firstCycleGateFailed(), secondCycleDeployFailed()]]],
+  ['stopped early by an abortOnFail threshold', () => [stoppedByThreshold(), []]],
+];

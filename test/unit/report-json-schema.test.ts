@@ -20,31 +20,13 @@ import {
 } from '../../src/report/json-schema.js';
 import { ROOT, removeDir, scratchDir } from '../helpers/cli.js';
 import { schemaValidator } from '../helpers/json-schema.js';
-import {
-  firstCycleBuildFailed,
-  firstCycleGateFailed,
-  interruptedBeforeSmoke,
-  interruptedCycle,
-  secondCycleDeployFailed,
-  secondCyclePassed,
-  thirdCyclePassedAfterDeployFailure,
-} from './report-fixtures.js';
+import { firstCycleGateFailed, REPORT_SCENARIOS, secondCyclePassed } from './report-fixtures.js';
 
 const FILES = [
   [REPORT_SCHEMA_FILE, renderReportJsonSchema],
   [RECORD_SCHEMA_FILE, renderRecordJsonSchema],
   [ISSUES_SCHEMA_FILE, renderFixIssuesJsonSchema],
 ] as const;
-
-const SCENARIOS: [string, () => [CycleRecord, CycleRecord[]]][] = [
-  ['first cycle, gate failed', () => [firstCycleGateFailed(), []]],
-  ['passed after the fix', () => [secondCyclePassed(), [firstCycleGateFailed()]]],
-  ['deploy failed', () => [secondCycleDeployFailed(), [firstCycleGateFailed()]]],
-  ['build failed', () => [firstCycleBuildFailed(), []]],
-  ['interrupted', () => [interruptedCycle(), [firstCycleGateFailed(), secondCyclePassed()]]],
-  ['interrupted before smoke', () => [interruptedBeforeSmoke(), [firstCycleGateFailed()]]],
-  ['passed after a deploy failure', () => [thirdCyclePassedAfterDeployFailure(), [firstCycleGateFailed(), secondCycleDeployFailed()]]],
-];
 
 /** A JSON round trip: what a file on disk holds. */
 const onDisk = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
@@ -65,7 +47,7 @@ describe('published report and record schemas', () => {
   const validReport = schemaValidator(REPORT_SCHEMA_FILE);
   const validRecord = schemaValidator(RECORD_SCHEMA_FILE);
 
-  it.each(SCENARIOS)('the report and the record of "%s" validate', (_name, make) => {
+  it.each(REPORT_SCENARIOS)('the report and the record of "%s" validate', (_name, make) => {
     const [current, history] = make();
     expect(validReport(onDisk(renderCycleJson(current, history)))).toEqual([]);
     expect(validRecord(onDisk(current))).toEqual([]);

@@ -1,43 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { gateSchema } from '../../src/config/schema.js';
-import { assessGate } from '../../src/loop/gate.js';
-import type { CycleRecord } from '../../src/loop/record.js';
-import { evaluateThreshold, formatThresholdValue, stoppedEarlyText } from '../../src/loop/thresholds.js';
+import { formatThresholdValue, stoppedEarlyText } from '../../src/loop/thresholds.js';
 import { escapeText } from '../../src/report/format.js';
 import { renderCycleJson } from '../../src/report/json.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
-import {
-  firstCycleBuildFailed,
-  firstCycleGateFailed,
-  interruptedBeforeSmoke,
-  interruptedCycle,
-  secondCycleDeployFailed,
-  secondCyclePassed,
-  thirdCyclePassedAfterDeployFailure,
-} from './report-fixtures.js';
+import { firstCycleGateFailed, interruptedBeforeSmoke, REPORT_SCENARIOS } from './report-fixtures.js';
 import { headings, readTables, section, unescapeMarkdown } from './report-markdown-reader.js';
-
-const SCENARIOS: [string, () => [CycleRecord, CycleRecord[]]][] = [
-  ['first cycle, gate failed', () => [firstCycleGateFailed(), []]],
-  ['passed after the fix', () => [secondCyclePassed(), [firstCycleGateFailed()]]],
-  ['deploy failed', () => [secondCycleDeployFailed(), [firstCycleGateFailed()]]],
-  ['build failed', () => [firstCycleBuildFailed(), []]],
-  ['interrupted', () => [interruptedCycle(), [firstCycleGateFailed(), secondCyclePassed()]]],
-  ['interrupted before smoke', () => [interruptedBeforeSmoke(), [firstCycleGateFailed()]]],
-  ['passed after a deploy failure', () => [thirdCyclePassedAfterDeployFailure(), [firstCycleGateFailed(), secondCycleDeployFailed()]]],
-  ['stopped early by an abortOnFail threshold', () => [stoppedByThreshold(), []]],
-];
-
-/** Cycle 1 with figure thresholds, one of which stopped the smoke run (as cycle.ts records it). */
-function stoppedByThreshold(): CycleRecord {
-  const rec = firstCycleGateFailed();
-  const thresholds = [{ expr: 'rate(fail) == 0', priority: 'P0' as const, abortOnFail: true }, { expr: 'p95(latency) < 500ms' }];
-  rec.smoke.results[rec.smoke.results.length - 1]!.status = 'skipped';
-  const first = evaluateThreshold(rec.smoke.results, thresholds[0]!);
-  rec.smoke.stoppedEarly = { expr: first.expr, scope: first.scope, value: first.value, samples: first.samples, afterResults: 3, skipped: 1 };
-  rec.gate = assessGate(rec.smoke.results, gateSchema.parse({ thresholds }), { blockers: [stoppedEarlyText(rec.smoke.stoppedEarly)] });
-  return rec;
-}
 
 const CHANGE_LABELS = {
   newlyPassing: 'newly passing',
@@ -50,7 +17,7 @@ const CHANGE_LABELS = {
 } as const;
 
 describe('renderCycleJson holds what the markdown says', () => {
-  it.each(SCENARIOS)('%s', (_name, make) => {
+  it.each(REPORT_SCENARIOS)('%s', (_name, make) => {
     const [current, history] = make();
     const md = renderCycleMarkdown(current, history);
     const json = renderCycleJson(current, history);
