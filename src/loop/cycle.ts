@@ -200,9 +200,14 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
         // Not restored only when nothing served before: then the candidate does hold all the traffic.
         rec.traffic.action = !outcome.restored ? 'promoted' : rec.traffic.before.length > 0 ? 'kept' : 'none';
         const failed = outcome.canary.steps.at(-1);
+        const stepName = `canary step ${(outcome.canary.failedAtStep ?? 0) + 1} (${failed?.percent ?? '?'}%)`;
+        if (failed && canaryStop) failed.stoppedEarly = canaryStop;
         rec.traffic.note = `Canary failed at step ${(outcome.canary.failedAtStep ?? 0) + 1} (${failed?.percent ?? '?'}%): ${
           outcome.restored ? 'traffic rolled back to the split before the cycle.' : 'nothing served traffic before the cycle, so the candidate keeps it.'
         }`;
+        // The merged results alone could pass (a step runs fewer checks than the tag URL did): a
+        // cycle whose canary failed cannot pass, and says which step and why.
+        gateExtras = { ...gateExtras, blockers: [...(gateExtras.blockers ?? []), ...outcome.reasons.map((r) => `${stepName}: ${r}`)] };
       } else {
         rec.traffic.action = 'promoted';
         log.info({ stage: 'traffic', revision: rev.name }, 'promoted: 100% of traffic');

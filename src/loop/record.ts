@@ -84,8 +84,15 @@ export const canaryStepRecordSchema = z.object({
   percent: z.number().describe("The candidate's share during this step."),
   passed: z.boolean(),
   results: z
-    .object({ total: z.number().int(), passed: z.number().int(), failed: z.number().int(), failedChecks: z.array(z.string()) })
+    .object({
+      total: z.number().int(),
+      passed: z.number().int(),
+      failed: z.number().int(),
+      failedChecks: z.array(z.string()),
+      skipped: z.number().int().optional().describe('Checks cut short by an abort (not passed, not failed).'),
+    })
     .describe("The step's smoke run against the service URL."),
+  stoppedEarly: stoppedEarlySchema.optional().describe("An abortOnFail threshold stopped the step's smoke run."),
 });
 export type CanaryStepRecord = z.infer<typeof canaryStepRecordSchema>;
 

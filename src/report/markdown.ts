@@ -134,6 +134,9 @@ function renderDeployment(s: CycleSummary): string {
   );
   const canary = r.traffic.canary;
   if (canary) out.push(`Canary steps: ${canary.steps.map((c) => `${c.percent}% ${c.passed ? 'passed' : `failed (${escapeText(c.results.failedChecks.join(', '))})`}`).join(' → ')}.`);
+  for (const c of canary?.steps ?? []) {
+    if (c.stoppedEarly) out.push(`The ${c.percent}% step's smoke run stopped early: ${escapeText(stoppedEarlyText(c.stoppedEarly))}.`);
+  }
   return out.join('\n\n');
 }
 

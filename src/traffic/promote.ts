@@ -10,7 +10,7 @@ import type { StageContext } from '../context.js';
 import type { Target, TrafficEntry } from '../deploy/target.js';
 import { errorMessage } from '../errors.js';
 import type { CanaryRecord, CanaryStepRecord, GateVerdict } from '../loop/record.js';
-import type { CheckResult } from '../smoke/result.js';
+import { isPassing, type CheckResult } from '../smoke/result.js';
 import { planCanary, planPromotion } from './plan.js';
 
 /** Restoring traffic must outlive the run's aborted signal, but not hang forever. */
@@ -118,10 +118,18 @@ function restoreContext(ctx: StageContext): StageContext {
 }
 
 function stepRecord(percent: number, passed: boolean, results: CheckResult[]): CanaryStepRecord {
-  const failed = results.filter((r) => r.status !== 'pass');
+  // A degraded check passed; a skipped one (cut by an abort) neither passed nor failed.
+  const failed = results.filter((r) => !isPassing(r.status) && r.status !== 'skipped');
+  const skipped = results.filter((r) => r.status === 'skipped').length;
   return {
     percent,
     passed,
-    results: { total: results.length, passed: results.length - failed.length, failed: failed.length, failedChecks: failed.map((r) => r.name) },
+    results: {
+      total: results.length,
+      passed: results.filter((r) => isPassing(r.status)).length,
+      failed: failed.length,
+      failedChecks: failed.map((r) => r.name),
+      ...(skipped > 0 ? { skipped } : {}),
+    },
   };
 }

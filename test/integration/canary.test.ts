@@ -116,3 +116,58 @@ describe('canary promotion on the local target', () => {
     expect(renderCycleMarkdown(c2, [c1])).toContain('Canary steps: 10% passed → 50% passed → 100% passed.');
   });
 });
+
+describe('a failed canary step and the cycle gate', () => {
+  /** Cycle 1 (nothing served: straight to 100%), then cycle 2 with the fault switched on at the 50% step. */
+  async function failAtHalf(prefix: string, edit: (yaml: string) => string) {
+    const dir = await scratchDir(prefix);
+    cleanups.push(() => removeDir(dir));
+    await writeCanaryProject(dir, 'ok');
+    const loaded = parseConfigText(edit(canaryConfig(dir)), join(dir, 'loop.config.yaml'));
+    const { config } = loaded;
+    const log = silentLogger();
+    if (config.target.kind !== 'local') throw new Error('expected a local target');
+    const target = new LocalTarget(config.target, { service: config.service, log, baseDir: dir });
+    cleanups.push(() => target.close());
+    const builder = createBuilder(config.build, { service: config.service, baseDir: dir });
+    const base = { config, builder, target, log, signal: new AbortController().signal, runId: 't', checkLocations: loaded.checkLocations };
+    expect((await runCycle({ ...base, cycle: 1 })).verdict).toBe('passed');
+    await writeFile(join(dir, 'app', 'mode.txt'), 'flag');
+    return runCycle({ ...base, cycle: 2, onStep: (step) => void (step === 'canary-50' && writeFileSync(failFlag(dir), '')) });
+  }
+
+  it('a cycle whose canary rolled back does not pass, even when the merged results meet the gate', async () => {
+    // P0 at 50%: the tag URL's health pass plus the step's burst failure is 1 of 2, which alone would pass.
+    const c2 = await failAtHalf('canary-merged', (yaml) => `${yaml}gate:\n  P0: 50\n`);
+    expect(c2.traffic.canary?.failedAtStep).toBe(1);
+    expect(c2.gate.tallies.find((t) => t.priority === 'P0')).toMatchObject({ total: 2, passed: 1, ok: true });
+    expect(c2.gate.passed).toBe(false);
+    expect(c2.gate.reasons).toEqual(['canary step 2 (50%): P0 passed 0 of 1 (0%), needs 50%']);
+    expect(c2.verdict).toBe('gate-failed');
+    expect(c2.traffic.action).toBe('kept');
+  });
+
+  it('abortOnFail stops a canary step at its first failure; the step record and the report say so', async () => {
+    const c2 = await failAtHalf('canary-abort', (yaml) =>
+      // One at a time, in config order: burst fails, and the P1 check after it never starts.
+      `${yaml
+        .replace('  smoke: [burst]', '  smoke: [burst, after-burst]')
+        .replace('smoke:\n  defaults:', 'smoke:\n  concurrency: 1\n  defaults:')
+        .replace('loop:\n', '    - { name: after-burst, kind: http, priority: P1, path: /healthz }\nloop:\n')}gate:
+  thresholds:
+    - expr: count(fail) == 0
+      abortOnFail: true
+`,
+    );
+    const step = c2.traffic.canary?.steps[1];
+    expect(step).toMatchObject({ percent: 50, passed: false, results: { total: 2, passed: 0, failed: 1, failedChecks: ['burst'], skipped: 1 } });
+    expect(step?.stoppedEarly).toMatchObject({ expr: 'count(fail) == 0', value: 1, afterResults: 1, skipped: 1 });
+    expect(c2.verdict).toBe('gate-failed');
+    expect(c2.gate.reasons).toContain(
+      'canary step 2 (50%): abortOnFail threshold count(fail) == 0 (all checks) failed after 1 result, measured 1: the smoke run stopped and 1 check did not finish',
+    );
+    expect(renderCycleMarkdown(c2, [])).toContain(
+      "The 50% step's smoke run stopped early: abortOnFail threshold count(fail) == 0 (all checks) failed after 1 result, measured 1: the smoke run stopped and 1 check did not finish.",
+    );
+  });
+});
