@@ -13,12 +13,12 @@ import { diffSuites, fingerprintSuite, readAcceptedSuite, writeAcceptedSuite } f
 import { publishCycle } from './loop/publish.js';
 import type { CycleRecord } from './loop/record.js';
 import { runLoop, type RunOutcome } from './loop/run.js';
+import { runWatchedSuite, withStopBlocker } from './loop/watched-suite.js';
 import { renderAnnotations, renderStepSummary } from './report/ci.js';
 import { renderCycleJson } from './report/json.js';
 import { renderJunit } from './report/junit.js';
 import { renderCycleMarkdown } from './report/markdown.js';
 import { collectSecrets } from './redact.js';
-import { runSuite } from './smoke/runner.js';
 
 const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
@@ -154,15 +154,14 @@ async function smokeOnly(values: CliValues, signal: AbortSignal): Promise<ExitCo
   }
   const { config, baseDir } = await loadConfig(values.config ?? 'loop.config.yaml');
   const log = logger(values);
-  const results = await runSuite(config.smoke.checks, url.href, {
-    concurrency: config.smoke.concurrency,
-    defaults: config.smoke.defaults,
-    signal,
-    log,
-    baseDir,
-  });
+  const { results, stopped } = await runWatchedSuite(
+    config.smoke.checks,
+    url.href,
+    { concurrency: config.smoke.concurrency, defaults: config.smoke.defaults, signal, log, baseDir },
+    config.gate.thresholds ?? [],
+  );
   if (signal.aborted) return EXIT.interrupted;
-  const gate = assessGate(results, config.gate);
+  const gate = assessGate(results, config.gate, withStopBlocker({}, stopped));
   for (const r of results) {
     const fig = r.figures.latencyMs ?? r.figures.connectMs;
     const detail = r.failure ? `  ${r.failure.class}: ${r.failure.message}` : '';

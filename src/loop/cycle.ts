@@ -11,10 +11,9 @@ import type { Target, TrafficEntry } from '../deploy/target.js';
 import { StageError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CheckResult } from '../smoke/result.js';
-import { runSuite } from '../smoke/runner.js';
 import { measureColdStart } from './cold-start.js';
 import { assessGate, type GateExtras } from './gate.js';
-import { firstAbortingThreshold, stoppedEarlyText, type ThresholdConfig, type ThresholdResult } from './thresholds.js';
+import { runWatchedSuite, withStopBlocker, type WatchedRun } from './watched-suite.js';
 import type { CycleRecord, FixRecord, StoppedEarly } from './record.js';
 import { RECORD_SCHEMA_VERSION } from './record.js';
 import { progress } from '../progress.js';
@@ -144,20 +143,23 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     const coldStartMs = await measureColdStart(rev.url, config.smoke.checks, { timeoutMs: config.smoke.defaults.timeoutMs, headers: smokeHeaders, signal });
     if (coldStartMs !== undefined) rec.smoke.coldStartMs = coldStartMs;
     const smokeStart = performance.now();
-    const stopper = abortOnFailStopper(config.gate.thresholds ?? [], log);
-    const results = await runSuite(config.smoke.checks, rev.url, {
-      concurrency: config.smoke.concurrency,
-      defaults: config.smoke.defaults,
-      signal,
-      stopWhen: stopper.stopWhen,
-      log: log.child({ stage: 'smoke' }),
-      ...(deps.baseDir ? { baseDir: deps.baseDir } : {}),
-      ...(Object.keys(smokeHeaders).length > 0 ? { headers: smokeHeaders } : {}),
-    });
+    const { results, stopped } = await runWatchedSuite(
+      config.smoke.checks,
+      rev.url,
+      {
+        concurrency: config.smoke.concurrency,
+        defaults: config.smoke.defaults,
+        signal,
+        log: log.child({ stage: 'smoke' }),
+        ...(deps.baseDir ? { baseDir: deps.baseDir } : {}),
+        ...(Object.keys(smokeHeaders).length > 0 ? { headers: smokeHeaders } : {}),
+      },
+      config.gate.thresholds ?? [],
+    );
     rec.smoke.durationMs = Math.round(performance.now() - smokeStart);
-    if (stopper.stopped) {
-      rec.smoke.stoppedEarly = stoppedEarly(stopper.stopped, results);
-      gateExtras = withStopBlocker(gateExtras, rec.smoke.stoppedEarly);
+    if (stopped) {
+      rec.smoke.stoppedEarly = stopped;
+      gateExtras = withStopBlocker(gateExtras, stopped);
     }
     if (signal.aborted) {
       rec.smoke.results = results;
@@ -239,55 +241,25 @@ async function smokeServiceUrl(
   deps: CycleDeps,
   names: TrafficConfig['smoke'],
   log: Logger,
-): Promise<{ results: CheckResult[]; stopped?: StoppedEarly }> {
+): Promise<WatchedRun> {
   const { config, target, signal } = deps;
   const url = target.serviceUrl();
   if (!url) throw new StageError('traffic', 'the target has no service URL to run the canary smoke against');
   const checks = names === 'all' ? config.smoke.checks : config.smoke.checks.filter((c) => names.includes(c.name));
   const headers = { ...(target.smokeHeaders ? await target.smokeHeaders(url) : {}), ...deps.smokeHeaders };
-  const stopper = abortOnFailStopper(config.gate.thresholds ?? [], log);
-  const results = await runSuite(checks, url, {
-    concurrency: config.smoke.concurrency,
-    defaults: config.smoke.defaults,
-    signal,
-    stopWhen: stopper.stopWhen,
-    log: log.child({ stage: 'smoke', canary: true }),
-    ...(deps.baseDir ? { baseDir: deps.baseDir } : {}),
-    ...(Object.keys(headers).length > 0 ? { headers } : {}),
-  });
-  return stopper.stopped ? { results, stopped: stoppedEarly(stopper.stopped, results) } : { results };
-}
-
-/**
- * Stops a smoke run at the first failing `abortOnFail` threshold, and remembers which one and when.
- * The gate evaluates every threshold again over the final results, so the stop is also a gate reason.
- */
-function abortOnFailStopper(thresholds: readonly ThresholdConfig[], log: Logger): {
-  stopWhen?: (soFar: readonly CheckResult[]) => boolean;
-  stopped?: { result: ThresholdResult; afterResults: number };
-} {
-  const watched = thresholds.filter((t) => t.abortOnFail);
-  if (watched.length === 0) return {};
-  const state: ReturnType<typeof abortOnFailStopper> = {};
-  state.stopWhen = (soFar) => {
-    const failed = firstAbortingThreshold(soFar, watched);
-    if (!failed) return false;
-    state.stopped = { result: failed, afterResults: soFar.length };
-    log.warn({ stage: 'smoke', threshold: failed.expr, value: failed.value, afterResults: soFar.length }, 'abortOnFail threshold failed: stopping the smoke run');
-    return true;
-  };
-  return state;
-}
-
-function stoppedEarly(stop: { result: ThresholdResult; afterResults: number }, results: readonly CheckResult[]): StoppedEarly {
-  const { expr, scope, value, samples } = stop.result;
-  return { expr, scope, value, samples, afterResults: stop.afterResults, skipped: results.filter((r) => r.status === 'skipped').length };
-}
-
-/** The gate cannot pass a run that an abortOnFail threshold stopped, whatever the checks that did finish show. */
-function withStopBlocker(extras: GateExtras, stop: StoppedEarly | undefined): GateExtras {
-  if (!stop) return extras;
-  return { ...extras, blockers: [...(extras.blockers ?? []), stoppedEarlyText(stop)] };
+  return runWatchedSuite(
+    checks,
+    url,
+    {
+      concurrency: config.smoke.concurrency,
+      defaults: config.smoke.defaults,
+      signal,
+      log: log.child({ stage: 'smoke', canary: true }),
+      ...(deps.baseDir ? { baseDir: deps.baseDir } : {}),
+      ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    },
+    config.gate.thresholds ?? [],
+  );
 }
 
 /** Reading the split after an interruption needs a signal that is not already aborted. */

@@ -4,9 +4,12 @@
  * stop is named in the record, the gate and the report; without abortOnFail the same suite runs out.
  */
 import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { removeDir, runCli, scratchDir } from '../helpers/cli.js';
+import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
 import type { CycleReportJson } from '../../src/report/json.js';
 import { REPORT_SCHEMA_FILE } from '../../src/report/json-schema.js';
@@ -63,5 +66,57 @@ describe('abortOnFail', () => {
     expect(smoke.stoppedEarly).toBeUndefined();
     expect(smoke.durationMs).toBeGreaterThanOrEqual(4900);
     expect(json.gate.reasons).toContain('threshold rate(fail) == 0 (P0 checks) failed: measured 50%');
+  });
+});
+
+describe('deploy-loop smoke --url', () => {
+  /** The tiny service's routes in this process: health passes, /slow takes 5 s, the agent socket closes 1011. */
+  async function service(): Promise<{ url: string; close: () => Promise<void> }> {
+    const server: Server = createServer((req, res) => {
+      if (req.url === '/healthz') return void res.end('{"ok":true}');
+      if (req.url === '/slow') return void setTimeout(() => res.end('{}'), 5000);
+      res.statusCode = 404;
+      res.end();
+    });
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (ws) => ws.on('message', () => ws.close(1011, 'pipeline error')));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: async () => {
+        for (const c of wss.clients) c.terminate();
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
+
+  it('runs the suite against any URL and stops it at a failing abortOnFail threshold, exit 1', async () => {
+    const svc = await service();
+    try {
+      const dir = await scratchDir('smoke-url');
+      dirs.push(dir);
+      await writeFiles(dir, { 'loop.config.yaml': config(true) });
+      const started = Date.now();
+      const r = await runCli(['smoke', '--url', svc.url], { cwd: dir });
+      expect(Date.now() - started).toBeLessThan(4500);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/^pass {2}P0 health \(\d+ ms\)$/m);
+      expect(r.stdout).toMatch(/^fail {2}P0 agent .*ws-1011-internal-error/m);
+      expect(r.stdout).toMatch(/^skipped P1 slow$/m);
+      expect(r.stdout).toMatch(/^gate: failed: .*abortOnFail threshold rate\(fail\) == 0 \(P0 checks\) failed after \d results?/m);
+
+      await writeFiles(dir, { 'loop.config.yaml': config(false) });
+      const full = await runCli(['smoke', '--url', svc.url], { cwd: dir });
+      expect(full.code).toBe(1);
+      expect(full.stdout).toMatch(/^pass {2}P1 slow/m);
+      expect(full.stdout).not.toContain('abortOnFail');
+
+      const bad = await runCli(['smoke', '--url', 'not a url'], { cwd: dir });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('--url is not a URL: "not a url"');
+    } finally {
+      await svc.close();
+    }
   });
 });
