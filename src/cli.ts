@@ -18,7 +18,8 @@ Commands:
   init                write a commented loop.config.yaml (--service NAME, --target local|cloudrun,
                       --health-path /healthz, --ws-path /ws, --force to overwrite); never asks
   schema [WHICH]      print a JSON Schema: config (default, loop.config.yaml), report (reports/cycle-NNN.json),
-                      record (reports/history/cycle-NNN.json) or issues (the fix command's DEPLOY_LOOP_ISSUES_JSON)
+                      record (reports/history/cycle-NNN.json), issues (the fix command's DEPLOY_LOOP_ISSUES_JSON)
+                      or outcome (the --json PATH file)
   report              re-render every report from reports/history (--cycle N prints one)
   accept-suite        accept the current smoke suite and gate after a change that weakened them
   rollback            cloudrun: all traffic to the newest revision that passed a cycle (or --revision NAME)
@@ -27,7 +28,7 @@ Commands:
 Options:
   -c, --config PATH   config file (default: loop.config.yaml)
       --max-cycles N  override loop.maxCycles (run)
-      --json PATH     also write the run's outcome as JSON to PATH
+      --json PATH     also write the run's outcome and the last cycle's JSON report to PATH
       --junit PATH    also write the last cycle's JUnit XML to PATH
       --format F      report: markdown | json | junit (with --cycle)
       --cycle N       report: the cycle to print

@@ -1,5 +1,5 @@
 /** Command bodies. They return exit codes; only cli.ts exits. */
-import { appendFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
 import type { CliValues } from './cli.js';
 import { loadConfig } from './config/load.js';
@@ -15,7 +15,8 @@ import type { CycleRecord } from './loop/record.js';
 import { runLoop, type RunOutcome } from './loop/run.js';
 import { runWatchedSuite, withStopBlocker } from './loop/watched-suite.js';
 import { renderAnnotations, renderStepSummary } from './report/ci.js';
-import { renderCycleJson } from './report/json.js';
+import { renderCycleJson, type CycleReportJson } from './report/json.js';
+import { renderRunOutcome } from './report/run-outcome.js';
 import { renderJunit } from './report/junit.js';
 import { renderCycleMarkdown } from './report/markdown.js';
 import { collectSecrets } from './redact.js';
@@ -80,11 +81,16 @@ export async function runCommandLine(command: string, values: CliValues, signal:
 
 async function schemaText(which: string): Promise<string> {
   if (which === 'config') return renderJsonSchema();
-  const { renderFixIssuesJsonSchema, renderRecordJsonSchema, renderReportJsonSchema } = await import('./report/json-schema.js');
-  if (which === 'report') return renderReportJsonSchema();
-  if (which === 'record') return renderRecordJsonSchema();
-  if (which === 'issues') return renderFixIssuesJsonSchema();
-  throw new UsageError(`unknown schema "${which}"`, 'deploy-loop schema config | report | record | issues');
+  const schemas = await import('./report/json-schema.js');
+  const render: Record<string, () => string> = {
+    report: schemas.renderReportJsonSchema,
+    record: schemas.renderRecordJsonSchema,
+    issues: schemas.renderFixIssuesJsonSchema,
+    outcome: schemas.renderRunOutcomeJsonSchema,
+  };
+  const chosen = render[which];
+  if (!chosen) throw new UsageError(`unknown schema "${which}"`, 'deploy-loop schema config | report | record | issues | outcome');
+  return chosen();
 }
 
 async function runOrCycle(command: 'run' | 'cycle', values: CliValues, signal: AbortSignal): Promise<ExitCode> {
@@ -119,12 +125,10 @@ async function runOrCycle(command: 'run' | 'cycle', values: CliValues, signal: A
 async function writeExtraOutputs(values: CliValues, outcome: RunOutcome): Promise<void> {
   const last = outcome.cycles.at(-1);
   if (values.json) {
-    const summary = {
-      status: outcome.status,
-      reportsDir: outcome.reportsDir,
-      cycles: outcome.cycles.map((c, i) => ({ cycle: c.cycle, verdict: c.verdict, gate: c.gate, reports: outcome.published[i] })),
-    };
-    await writeFileAtomic(resolve(values.json), `${JSON.stringify(summary, null, 2)}\n`);
+    // The last cycle's report as written, so the copy cannot differ from reports/cycle-NNN.json.
+    const lastJson = outcome.published.at(-1)?.json;
+    const lastReport = lastJson ? (JSON.parse(await readFile(lastJson, 'utf8')) as CycleReportJson) : undefined;
+    await writeFileAtomic(resolve(values.json), `${JSON.stringify(renderRunOutcome(outcome, lastReport), null, 2)}\n`);
   }
   if (values.junit && last) await writeFileAtomic(resolve(values.junit), renderJunit(last));
 }

@@ -8,14 +8,9 @@ import { renderTrend } from '../report/trend.js';
 import { writeRecord } from './history.js';
 import type { CycleRecord } from './record.js';
 
-export interface PublishedCycle {
-  markdown: string;
-  json: string;
-  junit: string;
-  record: string;
-  /** reports/summary.md: the trend across every cycle of the service. */
-  summary: string;
-}
+import type { PublishedCycle } from '../report/run-outcome.js';
+
+export type { PublishedCycle };
 
 /** Rendered reports are a pure function of the history records, so they need no fsync of their own. */
 const REBUILDABLE = { durable: false } as const;

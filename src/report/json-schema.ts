@@ -1,17 +1,20 @@
 /**
  * The published JSON Schemas for what deploy-loop writes: the JSON cycle report
  * (schema/cycle-report.schema.json), the history record (schema/cycle-record.schema.json) and the
- * issues file the fix command reads (schema/fix-issues.schema.json). All are generated from the zod schemas the types come from; test/unit/report-json-schema.test.ts pins
+ * issues file the fix command reads (schema/fix-issues.schema.json) and the `--json PATH` file of `run`
+ * and `cycle` (schema/run-outcome.schema.json). All are generated from the zod schemas the types come from; test/unit/report-json-schema.test.ts pins
  * the committed files to them (UPDATE_SCHEMA=1 rewrites them) and validates real reports against them.
  */
 import { z } from 'zod';
 import { fixIssuesFileSchema } from '../loop/fix.js';
 import { cycleRecordSchema, RECORD_SCHEMA_VERSION } from '../loop/record.js';
 import { cycleReportJsonSchema, REPORT_VERSION } from './json.js';
+import { runOutcomeJsonSchema } from './run-outcome.js';
 
 export const REPORT_SCHEMA_FILE = 'schema/cycle-report.schema.json';
 export const RECORD_SCHEMA_FILE = 'schema/cycle-record.schema.json';
 export const ISSUES_SCHEMA_FILE = 'schema/fix-issues.schema.json';
+export const OUTCOME_SCHEMA_FILE = 'schema/run-outcome.schema.json';
 
 function render(schema: z.ZodType, title: string, description: string): string {
   // Parts with a meta id (CheckResult, RankedIssue, …) become $defs under that name.
@@ -40,5 +43,13 @@ export function renderFixIssuesJsonSchema(): string {
     fixIssuesFileSchema,
     'deploy-loop fix issues (reports/issues-NNN.json, given to the fix command as DEPLOY_LOOP_ISSUES_JSON)',
     "What the fix command should fix after a cycle: the ranked issues with evidence cut to a budget, grouped by root cause, and the P0 checks that passed only on retry.",
+  );
+}
+
+export function renderRunOutcomeJsonSchema(): string {
+  return render(
+    runOutcomeJsonSchema,
+    'deploy-loop run outcome (the --json PATH file of run and cycle)',
+    "How the run ended, each cycle's verdict and gate with the paths of its reports, and the last cycle's JSON report.",
   );
 }

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject, type Mode } from '../helpers/tiny-service.js';
+import { schemaValidator } from '../helpers/json-schema.js';
+import { OUTCOME_SCHEMA_FILE } from '../../src/report/json-schema.js';
+import type { RunOutcomeJson } from '../../src/report/run-outcome.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -23,6 +26,21 @@ async function lineOf(dir: string, check: string): Promise<number> {
 }
 
 describe('CI outputs', () => {
+  it('--json writes the outcome with the last report, valid against its schema; --junit a copy of the JUnit report', async () => {
+    const dir = await project('ws1011');
+    const r = await runCli(['cycle', '--json', 'out/outcome.json', '--junit', 'out/junit.xml'], { cwd: dir });
+    expect(r.code).toBe(1);
+    const outcome = JSON.parse(await readFile(join(dir, 'out', 'outcome.json'), 'utf8')) as RunOutcomeJson;
+    expect(schemaValidator(OUTCOME_SCHEMA_FILE)(outcome)).toEqual([]);
+    expect(outcome.status).toBe('max-cycles');
+    expect(outcome.cycles.map((c) => [c.cycle, c.verdict, c.gate.passed])).toEqual([[1, 'gate-failed', false]]);
+    expect(outcome.cycles[0]?.reports.json).toBe(join(dir, 'reports', 'cycle-001.json'));
+    // The embedded report is the report file, field for field.
+    expect(outcome.lastReport).toEqual(JSON.parse(await readFile(join(dir, 'reports', 'cycle-001.json'), 'utf8')));
+    expect(outcome.lastReport?.issues[0]).toMatchObject({ check: 'agent', class: 'ws-1011-internal-error' });
+    expect(await readFile(join(dir, 'out', 'junit.xml'), 'utf8')).toBe(await readFile(join(dir, 'reports', 'cycle-001.junit.xml'), 'utf8'));
+  });
+
   it('cycle appends a step summary and prints an annotation for the failing P0 check', async () => {
     const dir = await project('ws1011');
     const summary = join(dir, 'step-summary.md');

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT, removeDir, runCli, scratchDir, startCli } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
 import { schemaValidator } from '../helpers/json-schema.js';
-import { ISSUES_SCHEMA_FILE, RECORD_SCHEMA_FILE, REPORT_SCHEMA_FILE } from '../../src/report/json-schema.js';
+import { ISSUES_SCHEMA_FILE, OUTCOME_SCHEMA_FILE, RECORD_SCHEMA_FILE, REPORT_SCHEMA_FILE } from '../../src/report/json-schema.js';
 
 const dirs: string[] = [];
 async function project(mode: Parameters<typeof writeTinyProject>[1], config: string): Promise<string> {
@@ -157,7 +157,7 @@ describe('usage and configuration errors', () => {
 
   it('schema prints the committed config, report and record schemas, and names the choices for an unknown one', async () => {
     const dir = await project('ok', tinyConfig());
-    const files = { config: 'schema/loop.config.schema.json', report: REPORT_SCHEMA_FILE, record: RECORD_SCHEMA_FILE, issues: ISSUES_SCHEMA_FILE };
+    const files = { config: 'schema/loop.config.schema.json', report: REPORT_SCHEMA_FILE, record: RECORD_SCHEMA_FILE, issues: ISSUES_SCHEMA_FILE, outcome: OUTCOME_SCHEMA_FILE };
     for (const [which, file] of Object.entries(files)) {
       const r = await runCli(['schema', which], { cwd: dir });
       expect(r.code, r.stderr).toBe(0);
@@ -167,7 +167,7 @@ describe('usage and configuration errors', () => {
     const bad = await runCli(['schema', 'reports'], { cwd: dir });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('unknown schema "reports"');
-    expect(bad.stderr).toContain('deploy-loop schema config | report | record | issues');
+    expect(bad.stderr).toContain('deploy-loop schema config | report | record | issues | outcome');
     const extra = await runCli(['validate', 'extra'], { cwd: dir });
     expect(extra.code).toBe(2);
     expect(extra.stderr).toContain('unexpected argument "extra"');

@@ -12,11 +12,13 @@ import type { CycleRecord } from '../../src/loop/record.js';
 import { renderCycleJson } from '../../src/report/json.js';
 import {
   ISSUES_SCHEMA_FILE,
+  OUTCOME_SCHEMA_FILE,
   RECORD_SCHEMA_FILE,
   REPORT_SCHEMA_FILE,
   renderFixIssuesJsonSchema,
   renderRecordJsonSchema,
   renderReportJsonSchema,
+  renderRunOutcomeJsonSchema,
 } from '../../src/report/json-schema.js';
 import { ROOT, removeDir, scratchDir } from '../helpers/cli.js';
 import { schemaValidator } from '../helpers/json-schema.js';
@@ -26,6 +28,7 @@ const FILES = [
   [REPORT_SCHEMA_FILE, renderReportJsonSchema],
   [RECORD_SCHEMA_FILE, renderRecordJsonSchema],
   [ISSUES_SCHEMA_FILE, renderFixIssuesJsonSchema],
+  [OUTCOME_SCHEMA_FILE, renderRunOutcomeJsonSchema],
 ] as const;
 
 /** A JSON round trip: what a file on disk holds. */
