@@ -5,6 +5,7 @@
  */
 import WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
+import { onAbort } from './abort-fanout.js';
 import { MAX_BODY_BYTES } from './attempt.js';
 
 /** While the script runs, at most this many unread messages / bytes are held; a flood beyond that fails the connection. */
@@ -183,16 +184,16 @@ export class WsSession {
         reject(signal.reason as Error);
         return;
       }
-      const onAbort = (): void => {
+      // Through the fan-out, not a listener each: every connection of a check waits on the same signal.
+      const stopWaiting = onAbort(signal, () => {
         this.waiters.delete(wake);
         reject(signal.reason as Error);
-      };
+      });
       const wake = (): void => {
-        signal.removeEventListener('abort', onAbort);
+        stopWaiting();
         resolve();
       };
       this.waiters.add(wake);
-      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -5,6 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { websocketCheckSchema, type WebSocketCheckConfig } from '../../src/config/schema.js';
 import { runCheck, type SuiteOptions } from '../../src/smoke/index.js';
+import { runWebSocketAttempt } from '../../src/smoke/websocket.js';
 
 let server: Server;
 let wss: WebSocketServer;
@@ -237,6 +239,61 @@ describe('websocket connections: N', () => {
     expect(r.failure?.class).toBe('ws-1011-internal-error');
     expect(r.failure?.message).toContain('4 of 20 connections failed');
     expect(r.figures.closeCodes).toEqual({ '1000': 16, '1011': 4 });
+    await expectNoOpenServerSockets();
+  });
+});
+
+describe('websocket connections: N on one signal', () => {
+  const abortListeners = (signal: AbortSignal): number => getEventListeners(signal, 'abort').length;
+  const ctxFor = (signal: AbortSignal): Parameters<typeof runWebSocketAttempt>[2] => ({ signal, timeoutMs: 1000, headers: {}, secrets: [] });
+
+  async function waitFor(cond: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  it('200 waiting connections hold one abort listener; a timeout mid-way cuts them all and leaves none', async () => {
+    const ac = new AbortController();
+    const run = runWebSocketAttempt(check({ path: '/silent', connections: 200, script: [{ expect: { text: 'never' } }] }), base, ctxFor(ac.signal));
+    let waiting: number;
+    try {
+      await waitFor(() => wss.clients.size === 200, '200 server-side connections');
+      // Every connection is now waiting on the shared signal, in its handshake or its expect step.
+      waiting = abortListeners(ac.signal);
+    } finally {
+      ac.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+    }
+    const r = await run;
+    expect(waiting).toBe(1);
+    expect(r.status).toBe('fail');
+    expect(r.failure?.class).toBe('timeout');
+    expect(r.failure?.message).toContain('200 of 200 connections failed');
+    expect(r.failure?.message).toContain('timed out after 1000 ms');
+    expect(abortListeners(ac.signal)).toBe(0);
+    await expectNoOpenServerSockets();
+  });
+
+  it('a check of 200 connections that times out through the runner leaves no listener on the suite signal', async () => {
+    const suite = new AbortController();
+    const r = await runCheck(check({ path: '/silent', connections: 200, timeoutMs: 400, script: [{ expect: { text: 'never' } }] }), base, { ...opts, signal: suite.signal });
+    expect(r.status).toBe('fail');
+    expect(r.failure?.class).toBe('timeout');
+    expect(r.failure?.message).toContain('200 of 200 connections failed');
+    expect(abortListeners(suite.signal)).toBe(0);
+    await expectNoOpenServerSockets();
+  });
+
+  it('passing connections that wait many times leave no listener on the signal', async () => {
+    const ac = new AbortController();
+    const script = [{ send: 'a' }, { expect: { text: 'a' } }, { send: 'b' }, { expect: { text: 'b' } }, { send: 'c' }, { expect: { text: 'c' } }];
+    const r = await runWebSocketAttempt(check({ path: '/echo', connections: 50, script }), base, ctxFor(ac.signal));
+    expect(r.failure).toBeUndefined();
+    expect(r.status).toBe('pass');
+    expect(r.figures).toMatchObject({ connections: 50, messages: 150, closeCodes: { '1000': 50 } });
+    expect(abortListeners(ac.signal)).toBe(0);
     await expectNoOpenServerSockets();
   });
 });
