@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,7 @@ let server: Server;
 let wss: WebSocketServer;
 let base: string;
 let sometimesCount = 0;
+const deafSockets = new Set<Duplex>();
 const GOOD_TOKEN = 'Bearer good-token-123456';
 
 /** Server behaviour per path: what a connection does once it is open. */
@@ -55,6 +57,18 @@ function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     return;
   }
+  if (path === '/deaf') {
+    // Accepts the handshake by hand, then never reads a frame: a client close gets no answer.
+    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    socket.on('data', () => undefined);
+    socket.on('error', () => undefined);
+    // The http server allows half-open sockets: close this side once the client has gone.
+    socket.on('end', () => socket.destroy());
+    deafSockets.add(socket);
+    socket.once('close', () => deafSockets.delete(socket));
+    return;
+  }
   const behaviour = behaviours[path];
   if (!behaviour) {
     socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
@@ -76,6 +90,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of wss.clients) c.terminate();
+  for (const d of deafSockets) d.destroy();
   await new Promise((resolve) => wss.close(resolve));
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
@@ -172,6 +187,19 @@ describe('websocket scripts', () => {
     expect(r.failure?.evidence).toMatchObject({ step: 1, connection: 0 });
     expect(Date.now() - started).toBeLessThan(2500);
     await expectNoOpenServerSockets();
+  });
+
+  it('stops waiting for an unanswered client close after the grace period, and passes', async () => {
+    const r = await runCheck(check({ path: '/deaf', timeoutMs: 10_000 }), base, opts);
+    expect(r.failure).toBeUndefined();
+    expect(r.status).toBe('pass');
+    expect(r.figures.closeCodes).toBeUndefined();
+    // The 1 s grace, not the 10 s attempt timeout, ended the wait.
+    expect(r.durationMs).toBeGreaterThanOrEqual(900);
+    expect(r.durationMs).toBeLessThan(8000);
+    const deadline = Date.now() + 3000;
+    while (deafSockets.size > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    expect(deafSockets.size).toBe(0);
   });
 
   it('times out the attempt when the server never closes as expected', async () => {
