@@ -1,7 +1,8 @@
 /**
  * Child process for figure 2: opens N WebSocket connections at once and holds them until the server
  * says all N are connected, either through the smoke runner (`smoke`) or a bare ws loop (`raw`).
- * Sends its figures (time to open all, total, peak RSS) to the parent.
+ * Sends its figures (slowest single connect, the whole run: open all, hold, close all; peak RSS) to
+ * the parent.
  */
 import WebSocket from 'ws';
 import { checkSchema } from '../dist/config/schema.js';
@@ -14,30 +15,36 @@ const holdTimeoutMs = 180_000;
 async function raw() {
   const t0 = performance.now();
   let openAllMs = 0;
+  let connectMaxMs = 0;
   let opened = 0;
   let ready = 0;
-  let failed = 0;
+  let closed = 0;
   const sockets = [];
-  await new Promise((resolve) => {
-    const settle = () => ready + failed === n && resolve();
+  await new Promise((resolve, reject) => {
+    // Every socket ends in 'close' (after an error too), so counting closes cannot hang.
+    const guard = setTimeout(() => reject(new Error(`raw: ${closed} of ${n} closed after ${holdTimeoutMs} ms`)), holdTimeoutMs);
     for (let i = 0; i < n; i++) {
+      const started = performance.now();
       const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`, { followRedirects: false });
       sockets.push(ws);
       ws.on('open', () => {
+        connectMaxMs = Math.max(connectMaxMs, performance.now() - started);
         if (++opened === n) openAllMs = performance.now() - t0;
       });
       ws.on('message', () => {
         ready++;
         ws.close(1000);
-        settle();
       });
-      ws.on('error', () => {
-        failed++;
-        settle();
+      ws.on('error', () => undefined);
+      ws.on('close', () => {
+        if (++closed === n) {
+          clearTimeout(guard);
+          resolve();
+        }
       });
     }
   });
-  return { openAllMs, totalMs: performance.now() - t0, passed: failed === 0 && ready === n };
+  return { openAllMs, connectMaxMs, totalMs: performance.now() - t0, passed: ready === n };
 }
 
 async function smoke() {
@@ -47,8 +54,9 @@ async function smoke() {
   });
   const t0 = performance.now();
   const [result] = await runSuite([check], url, { concurrency: 1, defaults: { timeoutMs: holdTimeoutMs, retries: 0, retryDelayMs: 0 } });
-  // Every connection started in the same tick, so the slowest connect is the time to open all.
-  return { openAllMs: result.figures.connectMaxMs ?? NaN, totalMs: performance.now() - t0, passed: result.status === 'pass', failure: result.failure?.message };
+  // The check times each connect from its own start, as the raw loop's connectMaxMs does; the whole
+  // check (open all, hold until ready, close all) compares with the raw loop's whole run.
+  return { connectMaxMs: result.figures.connectMaxMs ?? NaN, totalMs: performance.now() - t0, passed: result.status === 'pass', failure: result.failure?.message };
 }
 
 const out = mode === 'raw' ? await raw() : await smoke();

@@ -22,11 +22,15 @@ export async function benchWs() {
   const raw1 = await once('raw', n);
   const smoke = await once('smoke', n);
   const raw2 = await once('raw', n);
-  const rawOpen = Math.min(raw1.openAllMs, raw2.openAllMs);
+  // Like for like: the whole smoke check against the whole raw run (open all, hold, close all), and
+  // the slowest single connect, each timed from that connection's own start.
+  const rawTotal = Math.min(raw1.totalMs, raw2.totalMs);
+  const rawConnect = Math.min(raw1.connectMaxMs, raw2.connectMaxMs);
   const gib = smoke.maxRssMiB / 1024;
   const rows = [
-    row(`ws: open ${n} connections`, ms(smoke.openAllMs), `raw ws loop: ${ms(rawOpen)}`, smoke.openAllMs / rawOpen, '≤ 1.5× raw', smoke.openAllMs / rawOpen <= 1.5,
-      smoke.passed ? `held all ${n} until the server confirmed them; whole check ${ms(smoke.totalMs)}` : `check failed: ${smoke.failure}`),
+    row(`ws: open, hold and close ${n} connections`, ms(smoke.totalMs), `raw ws loop: ${ms(rawTotal)}`, smoke.totalMs / rawTotal, '≤ 1.5× raw', smoke.totalMs / rawTotal <= 1.5,
+      smoke.passed ? `held all ${n} until the server confirmed them` : `check failed: ${smoke.failure}`),
+    row(`ws: slowest single connect of ${n}`, ms(smoke.connectMaxMs), `raw ws loop: ${ms(rawConnect)}`, smoke.connectMaxMs / rawConnect, '(explains the above)', null),
     row(`ws: peak RSS, ${n} connections`, `${round(smoke.maxRssMiB, 0)} MiB`, `raw ws loop: ${round(Math.max(raw1.maxRssMiB, raw2.maxRssMiB), 0)} MiB`, smoke.maxRssMiB / Math.max(raw1.maxRssMiB, raw2.maxRssMiB), '< 1 GiB', gib < 1),
   ];
   printTable('2. WebSocket scale', rows);
