@@ -143,19 +143,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
     const coldStartMs = await measureColdStart(rev.url, config.smoke.checks, { timeoutMs: config.smoke.defaults.timeoutMs, headers: smokeHeaders, signal });
     if (coldStartMs !== undefined) rec.smoke.coldStartMs = coldStartMs;
     const smokeStart = performance.now();
-    const { results, stopped } = await runWatchedSuite(
-      config.smoke.checks,
-      rev.url,
-      {
-        concurrency: config.smoke.concurrency,
-        defaults: config.smoke.defaults,
-        signal,
-        log: log.child({ stage: 'smoke' }),
-        ...(deps.baseDir ? { baseDir: deps.baseDir } : {}),
-        ...(Object.keys(smokeHeaders).length > 0 ? { headers: smokeHeaders } : {}),
-      },
-      config.gate.thresholds ?? [],
-    );
+    const { results, stopped } = await smokeAgainst(deps, config.smoke.checks, rev.url, smokeHeaders, log.child({ stage: 'smoke' }));
     rec.smoke.durationMs = Math.round(performance.now() - smokeStart);
     if (stopped) {
       rec.smoke.stoppedEarly = stopped;
@@ -202,14 +190,14 @@ export async function runCycle(deps: CycleDeps): Promise<CycleRecord> {
         // Not restored only when nothing served before: then the candidate does hold all the traffic.
         rec.traffic.action = !outcome.restored ? 'promoted' : rec.traffic.before.length > 0 ? 'kept' : 'none';
         const failed = outcome.canary.steps.at(-1);
-        const stepName = `canary step ${(outcome.canary.failedAtStep ?? 0) + 1} (${failed?.percent ?? '?'}%)`;
+        const stepName = `step ${(outcome.canary.failedAtStep ?? 0) + 1} (${failed?.percent ?? '?'}%)`;
         if (failed && canaryStop) failed.stoppedEarly = canaryStop;
-        rec.traffic.note = `Canary failed at step ${(outcome.canary.failedAtStep ?? 0) + 1} (${failed?.percent ?? '?'}%): ${
+        rec.traffic.note = `Canary failed at ${stepName}: ${
           outcome.restored ? 'traffic rolled back to the split before the cycle.' : 'nothing served traffic before the cycle, so the candidate keeps it.'
         }`;
         // The merged results alone could pass (a step runs fewer checks than the tag URL did): a
         // cycle whose canary failed cannot pass, and says which step and why.
-        gateExtras = { ...gateExtras, blockers: [...(gateExtras.blockers ?? []), ...outcome.reasons.map((r) => `${stepName}: ${r}`)] };
+        gateExtras = { ...gateExtras, blockers: [...(gateExtras.blockers ?? []), ...outcome.reasons.map((r) => `canary ${stepName}: ${r}`)] };
       } else {
         rec.traffic.action = 'promoted';
         log.info({ stage: 'traffic', revision: rev.name }, 'promoted: 100% of traffic');
@@ -242,11 +230,17 @@ async function smokeServiceUrl(
   names: TrafficConfig['smoke'],
   log: Logger,
 ): Promise<WatchedRun> {
-  const { config, target, signal } = deps;
+  const { config, target } = deps;
   const url = target.serviceUrl();
   if (!url) throw new StageError('traffic', 'the target has no service URL to run the canary smoke against');
   const checks = names === 'all' ? config.smoke.checks : config.smoke.checks.filter((c) => names.includes(c.name));
   const headers = { ...(target.smokeHeaders ? await target.smokeHeaders(url) : {}), ...deps.smokeHeaders };
+  return smokeAgainst(deps, checks, url, headers, log.child({ stage: 'smoke', canary: true }));
+}
+
+/** The configured suite settings against one URL, watched by the abortOnFail thresholds. */
+function smokeAgainst(deps: CycleDeps, checks: Config['smoke']['checks'], url: string, headers: Record<string, string>, log: Logger): Promise<WatchedRun> {
+  const { config, signal } = deps;
   return runWatchedSuite(
     checks,
     url,
@@ -254,7 +248,7 @@ async function smokeServiceUrl(
       concurrency: config.smoke.concurrency,
       defaults: config.smoke.defaults,
       signal,
-      log: log.child({ stage: 'smoke', canary: true }),
+      log,
       ...(deps.baseDir ? { baseDir: deps.baseDir } : {}),
       ...(Object.keys(headers).length > 0 ? { headers } : {}),
     },
