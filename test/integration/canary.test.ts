@@ -2,13 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createBuilder } from '../../src/build/index.js';
-import { parseConfigText } from '../../src/config/load.js';
-import { LocalTarget } from '../../src/deploy/local/target.js';
-import { silentLogger } from '../../src/log.js';
 import { runCycle } from '../../src/loop/cycle.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import { removeDir, scratchDir } from '../helpers/cli.js';
+import { localCycleBase } from './local-fixtures.js';
 import { canaryConfig, failFlag, writeCanaryProject } from './canary-fixtures.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -29,14 +26,8 @@ describe('canary promotion on the local target', () => {
     const dir = await scratchDir('canary');
     cleanups.push(() => removeDir(dir));
     await writeCanaryProject(dir, 'ok');
-    const loaded = parseConfigText(canaryConfig(dir), join(dir, 'loop.config.yaml'));
-    const { config } = loaded;
-    const log = silentLogger();
-    if (config.target.kind !== 'local') throw new Error('expected a local target');
-    const target = new LocalTarget(config.target, { service: config.service, log, baseDir: dir });
-    cleanups.push(() => target.close());
-    const builder = createBuilder(config.build, { service: config.service, baseDir: dir });
-    const base = { config, builder, target, log, signal: new AbortController().signal, runId: 't', checkLocations: loaded.checkLocations };
+    const base = localCycleBase(dir, canaryConfig(dir), (t) => cleanups.push(() => t.close()));
+    const { target } = base;
 
     // Nothing served before: the first candidate goes to 100% in one step.
     const c1 = await runCycle({ ...base, cycle: 1 });
@@ -80,14 +71,8 @@ describe('canary promotion on the local target', () => {
     const dir = await scratchDir('canary-good');
     cleanups.push(() => removeDir(dir));
     await writeCanaryProject(dir, 'ok');
-    const loaded = parseConfigText(canaryConfig(dir), join(dir, 'loop.config.yaml'));
-    const { config } = loaded;
-    const log = silentLogger();
-    if (config.target.kind !== 'local') throw new Error('expected a local target');
-    const target = new LocalTarget(config.target, { service: config.service, log, baseDir: dir });
-    cleanups.push(() => target.close());
-    const builder = createBuilder(config.build, { service: config.service, baseDir: dir });
-    const base = { config, builder, target, log, signal: new AbortController().signal, runId: 't', checkLocations: loaded.checkLocations };
+    const base = localCycleBase(dir, canaryConfig(dir), (t) => cleanups.push(() => t.close()));
+    const { target } = base;
     const c1 = await runCycle({ ...base, cycle: 1 });
     const splits: string[] = [];
     const c2 = await runCycle({
@@ -123,14 +108,7 @@ describe('a failed canary step and the cycle gate', () => {
     const dir = await scratchDir(prefix);
     cleanups.push(() => removeDir(dir));
     await writeCanaryProject(dir, 'ok');
-    const loaded = parseConfigText(edit(canaryConfig(dir)), join(dir, 'loop.config.yaml'));
-    const { config } = loaded;
-    const log = silentLogger();
-    if (config.target.kind !== 'local') throw new Error('expected a local target');
-    const target = new LocalTarget(config.target, { service: config.service, log, baseDir: dir });
-    cleanups.push(() => target.close());
-    const builder = createBuilder(config.build, { service: config.service, baseDir: dir });
-    const base = { config, builder, target, log, signal: new AbortController().signal, runId: 't', checkLocations: loaded.checkLocations };
+    const base = localCycleBase(dir, edit(canaryConfig(dir)), (t) => cleanups.push(() => t.close()));
     expect((await runCycle({ ...base, cycle: 1 })).verdict).toBe('passed');
     await writeFile(join(dir, 'app', 'mode.txt'), 'flag');
     return runCycle({ ...base, cycle: 2, onStep: (step) => void (step === 'canary-50' && writeFileSync(failFlag(dir), '')) });

@@ -1,12 +1,8 @@
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createBuilder } from '../../src/build/index.js';
-import { parseConfigText } from '../../src/config/load.js';
-import { LocalTarget } from '../../src/deploy/local/target.js';
-import { silentLogger } from '../../src/log.js';
 import { runCycle } from '../../src/loop/cycle.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import { removeDir, scratchDir, writeFiles } from '../helpers/cli.js';
+import { localCycleBase } from './local-fixtures.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -52,16 +48,10 @@ describe('cold start', () => {
     const dir = await scratchDir('cold');
     cleanups.push(() => removeDir(dir));
     await writeFiles(dir, { 'app/server.mjs': SERVER, 'loop.config.yaml': CONFIG });
-    const loaded = parseConfigText(CONFIG, join(dir, 'loop.config.yaml'));
-    const { config } = loaded;
-    const log = silentLogger();
-    if (config.target.kind !== 'local') throw new Error('expected a local target');
-    const target = new LocalTarget(config.target, { service: config.service, log, baseDir: dir });
-    cleanups.push(() => target.close());
-    const builder = createBuilder(config.build, { service: config.service, baseDir: dir });
-    const signal = new AbortController().signal;
+    const base = localCycleBase(dir, CONFIG, (t) => cleanups.push(() => t.close()));
+    const { target } = base;
 
-    const rec = await runCycle({ config, builder, target, log, signal, runId: 't', checkLocations: loaded.checkLocations, cycle: 1 });
+    const rec = await runCycle({ ...base, cycle: 1 });
     expect(rec.verdict).toBe('passed');
     // One request went to the first http check's path before the check's own, and took the cold start.
     // Asked through the service URL (promoted to this revision): a fresh connection, not one the suite pooled.

@@ -9,7 +9,12 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket, { WebSocketServer } from 'ws';
+import { createBuilder } from '../../src/build/index.js';
+import { parseConfigText } from '../../src/config/load.js';
 import type { Backend } from '../../src/deploy/local/proxy.js';
+import { LocalTarget } from '../../src/deploy/local/target.js';
+import { silentLogger } from '../../src/log.js';
+import type { CycleDeps } from '../../src/loop/cycle.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TMP_ROOT = path.join(REPO_ROOT, '.test-tmp');
@@ -178,4 +183,19 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * runCycle's inputs for the config text of a project in `dir`: a local target (handed to `onTarget`
+ * so the test can close it), the config's builder, a silent logger and a signal that never aborts.
+ */
+export function localCycleBase(dir: string, yaml: string, onTarget: (target: LocalTarget) => void): Omit<CycleDeps, 'cycle'> & { target: LocalTarget } {
+  const loaded = parseConfigText(yaml, path.join(dir, 'loop.config.yaml'));
+  const { config } = loaded;
+  const log = silentLogger();
+  if (config.target.kind !== 'local') throw new Error('expected a local target');
+  const target = new LocalTarget(config.target, { service: config.service, log, baseDir: dir });
+  onTarget(target);
+  const builder = createBuilder(config.build, { service: config.service, baseDir: dir });
+  return { config, builder, target, log, signal: new AbortController().signal, runId: 't', checkLocations: loaded.checkLocations };
 }

@@ -1,12 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createBuilder } from '../../src/build/index.js';
-import { parseConfigText } from '../../src/config/load.js';
-import { LocalTarget } from '../../src/deploy/local/target.js';
-import { silentLogger } from '../../src/log.js';
 import { runCycle } from '../../src/loop/cycle.js';
 import { removeDir, scratchDir } from '../helpers/cli.js';
+import { localCycleBase } from './local-fixtures.js';
 import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -25,15 +22,8 @@ describe('traffic across cycles on the local target', () => {
     const dir = await scratchDir('traffic');
     cleanups.push(() => removeDir(dir));
     await writeTinyProject(dir, 'ok', tinyConfig());
-    const loaded = parseConfigText(tinyConfig(), join(dir, 'loop.config.yaml'));
-    const { config } = loaded;
-    const log = silentLogger();
-    if (config.target.kind !== 'local') throw new Error('expected a local target');
-    const target = new LocalTarget(config.target, { service: config.service, log, baseDir: dir });
-    cleanups.push(() => target.close());
-    const builder = createBuilder(config.build, { service: config.service, baseDir: dir });
-    const signal = new AbortController().signal;
-    const base = { config, builder, target, log, signal, runId: 't', checkLocations: loaded.checkLocations };
+    const base = localCycleBase(dir, tinyConfig(), (t) => cleanups.push(() => t.close()));
+    const { target } = base;
 
     const c1 = await runCycle({ ...base, cycle: 1 });
     expect(c1.verdict).toBe('passed');
