@@ -151,10 +151,20 @@ function renderGroup(group: IssueGroup, cycle: number): string {
       `${group.checks.length} checks failed with this cause (${escapeText(joinWords(group.checks.map((c) => c.check)))}); failing since cycle ${group.failingSince}.`,
     );
   }
-  return [...out, ...group.checks.map((issue) => renderIssue(issue, cycle))].join('\n\n');
+  // The revision's log tail is attached to every failing check of a cycle: shown once when all agree.
+  const shared = sharedLogTail(group.checks);
+  if (shared) out.push(`Log tail (the same for all ${group.checks.length} checks):\n\n${fence(shared.join('\n'))}`);
+  return [...out, ...group.checks.map((issue) => renderIssue(issue, cycle, shared !== undefined))].join('\n\n');
 }
 
-function renderIssue(issue: RankedIssue, cycle: number): string {
+function sharedLogTail(checks: readonly RankedIssue[]): string[] | undefined {
+  const first = checks[0]?.evidence.logTail;
+  if (checks.length < 2 || !first || first.length === 0) return undefined;
+  const text = first.join('\n');
+  return checks.every((c) => (c.evidence.logTail ?? []).join('\n') === text) ? first : undefined;
+}
+
+function renderIssue(issue: RankedIssue, cycle: number, tailShown = false): string {
   const out = [`#### [${issue.priority}] ${escapeText(issue.check)}`];
   out.push(`Message: ${escapeText(issue.message)}`);
   const facts: string[] = [];
@@ -179,7 +189,7 @@ function renderIssue(issue: RankedIssue, cycle: number): string {
   }
   out.push(facts.map((f) => `- ${f}`).join('\n'));
   if (e.excerpt !== undefined && e.excerpt !== '') blocks.push(`Excerpt:\n\n${fence(e.excerpt)}`);
-  if (e.logTail !== undefined && e.logTail.length > 0) blocks.push(`Log tail:\n\n${fence(e.logTail.join('\n'))}`);
+  if (!tailShown && e.logTail !== undefined && e.logTail.length > 0) blocks.push(`Log tail:\n\n${fence(e.logTail.join('\n'))}`);
   return [...out, ...blocks].join('\n\n');
 }
 

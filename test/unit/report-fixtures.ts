@@ -154,7 +154,8 @@ function smokeResults(cycle: 1 | 2): CheckResult[] {
           failure: {
             class: 'ws-1011-internal-error',
             message: '20 of 20 connections closed with 1011 (internal error) before the final message',
-            evidence: { closeCode: 1011, closeReason: 'internal error', step: 1, connection: 0, expected: '{"type":"final"}' },
+            // As the loop attaches it: the revision's log tail goes to every failing check of the cycle.
+            evidence: { closeCode: 1011, closeReason: 'internal error', step: 1, connection: 0, expected: '{"type":"final"}', logTail: AGENT_LOG_TAIL },
           },
         }),
     result({

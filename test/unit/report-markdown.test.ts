@@ -74,7 +74,24 @@ describe('renderCycleMarkdown', () => {
     expect(issue).toContain('- Failing since: cycle 1 (this cycle)');
     const blocks = readFences(issue).blocks.map((b) => b.content);
     expect(blocks).toContain('{"type":"ack","id":"m-1"}');
-    expect(blocks.some((b) => b.includes('[ws] closing 1011: internal error'))).toBe(true);
+  });
+
+  it('shows a log tail shared by every check of a group once, above the checks', () => {
+    const md = renderCycleMarkdown(firstCycleGateFailed(), []);
+    const group = section(md, '### 1. [P0] ws-1011-internal-error: close 1011 "internal error" — 2 checks');
+    expect(group).toContain('Log tail (the same for all 2 checks):');
+    expect(md.split('[ws] closing 1011: internal error').length - 1).toBe(1);
+    for (const check of ['#### [P0] agent-pipeline', '#### [P1] agent-pipeline-concurrent']) {
+      expect(section(md, check)).not.toContain('Log tail');
+    }
+    // Tails that differ stay with their checks.
+    const rec = firstCycleGateFailed();
+    const other = rec.smoke.results.find((r) => r.name === 'agent-pipeline-concurrent')!;
+    other.failure!.evidence.logTail = ['another revision line'];
+    const apart = renderCycleMarkdown(rec, []);
+    expect(apart).not.toContain('the same for all');
+    expect(readFences(section(apart, '#### [P0] agent-pipeline')).blocks.some((b) => b.content.includes('[ws] closing 1011: internal error'))).toBe(true);
+    expect(readFences(section(apart, '#### [P1] agent-pipeline-concurrent')).blocks.map((b) => b.content)).toContain('another revision line');
   });
 
   it('lists the agent check as newly passing with latency and connect before → after', () => {
