@@ -8,7 +8,7 @@ import { EXIT, UsageError, type ExitCode } from './errors.js';
 import { writeFileAtomic } from './fs-atomic.js';
 import { createLogger, type LogFormat, type Logger } from './log.js';
 import { assessGate } from './loop/gate.js';
-import { readHistory } from './loop/history.js';
+import { readHistory, recordFileName } from './loop/history.js';
 import { diffSuites, fingerprintSuite, readAcceptedSuite, writeAcceptedSuite } from './loop/integrity.js';
 import { publishCycle } from './loop/publish.js';
 import type { CycleRecord } from './loop/record.js';
@@ -197,7 +197,11 @@ async function report(values: CliValues): Promise<ExitCode> {
     const n = positiveInt('cycle', values.cycle);
     const idx = history.records.findIndex((r) => r.cycle === n);
     const rec = history.records[idx];
-    if (!rec) throw new UsageError(`cycle ${n} is not in the history (have ${history.records.map((r) => r.cycle).join(', ')})`);
+    if (!rec) {
+      const unreadable = n === undefined ? undefined : history.problems.find((p) => p.file.endsWith(recordFileName(n)));
+      if (unreadable) throw new UsageError(`cycle ${n}'s record cannot be rendered: ${unreadable.file}: ${unreadable.message}`, 'fix or restore that file; nothing was written');
+      throw new UsageError(`cycle ${n} is not in the history (have ${history.records.map((r) => r.cycle).join(', ')})`);
+    }
     const earlier = history.records.slice(0, idx);
     process.stdout.write(render(format, rec, earlier));
     return EXIT.ok;

@@ -53,7 +53,9 @@ export async function readHistory(reportsDir: string, service?: string): Promise
         problems.push({ file, message: `not a valid cycle record (schema/cycle-record.schema.json): ${schemaProblems(parsed.error)}` });
         continue;
       }
-      const rec = parsed.data;
+      // The record as written, not zod's copy: parsing strips keys the schema does not name (a newer
+      // version's fields), and `report` writes records back, which must not lose them.
+      const rec = raw as CycleRecord;
       if (service === undefined || rec.service === service) records.push(rec);
     } catch (err) {
       problems.push({ file, message: `not a readable cycle record: ${(err as Error).message}` });

@@ -185,4 +185,26 @@ describe('usage and configuration errors', () => {
     expect(all.code).toBe(0);
     expect(await readFile(join(dir, 'reports', 'cycle-001.md'), 'utf8')).toBe(md);
   });
+
+  it('report keeps fields it does not know in the records it rewrites, and names a record it cannot read', async () => {
+    const dir = await project('ws1011', tinyConfig());
+    await runCli(['cycle'], { cwd: dir });
+    const historyFile = (n: number) => join(dir, 'reports', 'history', `cycle-00${n}.json`);
+    // A field from a newer deploy-loop, and a cycle 2 whose verdict is not one this version knows.
+    const rec = JSON.parse(await readFile(historyFile(1), 'utf8'));
+    await writeFile(historyFile(1), JSON.stringify({ ...rec, fromTheFuture: { kept: true } }));
+    const spoiled = JSON.stringify({ ...rec, cycle: 2, verdict: 'great' });
+    await writeFile(historyFile(2), spoiled);
+
+    const all = await runCli(['report'], { cwd: dir });
+    expect(all.code).toBe(0);
+    expect(all.stderr).toContain(`warning: ${historyFile(2)}: not a valid cycle record (schema/cycle-record.schema.json): verdict: Invalid option`);
+    expect(JSON.parse(await readFile(historyFile(1), 'utf8')).fromTheFuture).toEqual({ kept: true });
+    expect(await readFile(historyFile(2), 'utf8')).toBe(spoiled);
+
+    const one = await runCli(['report', '--cycle', '2'], { cwd: dir });
+    expect(one.code).toBe(2);
+    expect(one.stderr).toContain(`cycle 2's record cannot be rendered: ${historyFile(2)}: not a valid cycle record`);
+    expect(one.stderr).toContain('hint: fix or restore that file; nothing was written');
+  });
 });
