@@ -100,6 +100,13 @@ ${wsCheck}
 # Minimum pass rate per priority, in percent. Unset priorities are reported but not gated.
 gate:
   P0: 100
+  # Figure thresholds, each shown in the report with its measured value. abortOnFail also checks one
+  # after every finished check and stops the smoke run at its first failure. Uncomment and adjust:
+  # thresholds:
+  #   - expr: p95(latency) < 500ms
+  #   - expr: rate(fail) == 0
+  #     priority: P0
+  #     abortOnFail: true
 
 loop:
   # \`deploy-loop run\` stops at the first of: the gate passes, maxCycles, maxMinutes, or the same

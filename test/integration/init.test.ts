@@ -33,6 +33,14 @@ describe('deploy-loop init', () => {
     expect(v.stdout).toContain('2 checks (P0: 2)');
     expect(text).toContain('path: /health\n');
     expect(text).toContain('path: /ws/chat\n');
+
+    // The commented thresholds, uncommented as a user would, validate too.
+    const block = /^  # thresholds:\n(?:  # .*\n)+/m.exec(text)?.[0] ?? '';
+    expect(block).toContain('abortOnFail: true');
+    await writeFile(join(dir, 'loop.config.yaml'), text.replace(block, block.replace(/^  # /gm, '  ')));
+    const withThresholds = await runCli(['validate'], { cwd: dir });
+    expect(withThresholds.stderr).toBe('');
+    expect(withThresholds.code).toBe(0);
   });
 
   it('writes a cloudrun config that validate accepts, to the file -c names', async () => {
