@@ -5,6 +5,7 @@
  */
 import { passedOnRetry } from './flaky.js';
 import type { CycleRecord } from '../loop/record.js';
+import { stoppedEarlyText } from '../loop/thresholds.js';
 import { PRIORITIES, isPassing, type CheckResult, type Evidence } from '../smoke/result.js';
 import { cleanText } from './format.js';
 import { isFailing, stageResults } from './outcomes.js';
@@ -17,6 +18,9 @@ export function renderJunit(current: CycleRecord): string {
     (s) => s.cases.length > 0,
   );
   const totals = countOf(all);
+  // Checks cut by an abortOnFail stop say why they did not run.
+  const stop = r.smoke.stoppedEarly;
+  const skippedWhy = stop ? `not run: the smoke run stopped at ${stoppedEarlyText(stop)}` : undefined;
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites${attrs({ name: `${r.service} cycle ${r.cycle}`, ...totals, time: seconds(r.durations.totalMs) })}>`,
@@ -31,7 +35,7 @@ export function renderJunit(current: CycleRecord): string {
         .filter(([, value]) => value !== '')
         .map(([name, value]) => `      <property${attrs({ name, value })}/>`),
       '    </properties>',
-      ...suite.cases.map((x) => renderCase(x, classname, r.checkLocations[x.name])),
+      ...suite.cases.map((x) => renderCase(x, classname, r.checkLocations[x.name], skippedWhy)),
       '  </testsuite>',
     );
   }
@@ -39,7 +43,7 @@ export function renderJunit(current: CycleRecord): string {
   return `${lines.join('\n')}\n`;
 }
 
-function renderCase(x: CheckResult, classname: string, location: string | undefined): string {
+function renderCase(x: CheckResult, classname: string, location: string | undefined, skippedWhy: string | undefined): string {
   const open = `    <testcase${attrs({ name: x.name, classname, time: seconds(x.durationMs) })}`;
   if (isPassing(x.status) && passedOnRetry(x)) {
     // Surefire's convention for a pass after failed reruns; readers that do not know it still see a pass.
@@ -49,7 +53,7 @@ function renderCase(x: CheckResult, classname: string, location: string | undefi
   }
   if (isPassing(x.status)) return `${open}/>`;
   if (x.status === 'skipped') {
-    const message = x.failure?.message;
+    const message = x.failure?.message ?? skippedWhy;
     return `${open}>\n      <skipped${message ? attrs({ message }) : ''}/>\n    </testcase>`;
   }
   // `error` means the check could not run to a verdict; JUnit keeps that apart from a failed assertion.

@@ -156,6 +156,12 @@ function deriveNextSteps(record: CycleRecord, issues: RankedIssue[], groups: Iss
       steps.push(`${tally.priority} has ${plural(mine.length, 'failing check')} (${refs(mine)}); ${standing}.`);
     }
   }
+  const stop = record.smoke.stoppedEarly;
+  if (stop) {
+    steps.push(
+      `The smoke run stopped early at abortOnFail threshold ${stop.expr} (${stop.scope}), so ${plural(stop.skipped, 'check')} did not run; they run again in the next cycle.`,
+    );
+  }
   if (record.verdict === 'interrupted') steps.push('The cycle was interrupted before a verdict; run it again to get one.');
   if (record.verdict === 'error') steps.push('The cycle stopped on an internal error; the run log has the cause.');
   if (steps.length === 0 && !record.gate.passed) {

@@ -3,7 +3,7 @@ import { formatThresholdValue, stoppedEarlyText } from '../../src/loop/threshold
 import { escapeText } from '../../src/report/format.js';
 import { renderCycleJson } from '../../src/report/json.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
-import { firstCycleGateFailed, interruptedBeforeSmoke, REPORT_SCENARIOS } from './report-fixtures.js';
+import { firstCycleGateFailed, interruptedBeforeSmoke, REPORT_SCENARIOS, stoppedByThreshold } from './report-fixtures.js';
 import { headings, readTables, section, unescapeMarkdown } from './report-markdown-reader.js';
 
 const CHANGE_LABELS = {
@@ -125,6 +125,13 @@ describe('renderCycleJson holds what the markdown says', () => {
       ['agent-pipeline', 'P0'],
       ['agent-pipeline-concurrent', 'P1'],
     ]);
+  });
+
+  it('says in the next steps that an abortOnFail stop left checks unrun', () => {
+    const json = renderCycleJson(stoppedByThreshold(), []);
+    expect(json.nextSteps).toContain(
+      'The smoke run stopped early at abortOnFail threshold rate(fail) == 0 (P0 checks), so 1 check did not run; they run again in the next cycle.',
+    );
   });
 
   it('says what an interrupted cycle without results leaves to do', () => {

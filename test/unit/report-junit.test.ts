@@ -9,8 +9,10 @@ import {
   result,
   secondCycleDeployFailed,
   secondCyclePassed,
+  stoppedByThreshold,
   withoutStageResults,
 } from './report-fixtures.js';
+import { stoppedEarlyText } from '../../src/loop/thresholds.js';
 
 interface Problem {
   '@_message': string;
@@ -124,6 +126,15 @@ describe('renderJunit', () => {
     const cases = doc.testsuite!.flatMap((s) => s.testcase);
     expect(cases.find((t) => t['@_name'] === 'agent-pipeline')!.skipped).toBeDefined();
     expect(cases.find((t) => t['@_name'] === 'info')!.error!['@_type']).toBe('check-error');
+  });
+
+  it('says why a check cut by an abortOnFail stop did not run', () => {
+    const rec = stoppedByThreshold();
+    const skippedName = rec.smoke.results.find((r) => r.status === 'skipped')!.name;
+    const doc = parse(renderJunit(rec));
+    expect(counts(doc).skipped).toBe(1);
+    const skipped = doc.testsuite!.flatMap((s) => s.testcase).find((t) => t['@_name'] === skippedName)!;
+    expect(skipped.skipped).toEqual({ '@_message': `not run: the smoke run stopped at ${stoppedEarlyText(rec.smoke.stoppedEarly!)}` });
   });
 
   it('escapes markup characters and makes control characters safe in names, attributes and text', () => {
