@@ -16,7 +16,7 @@ import { rankIssues, rankedIssueSchema } from '../report/issues.js';
 import { redactText } from '../report/redact.js';
 import type { PublishedCycle } from './publish.js';
 import { prioritySchema } from '../smoke/result.js';
-import type { CycleRecord, FixRecord } from './record.js';
+import { stoppedEarlySchema, type CycleRecord, type FixRecord } from './record.js';
 
 type FixConfig = NonNullable<Config['loop']['fix']>;
 
@@ -44,7 +44,14 @@ export async function runFix(opts: {
   // Additive to `issues`: the same issues grouped by root cause, and the P0 checks that passed only on retry.
   const groups = groupIssues(issues);
   const flaky = flakyP0(record);
-  const file: FixIssuesFile = { cycle: record.cycle, service: record.service, issues, groups, flaky };
+  const file: FixIssuesFile = {
+    cycle: record.cycle,
+    service: record.service,
+    issues,
+    groups,
+    flaky,
+    ...(record.smoke.stoppedEarly ? { stoppedEarly: record.smoke.stoppedEarly } : {}),
+  };
   await writeFileAtomic(issuesFile, `${JSON.stringify(file, null, 2)}\n`);
   const cwd = resolve(opts.baseDir, fix.cwd ?? '.');
   opts.log.info({ stage: 'fix', command: fix.command, issues: issues.length }, 'running fix command');
@@ -95,6 +102,7 @@ export const fixIssuesFileSchema = z.object({
   issues: z.array(rankedIssueSchema).describe(`Ranked P0 first, then by how long they have failed; evidence strings cut to ${EVIDENCE_BUDGET} characters, log tails to 20 lines.`),
   groups: z.array(issueGroupSchema).describe('The same issues grouped by root cause.'),
   flaky: z.array(flakyIssueSchema).describe('P0 checks that passed only after a failed attempt: the gate may count them as not passed.'),
+  stoppedEarly: stoppedEarlySchema.optional().describe('An abortOnFail threshold stopped the smoke run: `skipped` checks did not run and are not among the issues.'),
 });
 export type FixIssuesFile = z.infer<typeof fixIssuesFileSchema>;
 

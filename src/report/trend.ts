@@ -46,7 +46,8 @@ function renderCycles(records: CycleRecord[], priorities: Priority[]): string {
   const rows = records.map((r) => [
     String(r.cycle),
     r.deploy.revision ? inlineCode(r.deploy.revision) : '—',
-    verdictText(r.verdict),
+    // A stopped run's pass rates count the checks it cut: say so where the rates are read.
+    r.smoke.stoppedEarly ? `${verdictText(r.verdict)} (stopped early: ${r.smoke.stoppedEarly.skipped} not run)` : verdictText(r.verdict),
     ...priorities.map((p) => formatPercent(r.gate.tallies.find((t) => t.priority === p)?.passRate)),
     formatMs(r.durations.buildMs),
     r.deploy.status === 'skipped' ? '—' : formatMs(r.durations.deployMs),

@@ -12,7 +12,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
 import type { CycleReportJson } from '../../src/report/json.js';
-import { REPORT_SCHEMA_FILE } from '../../src/report/json-schema.js';
+import type { FixIssuesFile } from '../../src/loop/fix.js';
+import { ISSUES_SCHEMA_FILE, REPORT_SCHEMA_FILE } from '../../src/report/json-schema.js';
 import { schemaValidator } from '../helpers/json-schema.js';
 
 const dirs: string[] = [];
@@ -66,6 +67,28 @@ describe('abortOnFail', () => {
     expect(smoke.stoppedEarly).toBeUndefined();
     expect(smoke.durationMs).toBeGreaterThanOrEqual(4900);
     expect(json.gate.reasons).toContain('threshold rate(fail) == 0 (P0 checks) failed: measured 50%');
+  });
+});
+
+describe('abortOnFail and the fix step', () => {
+  it('the issues file tells the fix command which threshold stopped the run and how many checks did not run', async () => {
+    const dir = await scratchDir('abort-fix');
+    dirs.push(dir);
+    // The fix command keeps a copy of the issues file it was given, then repairs the service.
+    const fix = `import { copyFileSync, writeFileSync } from 'node:fs';
+copyFileSync(process.env.DEPLOY_LOOP_ISSUES_JSON, 'issues-seen.json');
+writeFileSync('app/mode.txt', 'ok');
+`;
+    const yaml = config(true).replace('loop:\n  maxCycles: 3\n', `loop:\n  maxCycles: 2\n  fix:\n    command: [${JSON.stringify(process.execPath)}, keep-issues.mjs]\n`);
+    await writeTinyProject(dir, 'ws1011', yaml);
+    await writeFiles(dir, { 'keep-issues.mjs': fix });
+    const r = await runCli(['run'], { cwd: dir });
+    expect(r.stderr).not.toContain('internal error');
+    expect(r.stdout).toMatch(/cycle 1: gate-failed/);
+    const seen = JSON.parse(await readFile(join(dir, 'issues-seen.json'), 'utf8')) as FixIssuesFile;
+    expect(schemaValidator(ISSUES_SCHEMA_FILE)(seen)).toEqual([]);
+    expect(seen.stoppedEarly).toMatchObject({ expr: 'rate(fail) == 0', scope: 'P0 checks', skipped: 1 });
+    expect(seen.issues.map((i) => i.check)).toEqual(['agent']);
   });
 });
 

@@ -7,6 +7,7 @@ import {
   result,
   secondCycleDeployFailed,
   secondCyclePassed,
+  stoppedByThreshold,
   thirdCyclePassedAfterDeployFailure,
 } from './report-fixtures.js';
 import { readFences, readTables, section } from './report-markdown-reader.js';
@@ -68,6 +69,12 @@ describe('renderTrend', () => {
       ['4', 'gate failed', '66.7%'],
       ['5', 'gate passed', '100%'],
     ]);
+  });
+
+  it('marks a cycle whose smoke run an abortOnFail threshold stopped, next to its pass rates', () => {
+    const stopped = stoppedByThreshold();
+    const [table] = readTables(section(renderTrend([stopped, { ...secondCyclePassed() }]), '## Cycles'));
+    expect(table!.rows.map((r) => r[2])).toEqual(['gate failed (stopped early: 1 not run)', 'gate passed']);
   });
 
   it('charts each priority with one value per cycle', () => {
