@@ -1,9 +1,10 @@
 /**
  * The published JSON Schemas for what deploy-loop writes: the JSON cycle report
- * (schema/cycle-report.schema.json), the history record (schema/cycle-record.schema.json) and the
- * issues file the fix command reads (schema/fix-issues.schema.json) and the `--json PATH` file of `run`
- * and `cycle` (schema/run-outcome.schema.json). All are generated from the zod schemas the types come from; test/unit/report-json-schema.test.ts pins
- * the committed files to them (UPDATE_SCHEMA=1 rewrites them) and validates real reports against them.
+ * (schema/cycle-report.schema.json), the history record (schema/cycle-record.schema.json), the issues
+ * file the fix command reads (schema/fix-issues.schema.json) and the `--json PATH` file of `run` and
+ * `cycle` (schema/run-outcome.schema.json). All are generated from the zod schemas their types come
+ * from; test/unit/report-json-schema.test.ts pins the committed files to them (UPDATE_SCHEMA=1
+ * rewrites them) and validates reports against them with ajv.
  */
 import { z } from 'zod';
 import { fixIssuesFileSchema } from '../loop/fix.js';
