@@ -10,6 +10,7 @@ const TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
+  'ERR_TLS_HANDSHAKE_TIMEOUT',
 ]);
 
 const NETWORK_CODES = new Set([
@@ -103,6 +104,8 @@ function tlsProblem(e: ErrorLike): string | undefined {
   if (code.startsWith('ERR_SSL_') || (code === 'EPROTO' && reason !== undefined)) {
     return `TLS: ${reason ?? 'handshake failed'} (${code})`;
   }
+  // node's own TLS errors (ERR_TLS_DH_PARAM_SIZE, ERR_TLS_INVALID_PROTOCOL_VERSION, …) carry their cause in the message.
+  if (code.startsWith('ERR_TLS_')) return `TLS: ${message || 'handshake failed'} (${code})`;
   return undefined;
 }
 

@@ -24,6 +24,8 @@ describe('classifyError', () => {
     ['self-signed certificate from the ws client', coded('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'), 'network'],
     ['expired certificate', coded('CERT_HAS_EXPIRED', 'certificate has expired'), 'network'],
     ['certificate for another host', coded('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), 'network'],
+    ['a TLS handshake that never finished', coded('ERR_TLS_HANDSHAKE_TIMEOUT', 'TLS handshake timeout'), 'timeout'],
+    ['another node TLS error, from the ws client', coded('ERR_TLS_INVALID_PROTOCOL_VERSION', 'TLSv1 is not a valid TLS protocol version'), 'network'],
     ['a plain bug', new TypeError('x is not a function'), 'check-error'],
     ['a thrown string', 'boom', 'check-error'],
   ];
@@ -39,6 +41,7 @@ describe('describeError for TLS failures', () => {
     ['unverifiable leaf', coded('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'), 'TLS: certificate cannot be verified: its issuer is not in the chain sent or the trusted CAs (UNABLE_TO_VERIFY_LEAF_SIGNATURE)'],
     ['expired', coded('CERT_HAS_EXPIRED', 'certificate has expired'), 'TLS: certificate has expired (CERT_HAS_EXPIRED)'],
     ['wrong host', coded('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), 'TLS: certificate is not for this host name (ERR_TLS_CERT_ALTNAME_INVALID)'],
+    ['another node TLS error', coded('ERR_TLS_INVALID_PROTOCOL_VERSION', 'TLSv1 is not a valid TLS protocol version'), 'TLS: TLSv1 is not a valid TLS protocol version (ERR_TLS_INVALID_PROTOCOL_VERSION)'],
     ['OpenSSL 3 handshake failure as EPROTO', coded('EPROTO', 'write EPROTO 40:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:../ssl/record/rec_layer_s3.c:1590:\n'), 'TLS: sslv3 alert handshake failure (EPROTO)'],
     ['OpenSSL 1 handshake failure as EPROTO', coded('EPROTO', 'write EPROTO 1401:error:1408F10B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/ssl/record/ssl3_record.c:332:\n'), 'TLS: wrong version number (EPROTO)'],
   ];
