@@ -4,7 +4,7 @@
  * the floor for "one more Node hop". Reports its port, and its CPU time when stopped.
  */
 import http from 'node:http';
-import { TrafficProxy } from '../dist/deploy/local/proxy.js';
+import { TrafficProxy } from '../dist/runtime/proxy.js';
 
 const [mode, backendUrl] = process.argv.slice(2);
 let close;

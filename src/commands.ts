@@ -11,15 +11,16 @@ import { assessGate } from './loop/gate.js';
 import { readHistory, recordFileName } from './loop/history.js';
 import { diffSuites, fingerprintSuite, readAcceptedSuite, writeAcceptedSuite } from './loop/integrity.js';
 import { publishCycle } from './loop/publish.js';
-import type { CycleRecord } from './loop/record.js';
+import type { CycleRecord } from './model/record.js';
 import { runLoop, type RunOutcome } from './loop/run.js';
 import { runWatchedSuite, withStopBlocker } from './loop/watched-suite.js';
 import { renderAnnotations, renderStepSummary } from './report/ci.js';
-import { renderCycleJson, type CycleReportJson } from './report/json.js';
+import { renderCycleJson } from './report/json.js';
 import { renderRunOutcome } from './report/run-outcome.js';
 import { renderJunit } from './report/junit.js';
 import { renderCycleMarkdown } from './report/markdown.js';
 import { collectSecrets } from './redact.js';
+import { type CycleReportJson } from './model/report.js';
 
 const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 

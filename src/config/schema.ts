@@ -4,9 +4,9 @@
  * misspelt key is an error instead of being silently ignored.
  */
 import { z } from 'zod';
-import { PRIORITIES } from '../smoke/result.js';
-import { parseThreshold } from '../loop/thresholds.js';
-import { RETRY_ON } from '../smoke/retry.js';
+import { PRIORITIES } from '../model/check-result.js';
+import { parseThreshold } from '../model/thresholds.js';
+import { RETRY_ON } from '../model/retry.js';
 import { cloudRunTargetSchema } from './cloudrun-schema.js';
 import { containerBuildSchemas, localContainerSchema } from './container-schema.js';
 

@@ -1,14 +1,8 @@
-import { z } from 'zod';
 import type { BuiltImage } from '../build/builder.js';
 import type { StageContext } from '../context.js';
+import type { TrafficEntry } from '../model/traffic.js';
 
-/** One entry of a traffic split: a revision's share and its tag (a tag may sit on a 0% revision). */
-export const trafficEntrySchema = z.object({
-  revision: z.string(),
-  percent: z.number().min(0).max(100),
-  tag: z.string().optional(),
-}).meta({ id: 'TrafficEntry' });
-export type TrafficEntry = z.infer<typeof trafficEntrySchema>;
+export { trafficEntrySchema, type TrafficEntry } from '../model/traffic.js';
 
 export interface Revision {
   name: string;

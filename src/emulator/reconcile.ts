@@ -5,7 +5,7 @@
  * traffic" message, as the real API does).
  */
 import type { Logger } from '../log.js';
-import type { Backend } from '../deploy/local/proxy.js';
+import type { Backend } from '../runtime/proxy.js';
 import { condition, serviceView, type RevisionRecord, type ServiceRecord } from './model.js';
 import type { OperationStore } from './operations.js';
 import type { LaunchFailure, RevisionRuntime } from './runtime.js';

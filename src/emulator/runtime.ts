@@ -4,9 +4,9 @@
  * Reuses the local target's process and proxy code, so both targets behave alike.
  */
 import type { Logger } from '../log.js';
-import { TrafficProxy, type ProxyRoutes } from '../deploy/local/proxy.js';
-import { containerRunSettings, startContainerRevision } from '../deploy/local/container-runtime.js';
-import { startRevision, type RunningRevision, type StartRevisionOutcome } from '../deploy/local/revision-process.js';
+import { TrafficProxy, type ProxyRoutes } from '../runtime/proxy.js';
+import { containerRunSettings, startContainerRevision } from '../runtime/container-runtime.js';
+import { startRevision, type RunningRevision, type StartRevisionOutcome } from '../runtime/revision-process.js';
 import { commandForImage, secretValue, type EmulatorConfig } from './config.js';
 import type { Faults } from './faults.js';
 import type { Container } from './types.js';

@@ -10,18 +10,15 @@ import { writeFileAtomic } from '../fs-atomic.js';
 import type { Logger } from '../log.js';
 import { progress } from '../progress.js';
 import { passedOnRetry } from '../report/flaky.js';
-import { z } from 'zod';
-import { groupIssues, issueGroupSchema } from '../report/groups.js';
-import { rankIssues, rankedIssueSchema } from '../report/issues.js';
+import { groupIssues } from '../report/groups.js';
+import { rankIssues } from '../report/issues.js';
 import { redactText } from '../report/redact.js';
-import type { PublishedCycle } from './publish.js';
-import { prioritySchema } from '../smoke/result.js';
-import { stoppedEarlySchema, type CycleRecord, type FixRecord } from './record.js';
+import { type CycleRecord, type FixRecord } from '../model/record.js';
+import { type PublishedCycle } from '../model/run-outcome.js';
+import { EVIDENCE_BUDGET, type FixIssuesFile, type FlakyIssue } from '../model/fix-issues.js';
 
 type FixConfig = NonNullable<Config['loop']['fix']>;
 
-/** Evidence strings are cut to this many characters so an agent's context is not flooded. */
-const EVIDENCE_BUDGET = 2000;
 
 export async function runFix(opts: {
   fix: FixConfig;
@@ -82,29 +79,6 @@ export async function runFix(opts: {
     afterCycle: record.cycle,
   };
 }
-
-export const flakyIssueSchema = z
-  .object({
-    check: z.string(),
-    priority: prioritySchema,
-    location: z.string().optional().describe('Config location of the check, `file:line`.'),
-    failedAttempts: z
-      .array(z.object({ attempt: z.number().int(), class: z.string().optional(), message: z.string().optional() }))
-      .describe('The failed attempts before the pass: class and message of each.'),
-  })
-  .meta({ id: 'FlakyIssue' });
-export type FlakyIssue = z.infer<typeof flakyIssueSchema>;
-
-/** The file the fix command is given (DEPLOY_LOOP_ISSUES_JSON): what to fix, P0 first, evidence cut to a budget. */
-export const fixIssuesFileSchema = z.object({
-  cycle: z.number().int().min(1).describe('The cycle these issues come from.'),
-  service: z.string(),
-  issues: z.array(rankedIssueSchema).describe(`Ranked P0 first, then by how long they have failed; evidence strings cut to ${EVIDENCE_BUDGET} characters, log tails to 20 lines.`),
-  groups: z.array(issueGroupSchema).describe('The same issues grouped by root cause.'),
-  flaky: z.array(flakyIssueSchema).describe('P0 checks that passed only after a failed attempt: the gate may count them as not passed.'),
-  stoppedEarly: stoppedEarlySchema.optional().describe('An abortOnFail threshold stopped the smoke run: `skipped` checks did not run and are not among the issues.'),
-});
-export type FixIssuesFile = z.infer<typeof fixIssuesFileSchema>;
 
 /** P0 checks that passed only after a failed attempt: the gate may count them as not passed. */
 export function flakyP0(record: CycleRecord): FlakyIssue[] {

@@ -7,9 +7,9 @@
  */
 import type { GateConfig } from '../config/schema.js';
 import { passedOnRetry } from '../report/flaky.js';
-import { PRIORITIES, isPassing, type CheckResult } from '../smoke/result.js';
-import type { GateVerdict, PriorityTally } from './record.js';
-import { evaluateThresholds, thresholdReason } from './thresholds.js';
+import { PRIORITIES, isPassing, type CheckResult } from '../model/check-result.js';
+import type { GateVerdict, PriorityTally } from '../model/record.js';
+import { evaluateThresholds, thresholdReason } from '../model/thresholds.js';
 
 export interface GateExtras {
   /** Reasons from outside the results that block the gate (an unaccepted suite change). */

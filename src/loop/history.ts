@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs-atomic.js';
 import type { z } from 'zod';
-import { RECORD_SCHEMA_VERSION, cycleRecordSchema, type CycleRecord } from './record.js';
+import { RECORD_SCHEMA_VERSION, cycleRecordSchema, type CycleRecord } from '../model/record.js';
 
 export interface HistoryProblem {
   file: string;

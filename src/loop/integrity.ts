@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import type { CheckConfig, GateConfig } from '../config/schema.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { redactDeep } from '../redact.js';
-import { PRIORITIES, type Priority } from '../smoke/result.js';
+import { PRIORITIES, type Priority } from '../model/check-result.js';
 import { historyDir } from './history.js';
-import type { CycleRecord, SuiteChange, SuiteFingerprint, SuiteIntegrity } from './record.js';
+import type { CycleRecord, SuiteChange, SuiteFingerprint, SuiteIntegrity } from '../model/record.js';
 
-export type { SuiteChange, SuiteChangeKind, SuiteFingerprint, SuiteIntegrity } from './record.js';
+export type { SuiteChange, SuiteChangeKind, SuiteFingerprint, SuiteIntegrity } from '../model/record.js';
 
 /** JSON with object keys sorted, so the same config always hashes the same. */
 export function canonicalJson(value: unknown): string {

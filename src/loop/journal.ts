@@ -6,11 +6,11 @@
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TrafficEntry } from '../deploy/target.js';
+import type { TrafficEntry } from '../model/traffic.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import type { Logger } from '../log.js';
 import { historyDir, writeRecord, type History } from './history.js';
-import { RECORD_SCHEMA_VERSION, type CycleRecord } from './record.js';
+import { RECORD_SCHEMA_VERSION, type CycleRecord } from '../model/record.js';
 
 export interface StartedCycle {
   cycle: number;

@@ -6,9 +6,9 @@ import { renderJunit } from '../report/junit.js';
 import { renderCycleMarkdown } from '../report/markdown.js';
 import { renderTrend } from '../report/trend.js';
 import { writeRecord } from './history.js';
-import type { CycleRecord } from './record.js';
+import type { CycleRecord } from '../model/record.js';
+import { type PublishedCycle } from '../model/run-outcome.js';
 
-import type { PublishedCycle } from '../report/run-outcome.js';
 
 export type { PublishedCycle };
 

@@ -19,17 +19,14 @@ import { acquireLock } from './lock.js';
 import { clearCycleStarted, markCycleStarted, recoverUnfinishedCycles } from './journal.js';
 import { nextCycleNumber, readHistory } from './history.js';
 import { assessIntegrity, fingerprintSuite, integrityBlocker, readAcceptedSuite } from './integrity.js';
-import { publishCycle, type PublishedCycle } from './publish.js';
-import type { CycleRecord, FixRecord, RunStatus } from './record.js';
+import { publishCycle } from './publish.js';
+import type { CycleRecord, FixRecord, RunStatus } from '../model/record.js';
+import { type PublishedCycle } from '../model/run-outcome.js';
+import type { RunOutcome } from '../model/run-outcome.js';
 
-export type { RunStatus } from './record.js';
+export type { RunStatus } from '../model/record.js';
 
-export interface RunOutcome {
-  status: RunStatus;
-  cycles: CycleRecord[];
-  published: PublishedCycle[];
-  reportsDir: string;
-}
+export type { RunOutcome } from '../model/run-outcome.js';
 
 export interface LoopOptions {
   loaded: LoadedConfig;

@@ -4,11 +4,11 @@
  * Used for the tag URL, each canary step and `deploy-loop smoke`, so all three stop the same way.
  */
 import type { CheckConfig } from '../config/schema.js';
-import type { CheckResult } from '../smoke/result.js';
+import type { CheckResult } from '../model/check-result.js';
 import { runSuite, type SuiteOptions } from '../smoke/runner.js';
 import type { GateExtras } from './gate.js';
-import type { StoppedEarly } from './record.js';
-import { firstAbortingThreshold, stoppedEarlyText, type ThresholdConfig } from './thresholds.js';
+import type { StoppedEarly } from '../model/record.js';
+import { firstAbortingThreshold, stoppedEarlyText, type ThresholdConfig } from '../model/thresholds.js';
 
 export interface WatchedRun {
   results: CheckResult[];

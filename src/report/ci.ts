@@ -3,7 +3,7 @@
  * workflow-command annotations for failing P0 and P1 checks. Pure: callers decide where they go.
  */
 import { isAbsolute, relative } from 'node:path';
-import type { CycleRecord } from '../loop/record.js';
+import type { CycleRecord } from '../model/record.js';
 import { renderIssues } from './markdown-checks.js';
 import { renderCycleDigest } from './markdown.js';
 import { summarizeCycle } from './summary.js';

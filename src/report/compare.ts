@@ -1,44 +1,10 @@
 /** Before/after of each check between a cycle and the one before it. */
-import type { CycleRecord } from '../loop/record.js';
-import { z } from 'zod';
-import { PRIORITIES, checkStatusSchema, isPassing, prioritySchema, type CheckResult, type Priority } from '../smoke/result.js';
+import type { CycleRecord } from '../model/record.js';
+import { PRIORITIES, isPassing, type CheckResult } from '../model/check-result.js';
 import { passedOnRetry, sameCode } from './flaky.js';
 import { checkResults, isFailing, smokeCompleted, STAGES, stageOutcome } from './outcomes.js';
+import type { CheckChange, Comparison } from '../model/report.js';
 
-const changeStatus = z.union([checkStatusSchema, z.literal('absent')]);
-
-export const checkChangeSchema = z.object({
-  name: z.string(),
-  priority: prioritySchema,
-  before: changeStatus,
-  after: changeStatus,
-  latencyBeforeMs: z.number().optional(),
-  latencyAfterMs: z.number().optional(),
-  connectBeforeMs: z.number().optional().describe('Connect time; for a multi-connection check, its p95.'),
-  connectAfterMs: z.number().optional().describe('Connect time; for a multi-connection check, its p95.'),
-}).meta({ id: 'CheckChange' });
-export type CheckChange = z.infer<typeof checkChangeSchema>;
-
-/**
- * Every check of either cycle lands in exactly one list. The build and deploy stages appear as P0
- * checks named `build` and `deploy` when either cycle failed them.
- */
-export const comparisonSchema = z.object({
-  previousCycle: z.number().int().nullable(),
-  newlyPassing: z.array(checkChangeSchema).describe('Passing now, failing before.'),
-  newlyFailing: z.array(checkChangeSchema).describe('Failing now, passing before.'),
-  stillFailing: z.array(checkChangeSchema),
-  stillPassing: z.array(checkChangeSchema),
-  added: z.array(checkChangeSchema).describe('In this cycle only, while the previous cycle ran all its checks.'),
-  removed: z.array(checkChangeSchema).describe('In the previous cycle only, while this cycle ran all its checks.'),
-  unmeasured: z
-    .array(checkChangeSchema)
-    .describe('Not comparable: skipped in either cycle, or absent from a cycle that did not run all its checks (build or deploy failed, interrupted).'),
-  flaky: z
-    .array(checkChangeSchema)
-    .describe('Passed only on retry in this cycle, or flipped against a previous cycle that ran the same code: never counted as newly passing or newly failing.'),
-}).meta({ id: 'Comparison' });
-export type Comparison = z.infer<typeof comparisonSchema>;
 
 export function compareCycles(current: CycleRecord, previous: CycleRecord | undefined): Comparison {
   const comparison: Comparison = {

@@ -3,8 +3,8 @@
  * on retry within a cycle, or whose outcome flips between cycles that ran the same code, is flaky.
  * A flaky pass is never reported as a fix.
  */
-import type { CycleRecord } from '../loop/record.js';
-import { isPassing, type CheckResult, type CheckStatus } from '../smoke/result.js';
+import type { CycleRecord } from '../model/record.js';
+import { isPassing, type CheckResult, type CheckStatus } from '../model/check-result.js';
 
 export type ReportedStatus = CheckStatus | 'flaky';
 

@@ -2,21 +2,9 @@
  * Ranked issues grouped by root cause: five checks closed with the same 1011 reason are one thing to
  * fix, with five pieces of evidence. Pure: derived from the ranked issues alone.
  */
-import { z } from 'zod';
-import { FAILURE_CLASSES, PRIORITIES, prioritySchema, type FailureClass, type Priority } from '../smoke/result.js';
-import { rankedIssueSchema, type RankedIssue } from './issues.js';
-
-export const issueGroupSchema = z.object({
-  rank: z.number().int().min(1).describe('1-based position among the groups: P0 first, then the earliest failingSince.'),
-  priority: prioritySchema.describe("The highest priority among the group's checks."),
-  class: z.enum(FAILURE_CLASSES),
-  key: z.string().describe('The normalized cause the checks share (what they were grouped by).'),
-  cause: z.string().describe('The cause as the first check of the group recorded it, for people.'),
-  failingSince: z.number().int().describe("The earliest failingSince among the group's checks."),
-  failingCycles: z.number().int().describe("The longest streak among the group's checks, in cycles."),
-  checks: z.array(rankedIssueSchema).describe('Every check of the group with its own evidence, in rank order.'),
-}).meta({ id: 'IssueGroup' });
-export type IssueGroup = z.infer<typeof issueGroupSchema>;
+import { PRIORITIES } from '../model/check-result.js';
+import { type RankedIssue } from '../model/report.js';
+import type { IssueGroup } from '../model/report.js';
 
 export function groupIssues(ranked: readonly RankedIssue[]): IssueGroup[] {
   const byKey = new Map<string, RankedIssue[]>();

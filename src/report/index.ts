@@ -1,8 +1,9 @@
+export { type CheckChange, type Comparison, type RankedIssue, REPORT_VERSION, type CycleReportJson } from '../model/report.js';
 /** Report stage: pure renderers of cycle records. */
-export { compareCycles, type CheckChange, type Comparison } from './compare.js';
-export { rankIssues, type RankedIssue } from './issues.js';
+export { compareCycles } from './compare.js';
+export { rankIssues } from './issues.js';
 export { renderCycleMarkdown } from './markdown.js';
-export { renderCycleJson, REPORT_VERSION, type CycleReportJson } from './json.js';
+export { renderCycleJson } from './json.js';
 export { renderJunit } from './junit.js';
 export { renderTrend, issueLives, type IssueLife, type IssueState } from './trend.js';
 export { passedOnRetry, reportedStatus, sameCode, type ReportedStatus } from './flaky.js';

@@ -1,22 +1,9 @@
 /** The failures of a cycle, ranked for whoever (person or agent) fixes them next. */
-import type { CycleRecord } from '../loop/record.js';
-import { z } from 'zod';
-import { FAILURE_CLASSES, PRIORITIES, evidenceSchema, prioritySchema, type CheckResult, type FailureClass, type Priority } from '../smoke/result.js';
+import type { CycleRecord } from '../model/record.js';
+import { PRIORITIES, type CheckResult } from '../model/check-result.js';
 import { earlierCycles, failingOutcomes, isFailing, isStageResult, smokeCompleted, stageStatus } from './outcomes.js';
 import { redactDeep, redactText } from './redact.js';
-
-export const rankedIssueSchema = z.object({
-  rank: z.number().int().min(1),
-  priority: prioritySchema,
-  check: z.string(),
-  class: z.enum(FAILURE_CLASSES),
-  message: z.string(),
-  evidence: evidenceSchema,
-  location: z.string().optional().describe('Config location of the check, `file:line`.'),
-  failingSince: z.number().int().describe('First cycle of the current failing streak.'),
-  failingCycles: z.number().int().describe('Cycles of that streak in which the failure was observed, this one included.'),
-}).meta({ id: 'RankedIssue' });
-export type RankedIssue = z.infer<typeof rankedIssueSchema>;
+import type { RankedIssue } from '../model/report.js';
 
 /**
  * P0 first, then the longest failing (the streak that started earliest), then by name. Build and

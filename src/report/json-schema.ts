@@ -7,10 +7,10 @@
  * rewrites them) and validates reports against them with ajv.
  */
 import { z } from 'zod';
-import { fixIssuesFileSchema } from '../loop/fix.js';
-import { cycleRecordSchema, RECORD_SCHEMA_VERSION } from '../loop/record.js';
-import { cycleReportJsonSchema, REPORT_VERSION } from './json.js';
-import { runOutcomeJsonSchema } from './run-outcome.js';
+import { cycleRecordSchema, RECORD_SCHEMA_VERSION } from '../model/record.js';
+import { fixIssuesFileSchema } from '../model/fix-issues.js';
+import { cycleReportJsonSchema, REPORT_VERSION } from '../model/report.js';
+import { runOutcomeJsonSchema } from '../model/run-outcome.js';
 
 export const REPORT_SCHEMA_FILE = 'schema/cycle-report.schema.json';
 export const RECORD_SCHEMA_FILE = 'schema/cycle-record.schema.json';

@@ -3,36 +3,9 @@
  * derives from it (comparison, ranked issues, traffic sentence, next steps), from the same summary.
  * Its zod schema is the source of its type and of schema/cycle-report.schema.json.
  */
-import { z } from 'zod';
-import { CYCLE_VERDICTS, RUN_STATUSES, cycleRecordSchema, gateVerdictSchema, type CycleRecord } from '../loop/record.js';
-import { comparisonSchema } from './compare.js';
-import { issueGroupSchema } from './groups.js';
-import { rankedIssueSchema } from './issues.js';
+import { type CycleRecord } from '../model/record.js';
 import { summarizeCycle } from './summary.js';
-
-export const REPORT_VERSION = 1;
-
-export const cycleReportJsonSchema = z.object({
-  reportVersion: z.literal(REPORT_VERSION),
-  service: z.string(),
-  cycle: z.number().int().min(1),
-  runId: z.string(),
-  startedAt: z.string(),
-  finishedAt: z.string(),
-  durationMs: z.number(),
-  verdict: z.enum(CYCLE_VERDICTS),
-  verdictText: z.string().describe('As the markdown verdict line says it: `gate passed`, `deploy failed`, …'),
-  gate: gateVerdictSchema,
-  trafficAction: z.string().describe("What happened to traffic, in the markdown's words."),
-  comparison: comparisonSchema,
-  issues: z.array(rankedIssueSchema),
-  issueGroups: z.array(issueGroupSchema).describe('The same issues grouped by root cause, as the markdown\'s "Remaining issues" lists them.'),
-  nextSteps: z.array(z.string()),
-  record: cycleRecordSchema.describe('The cycle record itself, with authorization and cookie values masked.'),
-  runStatus: z.enum(RUN_STATUSES).optional().describe('On the last cycle of a run: how the run ended (as the markdown\'s "Run ended" line).'),
-  runStatusDetail: z.string().optional(),
-});
-export type CycleReportJson = z.infer<typeof cycleReportJsonSchema>;
+import { REPORT_VERSION, type CycleReportJson } from '../model/report.js';
 
 export function renderCycleJson(current: CycleRecord, history: CycleRecord[]): CycleReportJson {
   const s = summarizeCycle(current, history);

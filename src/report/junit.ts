@@ -4,9 +4,9 @@
  * empty report for a cycle that deployed nothing.
  */
 import { passedOnRetry } from './flaky.js';
-import type { CycleRecord } from '../loop/record.js';
-import { stoppedEarlyText } from '../loop/thresholds.js';
-import { PRIORITIES, isPassing, type CheckResult, type Evidence } from '../smoke/result.js';
+import type { CycleRecord } from '../model/record.js';
+import { stoppedEarlyText } from '../model/thresholds.js';
+import { PRIORITIES, isPassing, type CheckResult, type Evidence } from '../model/check-result.js';
 import { cleanText } from './format.js';
 import { isFailing, stageResults } from './outcomes.js';
 import { redactDeep } from './redact.js';

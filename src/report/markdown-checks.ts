@@ -1,13 +1,11 @@
 /** Markdown sections about checks: results by priority, before/after, ranked issues, next steps. */
-import type { CycleRecord } from '../loop/record.js';
-import { PRIORITIES, isPassing, type CheckFigures, type CheckResult, type Evidence } from '../smoke/result.js';
-import type { CheckChange, Comparison } from './compare.js';
+import type { CycleRecord } from '../model/record.js';
+import { PRIORITIES, isPassing, type CheckFigures, type CheckResult, type Evidence } from '../model/check-result.js';
 import { escapeText, fence, formatMs, inlineCode, joinWords, plural, renderTable } from './format.js';
-import type { IssueGroup } from './groups.js';
-import type { RankedIssue } from './issues.js';
 import { passedOnRetry, reportedStatus } from './flaky.js';
 import { checkResults, smokeCompleted } from './outcomes.js';
 import { verdictText, type CycleSummary } from './summary.js';
+import { type CheckChange, type Comparison, type IssueGroup, type RankedIssue } from '../model/report.js';
 
 export function renderResults(r: CycleRecord): string {
   const out = ['## Results by priority'];

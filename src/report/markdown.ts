@@ -2,9 +2,9 @@
  * The cycle report in GitHub-flavoured markdown. A pure function of the records: no clock, no
  * environment, so `report` can re-render any cycle from history. It states measured facts only.
  */
-import type { TrafficEntry } from '../deploy/target.js';
-import type { CycleRecord } from '../loop/record.js';
-import { formatThresholdValue, stoppedEarlyText } from '../loop/thresholds.js';
+import type { TrafficEntry } from '../model/traffic.js';
+import type { CycleRecord } from '../model/record.js';
+import { formatThresholdValue, stoppedEarlyText } from '../model/thresholds.js';
 import { escapeText, fence, formatCommand, formatMs, formatPercent, inlineCode, renderTable } from './format.js';
 import { checkResults } from './outcomes.js';
 import { renderComparison, renderIssues, renderNextSteps, renderResults } from './markdown-checks.js';

@@ -3,8 +3,8 @@
  * P0 checks. A build or deploy failure is a P0 issue like any failing check, so comparison,
  * ranking and JUnit treat all of them alike.
  */
-import type { CycleRecord } from '../loop/record.js';
-import type { CheckResult, CheckStatus, Evidence } from '../smoke/result.js';
+import type { CycleRecord } from '../model/record.js';
+import type { CheckResult, CheckStatus, Evidence } from '../model/check-result.js';
 
 export type Stage = 'build' | 'deploy';
 export const STAGES: readonly Stage[] = ['build', 'deploy'];

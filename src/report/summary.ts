@@ -2,14 +2,15 @@
  * The derived facts both the markdown and the JSON report state, computed once from the same
  * records so the two can never disagree. Sentences here are plain text; renderers escape them.
  */
-import type { CycleRecord, CycleVerdict } from '../loop/record.js';
-import { compareCycles, type Comparison } from './compare.js';
+import type { CycleRecord, CycleVerdict } from '../model/record.js';
+import { compareCycles } from './compare.js';
 import { passedOnRetry } from './flaky.js';
 import { formatPercent, joinWords, plural } from './format.js';
-import { groupIssues, type IssueGroup } from './groups.js';
-import { rankIssues, type RankedIssue } from './issues.js';
+import { groupIssues } from './groups.js';
+import { rankIssues } from './issues.js';
 import { earlierCycles } from './outcomes.js';
 import { redactDeep } from './redact.js';
+import { type Comparison, type IssueGroup, type RankedIssue } from '../model/report.js';
 
 export interface CycleSummary {
   /** The redacted record the report is about. */

@@ -2,8 +2,8 @@
  * The trend across every cycle of a service (`reports/summary.md`): one row per cycle, a mermaid
  * chart of the pass rate per priority, and the life of each issue. A pure function of the records.
  */
-import type { CycleRecord } from '../loop/record.js';
-import { PRIORITIES, isPassing, type Priority } from '../smoke/result.js';
+import type { CycleRecord } from '../model/record.js';
+import { PRIORITIES, isPassing, type Priority } from '../model/check-result.js';
 import { passedOnRetry, sameCode } from './flaky.js';
 import { escapeText, formatMs, formatPercent, inlineCode, joinWords, renderTable } from './format.js';
 import { failingOutcomes, isFailing, stageOutcome } from './outcomes.js';

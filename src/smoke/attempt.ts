@@ -4,7 +4,7 @@
  */
 import { classifyError, describeError } from './classify.js';
 import { redactText } from './redact.js';
-import type { CheckFigures, CheckStatus, Evidence, Failure, FailureClass } from './result.js';
+import type { CheckFigures, CheckStatus, Evidence, Failure, FailureClass } from '../model/check-result.js';
 
 export interface AttemptContext {
   /** Aborts on the attempt's timeout or the suite's abort, whichever comes first. */

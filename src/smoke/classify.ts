@@ -2,7 +2,7 @@
  * Failure classification. Reports group issues by class, so the mapping is deliberately precise:
  * a refused connection is not a timeout, a 1011 close is not a 1008 close.
  */
-import type { FailureClass } from './result.js';
+import type { FailureClass } from '../model/check-result.js';
 
 const TIMEOUT_CODES = new Set([
   'ETIMEDOUT',

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import { excerpt, failure, joinUrl } from './attempt.js';
 import { parseJUnit, type JUnitCase } from './junit-import.js';
 import { redactText, secretsFromHeaders } from './redact.js';
-import type { CheckResult, CheckStatus, Failure, FailureClass, Priority } from './result.js';
+import type { CheckResult, CheckStatus, Failure, FailureClass, Priority } from '../model/check-result.js';
 
 export interface CommandCheckOptions {
   /** Folder that `cwd` (and a relative `junit`) are relative to: the config file's folder. */

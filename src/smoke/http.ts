@@ -18,7 +18,7 @@ import {
 import { classifyStatus, describeError } from './classify.js';
 import { formatMismatches, matchJson } from './match.js';
 import { REDACTED, isSecretHeader, redactUrl, secretsFromHeaders } from './redact.js';
-import type { FailureClass } from './result.js';
+import type { FailureClass } from '../model/check-result.js';
 
 interface BodyRead {
   text: string;

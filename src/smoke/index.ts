@@ -5,4 +5,4 @@ export { matchJson, formatMismatches, type MatchResult, type Mismatch } from './
 export { redactText, redactHeaders, redactUrl, secretsFromHeaders, isSecretHeader, REDACTED } from './redact.js';
 export { webSocketUrl, percentile } from './websocket.js';
 export { joinUrl } from './attempt.js';
-export * from './result.js';
+export * from '../model/check-result.js';

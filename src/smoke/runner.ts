@@ -9,9 +9,9 @@ import type { Logger } from '../log.js';
 import { failedOutcome, failure, mergeHeaders, redactFailure, type AttemptContext, type AttemptOutcome } from './attempt.js';
 import { describeError } from './classify.js';
 import { runHttpAttempt } from './http.js';
-import { mergeRetry, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
+import { mergeRetry, retryDelayMs, shouldRetry, type RetryPolicy } from '../model/retry.js';
 import { secretsFromHeaders } from './redact.js';
-import type { AttemptRecord, CheckFigures, CheckResult, CheckStatus } from './result.js';
+import type { AttemptRecord, CheckFigures, CheckResult, CheckStatus } from '../model/check-result.js';
 import { runWebSocketAttempt } from './websocket.js';
 
 export { classifyError } from './classify.js';

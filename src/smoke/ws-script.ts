@@ -8,7 +8,7 @@ import { MAX_BODY_BYTES, excerpt, failure, type AttemptContext } from './attempt
 import { classifyCloseCode, classifyError, describeError } from './classify.js';
 import { formatMismatches, matchJson } from './match.js';
 import { redactText } from './redact.js';
-import type { Evidence, Failure } from './result.js';
+import type { Evidence, Failure } from '../model/check-result.js';
 import { MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES, type WsSession } from './ws-session.js';
 
 /** Each first frame in evidence is cut to this many characters. */

@@ -2,7 +2,7 @@
  * Traffic plans are pure: given the split before the cycle and the gate's verdict, say what the split
  * should be. Targets only apply splits; they never decide them.
  */
-import type { TrafficEntry } from '../deploy/target.js';
+import type { TrafficEntry } from '../model/traffic.js';
 
 /** Revisions that carry traffic, largest share first. */
 export function servingRevisions(split: readonly TrafficEntry[]): string[] {

@@ -9,8 +9,8 @@ import type { TrafficConfig } from '../config/schema.js';
 import type { StageContext } from '../context.js';
 import type { Target, TrafficEntry } from '../deploy/target.js';
 import { errorMessage } from '../errors.js';
-import type { CanaryRecord, CanaryStepRecord, GateVerdict } from '../loop/record.js';
-import { isPassing, type CheckResult } from '../smoke/result.js';
+import type { CanaryRecord, CanaryStepRecord, GateVerdict } from '../model/record.js';
+import { isPassing, type CheckResult } from '../model/check-result.js';
 import { planCanary, planPromotion } from './plan.js';
 
 /** Restoring traffic must outlive the run's aborted signal, but not hang forever. */

@@ -2,8 +2,8 @@
  * `deploy-loop rollback`: which revision to put back, decided from the history (pure), and the split
  * that gives it all the traffic. Applying it is the target's job, as for every other split.
  */
-import type { TrafficEntry } from '../deploy/target.js';
-import type { CycleRecord } from '../loop/record.js';
+import type { TrafficEntry } from '../model/traffic.js';
+import type { CycleRecord } from '../model/record.js';
 
 export type RollbackChoice = { ok: true; revision: string; why: string } | { ok: false; message: string; hint?: string };
 

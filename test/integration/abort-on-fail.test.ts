@@ -11,10 +11,10 @@ import { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
-import type { CycleReportJson } from '../../src/report/json.js';
-import type { FixIssuesFile } from '../../src/loop/fix.js';
 import { ISSUES_SCHEMA_FILE, REPORT_SCHEMA_FILE } from '../../src/report/json-schema.js';
 import { schemaValidator } from '../helpers/json-schema.js';
+import { type CycleReportJson } from '../../src/model/report.js';
+import { type FixIssuesFile } from '../../src/model/fix-issues.js';
 
 const dirs: string[] = [];
 afterEach(async () => {

@@ -5,7 +5,7 @@ import { removeDir, runCli, scratchDir } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject, type Mode } from '../helpers/tiny-service.js';
 import { schemaValidator } from '../helpers/json-schema.js';
 import { OUTCOME_SCHEMA_FILE } from '../../src/report/json-schema.js';
-import type { RunOutcomeJson } from '../../src/report/run-outcome.js';
+import { type RunOutcomeJson } from '../../src/model/run-outcome.js';
 
 const dirs: string[] = [];
 afterEach(async () => {

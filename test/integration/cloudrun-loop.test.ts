@@ -14,7 +14,7 @@ import type { Target, TrafficEntry } from '../../src/deploy/target.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { silentLogger } from '../../src/log.js';
 import { runLoop } from '../../src/loop/run.js';
-import type { CycleRecord } from '../../src/loop/record.js';
+import type { CycleRecord } from '../../src/model/record.js';
 import { removeDir, runCli, scratchDir } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject, type Mode } from '../helpers/tiny-service.js';
 import { getJson, runClients, startTinyServiceEmulator } from './emulator-fixtures.js';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createBuilder } from '../../src/build/index.js';
 import { parseConfigText } from '../../src/config/load.js';
-import type { Backend } from '../../src/deploy/local/proxy.js';
+import type { Backend } from '../../src/runtime/proxy.js';
 import { LocalTarget } from '../../src/deploy/local/target.js';
 import { silentLogger } from '../../src/log.js';
 import type { CycleDeps } from '../../src/loop/cycle.js';

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/deploy/local/revision-process.js';
-import { TrafficProxy } from '../../src/deploy/local/proxy.js';
+import { freePort } from '../../src/runtime/revision-process.js';
+import { TrafficProxy } from '../../src/runtime/proxy.js';
 import { countRevisions, get, openWebSocket, seededRandom, startBackend, type TestBackend } from './local-fixtures.js';
 
 describe('TrafficProxy', () => {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, startRevision, type RunningRevision } from '../../src/deploy/local/revision-process.js';
+import { freePort, startRevision, type RunningRevision } from '../../src/runtime/revision-process.js';
 import { GOOD_SERVER, get, isAlive, removeDir, writeRevisionDir } from './local-fixtures.js';
 
 const readiness = { path: '/', timeoutMs: 10_000, intervalMs: 50 };

@@ -15,7 +15,7 @@ import { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkSchema, type CheckConfig } from '../../src/config/schema.js';
 import { runSuite } from '../../src/smoke/index.js';
-import type { CheckResult } from '../../src/smoke/result.js';
+import type { CheckResult } from '../../src/model/check-result.js';
 
 type Closable = HttpServer | NetServer;
 const servers: Closable[] = [];

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { configSchema, httpCheckSchema } from '../../src/config/schema.js';
 import { runCheck, type SuiteOptions } from '../../src/smoke/runner.js';
-import { retryDelayMs, shouldRetry } from '../../src/smoke/retry.js';
+import { retryDelayMs, shouldRetry } from '../../src/model/retry.js';
 
 let server: Server;
 let base: string;

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { CycleRecord } from '../../src/loop/record.js';
+import type { CycleRecord } from '../../src/model/record.js';
 import { assessGate } from '../../src/loop/gate.js';
 import { compareCycles } from '../../src/report/compare.js';
 import { passedOnRetry, reportedStatus, sameCode } from '../../src/report/flaky.js';
 import { renderJunit } from '../../src/report/junit.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import { XMLParser } from 'fast-xml-parser';
-import type { CheckResult } from '../../src/smoke/result.js';
+import type { CheckResult } from '../../src/model/check-result.js';
 import { firstCycleGateFailed, gateOf, result, secondCyclePassed } from './report-fixtures.js';
 import { readTables, section } from './report-markdown-reader.js';
 

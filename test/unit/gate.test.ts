@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GateConfig } from '../../src/config/schema.js';
 import { assessGate } from '../../src/loop/gate.js';
-import type { CheckResult, CheckStatus, Priority } from '../../src/smoke/result.js';
+import type { CheckResult, CheckStatus, Priority } from '../../src/model/check-result.js';
 
 function check(name: string, priority: Priority, status: CheckStatus, opts: { retriedAfterFail?: boolean } = {}): CheckResult {
   const r: CheckResult = { name, kind: 'http', priority, status, durationMs: 5, attempts: 1, figures: {} };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CheckConfig, GateConfig } from '../../src/config/schema.js';
 import { assessIntegrity, canonicalJson, diffSuites, fingerprintSuite, integrityBlocker } from '../../src/loop/integrity.js';
-import type { CycleRecord } from '../../src/loop/record.js';
+import type { CycleRecord } from '../../src/model/record.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import { firstCycleGateFailed, secondCyclePassed } from './report-fixtures.js';
 import { headings } from './report-markdown-reader.js';

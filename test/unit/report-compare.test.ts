@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compareCycles, type CheckChange, type Comparison } from '../../src/report/compare.js';
-import type { CycleRecord } from '../../src/loop/record.js';
+import { compareCycles } from '../../src/report/compare.js';
+import type { CycleRecord } from '../../src/model/record.js';
+import { type CheckChange, type Comparison } from '../../src/model/report.js';
 import {
   firstCycleBuildFailed,
   firstCycleGateFailed,

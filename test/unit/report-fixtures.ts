@@ -5,9 +5,9 @@
  */
 import { gateSchema, type GateConfig } from '../../src/config/schema.js';
 import { assessGate } from '../../src/loop/gate.js';
-import { evaluateThreshold, stoppedEarlyText } from '../../src/loop/thresholds.js';
-import type { CycleRecord, GateVerdict, PriorityTally } from '../../src/loop/record.js';
-import { PRIORITIES, type CheckResult, type Priority } from '../../src/smoke/result.js';
+import { evaluateThreshold, stoppedEarlyText } from '../../src/model/thresholds.js';
+import type { CycleRecord, GateVerdict, PriorityTally } from '../../src/model/record.js';
+import { PRIORITIES, type CheckResult, type Priority } from '../../src/model/check-result.js';
 
 export const SERVICE = 'chat-service';
 export const RUN_ID = 'run-20250603-0914-7f3a';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { groupIssues, normalizeText } from '../../src/report/groups.js';
-import type { RankedIssue } from '../../src/report/issues.js';
+import { type RankedIssue } from '../../src/model/report.js';
 
 function issue(rank: number, fields: Partial<RankedIssue> & Pick<RankedIssue, 'check'>): RankedIssue {
   return {

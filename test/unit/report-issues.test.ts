@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { CycleRecord } from '../../src/loop/record.js';
+import type { CycleRecord } from '../../src/model/record.js';
 import { rankIssues } from '../../src/report/issues.js';
-import type { CheckResult, CheckStatus, Priority } from '../../src/smoke/result.js';
+import type { CheckResult, CheckStatus, Priority } from '../../src/model/check-result.js';
 import {
   agentFailing,
   firstCycleBuildFailed,

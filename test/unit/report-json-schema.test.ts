@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readHistory, recordFileName, writeRecord } from '../../src/loop/history.js';
-import type { CycleRecord } from '../../src/loop/record.js';
+import type { CycleRecord } from '../../src/model/record.js';
 import { renderCycleJson } from '../../src/report/json.js';
 import {
   ISSUES_SCHEMA_FILE,

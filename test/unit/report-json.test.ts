@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatThresholdValue, stoppedEarlyText } from '../../src/loop/thresholds.js';
+import { formatThresholdValue, stoppedEarlyText } from '../../src/model/thresholds.js';
 import { escapeText } from '../../src/report/format.js';
 import { renderCycleJson } from '../../src/report/json.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';

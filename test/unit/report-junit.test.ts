@@ -12,7 +12,7 @@ import {
   stoppedByThreshold,
   withoutStageResults,
 } from './report-fixtures.js';
-import { stoppedEarlyText } from '../../src/loop/thresholds.js';
+import { stoppedEarlyText } from '../../src/model/thresholds.js';
 
 interface Problem {
   '@_message': string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CycleRecord } from '../../src/loop/record.js';
+import type { CycleRecord } from '../../src/model/record.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import {
   agentFailing,

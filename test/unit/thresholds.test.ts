@@ -3,8 +3,8 @@ import { gateSchema } from '../../src/config/schema.js';
 import { assessGate } from '../../src/loop/gate.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import { firstCycleGateFailed } from './report-fixtures.js';
-import { evaluateThreshold, firstAbortingThreshold, parseThreshold, stoppedEarlyText, type ThresholdConfig } from '../../src/loop/thresholds.js';
-import type { CheckResult, CheckStatus, Priority } from '../../src/smoke/result.js';
+import { evaluateThreshold, firstAbortingThreshold, parseThreshold, stoppedEarlyText, type ThresholdConfig } from '../../src/model/thresholds.js';
+import type { CheckResult, CheckStatus, Priority } from '../../src/model/check-result.js';
 
 function result(name: string, status: CheckStatus, figures: CheckResult['figures'] = {}, priority: Priority = 'P0'): CheckResult {
   return { name, kind: 'http', priority, status, durationMs: 1, attempts: 1, figures };

@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Target, TrafficEntry } from '../../src/deploy/target.js';
 import { silentLogger } from '../../src/log.js';
-import type { GateVerdict } from '../../src/loop/record.js';
-import type { CheckResult } from '../../src/smoke/result.js';
+import type { GateVerdict } from '../../src/model/record.js';
+import type { CheckResult } from '../../src/model/check-result.js';
 import { promote, type PromoteInput } from '../../src/traffic/promote.js';
 
 function memoryTarget(initial: TrafficEntry[], failOnSet?: number) {

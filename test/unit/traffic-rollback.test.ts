@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CycleRecord } from '../../src/loop/record.js';
+import type { CycleRecord } from '../../src/model/record.js';
 import { chooseRollbackRevision, planRollbackTo } from '../../src/traffic/rollback.js';
 
 const rec = (cycle: number, revision: string, verdict: CycleRecord['verdict'], action: CycleRecord['traffic']['action']) =>

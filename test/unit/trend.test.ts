@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CycleRecord } from '../../src/loop/record.js';
+import type { CycleRecord } from '../../src/model/record.js';
 import { issueLives, renderTrend } from '../../src/report/trend.js';
 import {
   firstCycleGateFailed,

@@ -3,7 +3,7 @@
  * split into proxy routes.
  */
 import type { TrafficEntry } from '../target.js';
-import type { Backend, ProxyRoutes } from './proxy.js';
+import type { Backend, ProxyRoutes } from '../../runtime/proxy.js';
 
 const TAG_PATTERN = /^[a-z][a-z0-9-]{0,45}$/;
 

@@ -12,11 +12,11 @@ import { InterruptedError, StageError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { isSecretName, redactString } from '../../redact.js';
 import type { DeployOutcome, Revision, Target, TrafficEntry } from '../target.js';
-import { TrafficProxy, type Backend } from './proxy.js';
-import { startRevision, type RunningRevision } from './revision-process.js';
-import { containerRunSettings, startContainerRevision } from './container-runtime.js';
+import { TrafficProxy, type Backend } from '../../runtime/proxy.js';
+import { startRevision, type RunningRevision } from '../../runtime/revision-process.js';
+import { containerRunSettings, startContainerRevision } from '../../runtime/container-runtime.js';
 import { routesFor, splitProblems, withCandidateTag } from './split.js';
-import { registerForExitCleanup } from './cleanup.js';
+import { registerForExitCleanup } from '../../runtime/cleanup.js';
 
 export interface LocalTargetOptions {
   service: string;

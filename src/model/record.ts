@@ -4,8 +4,8 @@
  * check that a history file is a record (history.ts), and of the published report schema.
  */
 import { z } from 'zod';
-import { trafficEntrySchema } from '../deploy/target.js';
-import { checkResultSchema, prioritySchema } from '../smoke/result.js';
+import { trafficEntrySchema } from './traffic.js';
+import { checkResultSchema, prioritySchema } from './check-result.js';
 
 export const RECORD_SCHEMA_VERSION = 1;
 

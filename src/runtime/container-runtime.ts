@@ -6,10 +6,10 @@
  * ignores SIGTERM is still gone. A container that exits or never listens is reported like Cloud Run
  * reports a revision that fails to start: exit code and log tail.
  */
-import { resolveEngine, tlsFlags, type Engine } from '../../build/container-engine.js';
-import { localContainerSchema, type LocalContainerConfig } from '../../config/container-schema.js';
-import { runCommand, startProcess, type LongRunningProcess } from '../../exec.js';
-import type { Logger } from '../../log.js';
+import { resolveEngine, tlsFlags, type Engine } from '../build/container-engine.js';
+import { localContainerSchema, type LocalContainerConfig } from '../config/container-schema.js';
+import { runCommand, startProcess, type LongRunningProcess } from '../exec.js';
+import type { Logger } from '../log.js';
 import {
   freePort,
   waitReady,

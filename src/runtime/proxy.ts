@@ -7,7 +7,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../log.js';
 import { REVISION_HEADER, relayUpgrade } from './proxy-upgrade.js';
 
 export interface Backend {

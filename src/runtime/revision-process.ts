@@ -5,8 +5,8 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { startProcess, type LongRunningProcess } from '../../exec.js';
-import type { Logger } from '../../log.js';
+import { startProcess, type LongRunningProcess } from '../exec.js';
+import type { Logger } from '../log.js';
 
 export interface ReadinessProbe {
   path: string;

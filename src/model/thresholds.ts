@@ -13,7 +13,7 @@
  * A threshold with zero samples fails (fail closed): no measurement cannot show a limit holds.
  * A skipped result is not a sample; an error counts as a failure.
  */
-import { isPassing, type CheckResult, type Priority } from '../smoke/result.js';
+import { isPassing, type CheckResult, type Priority } from './check-result.js';
 import type { StoppedEarly, ThresholdResult } from './record.js';
 
 export const THRESHOLD_FUNCTIONS = ['p50', 'p90', 'p95', 'p99', 'min', 'max', 'avg', 'rate', 'count'] as const;

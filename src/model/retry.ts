@@ -3,7 +3,7 @@
  * failures are worth retrying at all. An assertion failure rarely heals by itself; a refused
  * connection during a rollout often does.
  */
-import { FAILURE_CLASSES, type FailureClass } from './result.js';
+import { FAILURE_CLASSES, type FailureClass } from './check-result.js';
 
 /** Names that stand for several failure classes in `retry.onlyOn`. */
 export const RETRY_GROUPS = {
