@@ -56,6 +56,7 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
   for (const p of history.problems) log.warn({ file: p.file }, `history: ${p.message} (left as it is)`);
   // Before anything is started: a second loop on the same service is refused, naming the holder.
   const lock = await acquireLock(reportsDir, { runId, service: config.service, command: opts.noFix ? 'deploy-loop cycle' : 'deploy-loop run' }, log);
+  await (await import('../runtime/process-journal.js')).startProcessJournal(reportsDir, log, { runId }); // proc helper: reaps a dead loop's process groups, records ours
   // Holding the lock: a journal entry left now belongs to a run that died mid-cycle.
   const recovered = await recoverUnfinishedCycles(reportsDir, history, config.service, log);
 
