@@ -319,6 +319,7 @@ function spawnInGroup(argv: readonly string[], opts: GroupSpawnOptions, tail: Li
   };
 }
 
+/** Unref'd: a drain wait must not hold a finished process open (a held pipe does, and then it fires). */
 function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

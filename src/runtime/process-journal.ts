@@ -1,9 +1,9 @@
 /**
  * The process journal: one small file per process group the loop starts (revisions, builds, fix
- * commands, `command` checks) under REPORTS/history/processes/, written when the group starts and
- * removed once it is stopped. A loop killed with SIGKILL runs no cleanup at all; its groups keep
- * ports and may keep editing the working copy. The next run (and `status`) reads the journal, finds
- * the groups whose loop is gone, and stops them.
+ * commands, `command` checks) under REPORTS/.processes/ (beside the lock: runtime state, not
+ * history), written when the group starts and removed once it is stopped. A loop killed with
+ * SIGKILL runs no cleanup at all; its groups keep ports and may keep editing the working copy. The
+ * next run (and `status`) reads the journal, finds the groups whose loop is gone, and stops them.
  *
  * One file per group, not one shared file: the loop adds and removes entries while `status` may be
  * reaping another loop's, and separate files need no read-modify-write. Entries are written with a
@@ -52,7 +52,7 @@ const TEMP = /^\.group-\d+-\d+\.json\.(\d+)\.tmp$/;
 const REAP_GRACE_MS = 3000;
 
 export function processJournalDir(reportsDir: string): string {
-  return join(reportsDir, 'history', 'processes');
+  return join(reportsDir, '.processes');
 }
 
 interface ActiveJournal {

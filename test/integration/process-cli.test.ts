@@ -245,7 +245,7 @@ describe('kill -9 of a running loop', () => {
     // Nothing ran after SIGKILL: the old revision still serves, and the journal names its group.
     expect(isAlive(old.pid)).toBe(true);
     expect(await listening(old.port)).toBe(true);
-    const journal = await readdir(join(dir, 'reports', 'history', 'processes'));
+    const journal = await readdir(join(dir, 'reports', '.processes'));
     expect(journal.some((n) => n.startsWith(`group-${old.pgid}-`))).toBe(true);
 
     await writeFile(join(marks, 'fast'), '');
@@ -264,7 +264,7 @@ describe('kill -9 of a running loop', () => {
     expect(await listening(old.port)).toBe(false);
     // The second run's own revision went too, and so did every journal entry.
     await expectNothingLeft(dir);
-    expect((await readdir(join(dir, 'reports', 'history', 'processes'))).filter((n) => !n.startsWith('.'))).toEqual([]);
+    expect((await readdir(join(dir, 'reports', '.processes'))).filter((n) => !n.startsWith('.'))).toEqual([]);
   }, 90_000);
 
   it('a fix command still running when the loop is killed is stopped by the next run', async () => {
