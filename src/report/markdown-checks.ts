@@ -1,6 +1,7 @@
 /** Markdown sections about checks: results by priority, before/after, ranked issues, next steps. */
 import type { CycleRecord } from '../model/record.js';
 import { PRIORITIES, isPassing, type CheckFigures, type CheckResult, type Evidence } from '../model/check-result.js';
+import { percentile, sampleValues } from '../model/samples.js';
 import { escapeText, fence, formatMs, inlineCode, joinWords, plural, renderTable } from './format.js';
 import { passedOnRetry, reportedStatus } from './flaky.js';
 import { checkResults, smokeCompleted } from './outcomes.js';
@@ -44,15 +45,27 @@ function statusCell(x: CheckResult): string {
 
 function figuresCell(f: CheckFigures): string {
   const parts: string[] = [];
+  const latency = sampleValues(f, 'latencyMs');
+  const connect = sampleValues(f, 'connectMs');
   if (f.latencyMs !== undefined) parts.push(formatMs(f.latencyMs));
-  const spread = [
+  // More than one sample (retries, several messages): the spread thresholds were computed over.
+  if (latency.count > 1 || (f.latencyMs === undefined && latency.count > 0)) parts.push(`latency ${spread(latency)}`);
+  const shown = [
     f.connectP50Ms !== undefined ? `p50 ${formatMs(f.connectP50Ms)}` : '',
     f.connectP95Ms !== undefined ? `p95 ${formatMs(f.connectP95Ms)}` : '',
     f.connectMaxMs !== undefined ? `max ${formatMs(f.connectMaxMs)}` : '',
   ].filter((p) => p !== '');
-  if (spread.length > 0) parts.push(`connect ${spread.join(', ')}`);
+  if (connect.count > 1) parts.push(`connect ${spread(connect)}`);
+  else if (shown.length > 0) parts.push(`connect ${shown.join(', ')}`);
   else if (f.connectMs !== undefined) parts.push(`connect ${formatMs(f.connectMs)}`);
   return parts.join('; ') || '—';
+}
+
+/** `p50 5 ms, p95 9 ms, max 94 ms over 7 samples`, from the stored samples. */
+function spread(s: { values: number[]; count: number }): string {
+  const sorted = [...s.values].sort((a, b) => a - b);
+  if (s.count === 1) return formatMs(sorted[0]);
+  return `p50 ${formatMs(percentile(sorted, 50))}, p95 ${formatMs(percentile(sorted, 95))}, max ${formatMs(sorted.at(-1))} over ${plural(s.count, 'sample')}`;
 }
 
 function detailCell(x: CheckResult): string {

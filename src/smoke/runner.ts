@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { failedOutcome, failure, mergeHeaders, redactFailure, type AttemptContext, type AttemptOutcome } from './attempt.js';
 import { describeError } from './classify.js';
 import { runHttpAttempt } from './http.js';
+import { mergeSamples } from '../model/samples.js';
 import { mergeRetry, retryDelayMs, shouldRetry, type RetryPolicy } from '../model/retry.js';
 import { secretsFromHeaders } from './redact.js';
 import type { AttemptRecord, CheckFigures, CheckResult, CheckStatus } from '../model/check-result.js';
@@ -72,7 +73,7 @@ async function attemptOnce(check: SingleCheckConfig, baseUrl: string, opts: Suit
   const timeout = AbortSignal.timeout(base.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
   try {
-    return await RUNNERS[check.kind](check, baseUrl, { ...base, signal });
+    return await RUNNERS[check.kind](check, baseUrl, { ...base, signal, suiteSignal: opts.signal });
   } catch (err) {
     // The kinds return failures as data; reaching here is a bug in a check runner.
     return failedOutcome(failure('check-error', `check crashed: ${describeError(err)}`));
@@ -92,22 +93,28 @@ export async function runCheck(check: SingleCheckConfig, baseUrl: string, opts: 
   const policy = mergeRetry(opts.defaults.retry, check.retry);
 
   const attemptLog: AttemptRecord[] = [];
+  // Figures of every attempt that ran to its end: thresholds see each attempt's samples.
+  const measuredFigures: CheckFigures[] = [];
   let last: AttemptOutcome | undefined;
   let status: CheckStatus = 'skipped';
   for (let attempt = 1; attempt <= retries + 1; attempt++) {
     if (attempt > 1 && !(await sleep(retryDelayMs(policy, attempt - 1, opts.defaults.retryDelayMs), opts.signal))) break;
     const t0 = performance.now();
+    // Wall-clock bounds of the attempt: the log lines the revision wrote in between are its evidence.
+    const startedAt = Date.now();
     const outcome = await attemptOnce(check, baseUrl, opts, base);
     const durationMs = Math.round(performance.now() - t0);
+    const endedAt = Date.now();
     if (opts.signal?.aborted && outcome.status !== 'pass') {
       // Whatever the attempt saw, it was cut short by the abort: it did not finish.
-      attemptLog.push({ attempt, status: 'skipped', durationMs });
+      attemptLog.push({ attempt, status: 'skipped', durationMs, startedAt, endedAt });
       log?.debug({ attempt, durationMs }, 'smoke attempt aborted');
       last = undefined;
       break;
     }
     if (outcome.failure) outcome.failure = redactFailure(outcome.failure, secrets);
-    const record: AttemptRecord = { attempt, status: outcome.status, durationMs };
+    const record: AttemptRecord = { attempt, status: outcome.status, durationMs, startedAt, endedAt };
+    measuredFigures.push(outcome.figures);
     if (outcome.failure) record.failure = outcome.failure;
     attemptLog.push(record);
     log?.debug({ attempt, status: outcome.status, durationMs, class: outcome.failure?.class }, 'smoke attempt');
@@ -134,7 +141,7 @@ export async function runCheck(check: SingleCheckConfig, baseUrl: string, opts: 
     durationMs: Math.round(performance.now() - started),
     attempts: attemptLog.length,
     attemptLog,
-    figures: last?.figures ?? {},
+    figures: withAllSamples(last?.figures ?? {}, measuredFigures),
   };
   if (last?.failure) result.failure = last.failure;
   log?.info(
@@ -142,6 +149,14 @@ export async function runCheck(check: SingleCheckConfig, baseUrl: string, opts: 
     `smoke ${check.name}: ${status}`,
   );
   return result;
+}
+
+/** The last attempt's figures, with the samples of every attempt in place of its own. */
+function withAllSamples(figures: CheckFigures, attempts: readonly CheckFigures[]): CheckFigures {
+  if (attempts.length === 0) return figures;
+  const samples = mergeSamples(attempts);
+  const { samples: _own, ...rest } = figures;
+  return samples ? { ...rest, samples } : rest;
 }
 
 /** Passed, but slower than `degradedMs`: http by latency, websocket by its slowest connect. */
