@@ -162,9 +162,9 @@ function renderGroup(group: IssueGroup, cycle: number): string {
       `${group.checks.length} checks failed with this cause (${escapeText(joinWords(group.checks.map((c) => c.check)))}); failing since cycle ${group.failingSince}.`,
     );
   }
-  // The revision's log tail is attached to every failing check of a cycle: shown once when all agree.
+  // A revision tail shared by the group's checks is shown once, when all agree.
   const shared = sharedLogTail(group.checks);
-  if (shared) out.push(`Log tail (the same for all ${group.checks.length} checks):\n\n${fence(shared.join('\n'))}`);
+  if (shared) out.push(`${logLabel(group.checks[0]!.evidence)} (the same for all ${group.checks.length} checks):\n\n${fence(shared.join('\n'))}`);
   return [...out, ...group.checks.map((issue) => renderIssue(issue, cycle, shared !== undefined))].join('\n\n');
 }
 
@@ -200,8 +200,27 @@ function renderIssue(issue: RankedIssue, cycle: number, tailShown = false): stri
   }
   out.push(facts.map((f) => `- ${f}`).join('\n'));
   if (e.excerpt !== undefined && e.excerpt !== '') blocks.push(`Excerpt:\n\n${fence(e.excerpt)}`);
-  if (!tailShown && e.logTail !== undefined && e.logTail.length > 0) blocks.push(`Log tail:\n\n${fence(e.logTail.join('\n'))}`);
+  if (!tailShown && e.logTail !== undefined && e.logTail.length > 0) blocks.push(`${logLabel(e)}:\n\n${fence(e.logTail.join('\n'))}`);
+  else if (e.logTail?.length === 0 && e.logScope === 'check') blocks.push(`${logLabel(e)}: none; the revision wrote nothing then.`);
   return [...out, ...blocks].join('\n\n');
+}
+
+/** Whose lines a log block holds, as evidence.logScope records it, in plain text (JUnit uses it as is). */
+export function logLabelText(e: Evidence): string {
+  switch (e.logScope) {
+    case 'check':
+      return "Log (the revision's lines from this check's own attempts)";
+    case 'concurrent':
+      return `Log (from this check's attempts, while ${joinWords(e.logSharedWith ?? [])} ran too: a line may be theirs)`;
+    case 'revision':
+      return "Revision log tail (the revision's latest lines, shared by every failing check, not tied to this one)";
+    default:
+      return 'Log tail';
+  }
+}
+
+function logLabel(e: Evidence): string {
+  return escapeText(logLabelText(e));
 }
 
 export function renderNextSteps(s: CycleSummary): string {

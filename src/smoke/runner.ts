@@ -36,7 +36,16 @@ export interface SuiteOptions {
    * truthy answer stops the suite as an abort does: in-flight checks stop, unstarted ones are 'skipped'.
    */
   stopWhen?: (soFar: readonly CheckResult[]) => boolean;
+  /**
+   * After a check that did not pass, its worker waits this long before the next check: lines the
+   * server writes as the failure ends (a close it logs, a stack printed after the 500) arrive before
+   * the next check's attempts start, so they are attributed to the failed check (see
+   * src/evidence/log-window.ts). Default SETTLE_MS; 0 turns it off.
+   */
+  settleMs?: number;
 }
+
+export const SETTLE_MS = 100;
 
 /** The kinds that make one result per check; a `command` check makes one per test case. */
 type SingleCheckConfig = Exclude<CheckConfig, { kind: 'command' }>;
@@ -186,6 +195,8 @@ export async function runSuite(checks: CheckConfig[], baseUrl: string, suiteOpts
           ? await runCommandCheck(check, baseUrl, { baseDir: opts.baseDir, signal, headers: opts.headers, log: opts.log?.child({ check: check.name }) })
           : [await runCheck(check, baseUrl, opts)];
       if (opts.stopWhen && !signal.aborted && opts.stopWhen(results.flatMap((r) => r ?? []))) stop.abort();
+      const settle = opts.settleMs ?? SETTLE_MS;
+      if (settle > 0 && next < checks.length && results[i]?.some((r) => r.failure !== undefined)) await sleep(settle, signal);
     }
   };
   const workers = Math.max(1, Math.min(opts.concurrency, checks.length));
