@@ -210,3 +210,30 @@ describe('figures over every sample', () => {
     expect(change).toMatchObject({ connectBeforeMs: 94, connectAfterMs: 120 });
   });
 });
+
+describe('reports of the same run in two folders', () => {
+  it('are the same once the record is written relative to its config folder (markdown, JSON, JUnit, issues)', async () => {
+    const { renderCycleMarkdown } = await import('../../src/report/markdown.js');
+    const { renderCycleJson } = await import('../../src/report/json.js');
+    const { renderJunit } = await import('../../src/report/junit.js');
+    const { rankIssues } = await import('../../src/report/issues.js');
+    const { evidenceScoped } = await import('./report-fixtures.js');
+    const at = (root: string) => {
+      const rec = evidenceScoped();
+      rec.checkLocations = Object.fromEntries(Object.entries(rec.checkLocations).map(([k, v]) => [k, `${root}/${v}`]));
+      rec.build.image = `dir:${root}/.deploy-loop/builds/chat-service/c001-3f2a`;
+      rec.deploy.image = rec.build.image;
+      const agent = rec.smoke.results.find((r) => r.name === 'agent-pipeline')!;
+      agent.failure!.evidence.logTail = [`    at runTool (file://${root}/.deploy-loop/builds/chat-service/c001-3f2a/agent.mjs:48:22)`].map((l) => mapBuildFrames(l, { contextDir: root }));
+      return relativizePaths(rec, root);
+    };
+    const a = at('/home/runner/work/app');
+    const b = at('/tmp/ci-42/checkout');
+    const render = (r: typeof a) => [renderCycleMarkdown(r, []), JSON.stringify(renderCycleJson(r, [])), renderJunit(r), JSON.stringify(rankIssues(r, []))];
+    expect(render(a)).toEqual(render(b));
+    const [md, , junit] = render(a);
+    expect(md).not.toMatch(/\/home\/runner|\/tmp\/ci-42/);
+    expect(md).toContain('at runTool (agent.mjs:48:22)');
+    expect(junit).toContain('file="loop.config.yaml" line="52"');
+  });
+});
