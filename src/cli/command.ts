@@ -114,22 +114,23 @@ export function parseCommandArgs(command: Command, args: string[]): Parsed {
     options[name] = spec.short ? { type: spec.type, short: spec.short } : { type: spec.type };
   }
   const refuse = (what: string): never => {
-    throw new UsageError(`${command.name} ${what}`, `${command.name} takes: ${optionList(command)} (see deploy-loop help ${command.name})`);
+    throw new UsageError(what, `${command.name} takes: ${optionList(command)} (see deploy-loop help ${command.name})`);
   };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
     const e = err as { code?: string; message?: string };
-    const named = /'(-[^' ]+)/.exec(e.message ?? '')?.[1] ?? '';
-    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') refuse(`does not take ${named}`);
+    // Node names the option in quotes: `'--junit'`, `'-c, --config <value>'`: the long form if given.
+    const quoted = /'([^']+)'/.exec(e.message ?? '')?.[1] ?? '';
+    const flag = /--[\w-]+/.exec(quoted)?.[0] ?? /-\w/.exec(quoted)?.[0] ?? quoted;
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') refuse(`${command.name} does not take ${flag}`);
     if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       // Either a value missing after a string option, or a value given to a flag (`--force=yes`).
-      const flag = named.split(/[ =]/)[0] ?? named;
-      const spec = command.options[flag.replace(/^-+/, '')] ?? Object.values(command.options).find((s) => `-${s.short}` === flag);
+      const spec = command.options[flag.replace(/^-+/, '')];
       refuse(spec?.type === 'boolean' ? `${flag} takes no value` : `${flag} needs a value`);
     }
-    refuse(`: ${e.message ?? String(err)}`);
+    refuse(`${command.name}: ${e.message ?? String(err)}`);
   }
   const values = parsed!.values as Record<string, string | boolean | undefined>;
   for (const [name, spec] of Object.entries(command.options)) {
