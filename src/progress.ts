@@ -82,7 +82,8 @@ export class Progress {
   draw(): void {
     if (!this.out || !this.text) return;
     this.frame = (this.frame + 1) % FRAMES.length;
-    const line = [...this.line()].slice(0, Math.max(10, (this.out.columns ?? 80) - 1)).join('');
+    // A pseudo-terminal may report 0 columns: then 80.
+    const line = [...this.line()].slice(0, Math.max(10, (this.out.columns || 80) - 1)).join('');
     const width = [...line].length;
     // Without an erase sequence, a shorter line leaves the tail of the longer one: pad over it.
     const pad = !this.ansi && width < this.shownWidth ? ' '.repeat(this.shownWidth - width) : '';
