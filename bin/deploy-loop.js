@@ -9,6 +9,8 @@ if (Number(version.split('.')[0]) < MIN_NODE_MAJOR) {
   process.stderr.write(`deploy-loop needs Node.js ${MIN_NODE_MAJOR} or newer; this is ${version}\n`);
   process.exit(2);
 }
+// Node's on-disk compile cache (22.1+) makes every start after the first skip compiling dist/.
+(await import('node:module')).enableCompileCache?.();
 const { existsSync } = await import('node:fs');
 const { fileURLToPath } = await import('node:url');
 const entry = new URL('../dist/cli.js', import.meta.url);
