@@ -46,7 +46,7 @@ export async function runLoopCommand(command: 'run' | 'cycle', values: LoopComma
   if (command === 'run') return outcome.status === 'passed' ? EXIT.ok : EXIT.loopNotPassed;
   if (!last) return EXIT.internal;
   if (last.verdict === 'passed') return EXIT.ok;
-  if (last.verdict === 'build-failed' || last.verdict === 'deploy-failed') return EXIT.stageFailed;
+  if (last.verdict === 'build-failed' || last.verdict === 'deploy-failed' || last.verdict === 'error') return EXIT.stageFailed;
   return EXIT.gateFailed;
 }
 
