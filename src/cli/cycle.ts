@@ -8,7 +8,8 @@ export const cycleCommand = defineCommand({
   description: `Runs one cycle and never the fix command: build, deploy the candidate tagged
 with no traffic, smoke it through its tag URL, assess the gate, then promote it
 (directly or in canary steps) or keep traffic where it was. Exits 0 when the
-gate passed, 1 when it failed, 3 when the build or the deploy failed.`,
+gate passed, 1 when it failed, 3 when the build, the deploy or another step
+failed.`,
   examples: ['deploy-loop cycle -c deploy/loop.config.yaml --json out/outcome.json'],
   options: { ...CONFIG_OPTION, ...OUTPUT_OPTIONS, ...LOG_OPTIONS, ...HELP_OPTION },
   async run({ values, signal }) {

@@ -22,7 +22,7 @@ verdict, gate and issues to it; with GITHUB_ACTIONS=true they print ::error
 annotations for failing P0/P1 checks.
 
 Exit codes:
-  cycle: 0 gate passed · 1 gate failed · 3 build or deploy failed
+  cycle: 0 gate passed · 1 gate failed · 3 build, deploy or another step failed
   run:   0 passed · 4 ended without passing (max-cycles, max-minutes, stalled,
          fix-failed)
   all:   2 configuration or usage error · 70 internal error · 130 interrupted
