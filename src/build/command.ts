@@ -14,6 +14,7 @@ import { describeCommandFailure, runCommand } from '../exec.js';
 import type { SnapshotRecord } from '../model/record.js';
 import type { Builder, BuildOutcome, BuildRunOptions } from './builder.js';
 import { ContextChangedError, copyListing, listContext, type ContextListing } from './snapshot.js';
+import { describeSnapshot } from './snapshot-text.js';
 import { BuildStore, buildFolderName } from './store.js';
 
 type CommandBuildConfig = Extract<BuildConfig, { kind: 'command' }>;
@@ -102,7 +103,7 @@ export class CommandBuilder implements Builder {
         await store.touch(found.name);
         snapshot.reused = true;
         if (found.entry.scope === scope) snapshot.builtInCycle = found.entry.cycle;
-        ctx.log.info({ dir: this.shown(found.dir), digest: listing.digest, builtInCycle: snapshot.builtInCycle }, describeReuse(snapshot));
+        ctx.log.info({ dir: this.shown(found.dir), digest: listing.digest, builtInCycle: snapshot.builtInCycle }, reuseMessage(snapshot));
         await this.prune(store, found.name, run, ctx);
         return { ok: true, image: { ref: `dir:${found.dir}`, dir: found.dir, digest: `sha256:${key}`, durationMs: elapsed(), outputTail: [], snapshot } };
       }
@@ -114,7 +115,7 @@ export class CommandBuilder implements Builder {
         await store.add(name, this.indexEntry(key, listing, ctx.cycle, scope));
         await store.touch(name);
         snapshot.reused = true;
-        ctx.log.info({ dir: this.shown(finalDir) }, describeReuse(snapshot));
+        ctx.log.info({ dir: this.shown(finalDir) }, reuseMessage(snapshot));
         await this.prune(store, name, run, ctx);
         return { ok: true, image: { ref: `dir:${finalDir}`, dir: finalDir, digest: `sha256:${key}`, durationMs: elapsed(), outputTail: [], snapshot } };
       }
@@ -194,11 +195,10 @@ export class CommandBuilder implements Builder {
   }
 }
 
-/** The log line (and report sentence) for a reused snapshot. */
-export function describeReuse(s: SnapshotRecord): string {
-  if (s.unchangedSinceCycle !== undefined) return `build context unchanged since cycle ${s.unchangedSinceCycle}: build reused, nothing copied`;
-  if (s.builtInCycle !== undefined) return `build context same as in cycle ${s.builtInCycle}: build reused, nothing copied`;
-  return 'build context same as an earlier build: build reused, nothing copied';
+/** The log line for a reused build: the report's sentence, in a log's lower case and without the stop. */
+function reuseMessage(s: SnapshotRecord): string {
+  const text = describeSnapshot(s) ?? 'build reused';
+  return `${text.charAt(0).toLowerCase()}${text.slice(1).replace(/\.$/, '')}`;
 }
 
 function isWithin(path: string, folder: string): boolean {

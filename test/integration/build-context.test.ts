@@ -217,6 +217,16 @@ smoke: { checks: [{ name: health, kind: http, priority: P0, path: / }] }
 
     const b3 = await builder.build(ctx(3));
     expect(b3.ok && b3.image.snapshot).toMatchObject({ reused: true, builtInCycle: 1, unchangedSinceCycle: 1 });
+
+    // Same files, another build command: a new build (the command ran in it), the context still unchanged.
+    const withCommand = parseConfigText(yaml.replace('build: { kind: command, context: . }', `build: { kind: command, context: ., command: [${JSON.stringify(process.execPath)}, -e, "require('fs').writeFileSync('built.txt', 'yes')"] }`), join(dir, 'loop.config.yaml')).config;
+    const b4 = await createBuilder(withCommand.build, { service: config.service, baseDir: dir, configFile: join(dir, 'loop.config.yaml'), reportsDir: join(dir, 'reports') }).build(ctx(4));
+    if (!b4.ok) throw new Error(b4.message);
+    expect(b4.image.dir).not.toBe(b1.image.dir);
+    expect(b4.image.dir).toMatch(/\/c004-[0-9a-f]{12}$/);
+    expect(b4.image.digest).not.toBe(b1.image.digest);
+    expect(b4.image.snapshot).toMatchObject({ digest: b1.image.snapshot?.digest, reused: false, unchangedSinceCycle: 1 });
+    expect(await tree(b4.image.dir!)).toEqual(['built.txt', 'server.js']);
     await rm(join(dir, '.deploy-loop'), { recursive: true });
   });
 });

@@ -6,7 +6,7 @@ import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, ut
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ContextChangedError, copyListing, listContext } from '../../src/build/snapshot.js';
+import { ContextChangedError, copyListing, listContext, type ListOptions } from '../../src/build/snapshot.js';
 
 let root: string;
 let dir: string;
@@ -27,7 +27,7 @@ async function files(spec: Record<string, string>): Promise<void> {
   }
 }
 
-const none = { exclude: [], alwaysExclude: [] };
+const none: ListOptions = { exclude: [], alwaysExclude: [] };
 const paths = async (opts = none) => (await listContext(dir, opts)).entries.map((e) => `${e.type === 'dir' ? 'd' : e.type === 'file' ? 'f' : 'l'} ${e.path}`);
 
 describe('listContext', () => {
