@@ -86,55 +86,59 @@ export class CommandBuilder implements Builder {
           .filter((p): p is string => p !== undefined)
           .map(realpathOf),
       );
-      const list = () => listContext(root, { exclude: this.cfg.exclude, alwaysExclude });
-      let listing = await list();
-      const key = this.buildKey(listing.digest);
-      const unchangedSince = await store.noteContext(scope, listing.digest, ctx.cycle);
-      const snapshot: SnapshotRecord = {
-        digest: listing.digest,
-        reused: false,
-        files: listing.files,
-        bytes: listing.bytes,
-        ...(unchangedSince !== undefined ? { unchangedSinceCycle: unchangedSince } : {}),
-      };
-
-      const found = await store.find(key);
-      if (found) {
-        await store.touch(found.name);
-        snapshot.reused = true;
-        if (found.entry.scope === scope) snapshot.builtInCycle = found.entry.cycle;
-        ctx.log.info({ dir: this.shown(found.dir), digest: listing.digest, builtInCycle: snapshot.builtInCycle }, reuseMessage(snapshot));
-        await this.prune(store, found.name, run, ctx);
-        return { ok: true, image: { ref: `dir:${found.dir}`, dir: found.dir, digest: `sha256:${key}`, durationMs: elapsed(), outputTail: [], snapshot } };
-      }
-
-      const name = buildFolderName(ctx.cycle, key);
-      const finalDir = join(this.buildsDir, name);
-      if (await stat(finalDir).then((s) => s.isDirectory(), () => false)) {
-        // A complete build under this name whose index entry was lost: same cycle, same key prefix.
-        await store.add(name, this.indexEntry(key, listing, ctx.cycle, scope));
-        await store.touch(name);
-        snapshot.reused = true;
-        ctx.log.info({ dir: this.shown(finalDir) }, reuseMessage(snapshot));
-        await this.prune(store, name, run, ctx);
-        return { ok: true, image: { ref: `dir:${finalDir}`, dir: finalDir, digest: `sha256:${key}`, durationMs: elapsed(), outputTail: [], snapshot } };
-      }
-      stagingDir = `${finalDir}.tmp-${process.pid}`;
+      // Listed again when a file changes while it is copied, so the digest always names the bytes copied.
+      let listing: ContextListing;
+      let key: string;
+      let name: string;
+      let finalDir: string;
+      let reused: { name: string; dir: string; builtInCycle?: number } | undefined;
       for (let attempt = 1; ; attempt++) {
+        listing = await listContext(root, { exclude: this.cfg.exclude, alwaysExclude });
+        key = this.buildKey(listing.digest);
+        name = buildFolderName(ctx.cycle, key);
+        finalDir = join(this.buildsDir, name);
+        const found = await store.find(key);
+        if (found) {
+          reused = { name: found.name, dir: found.dir, ...(found.entry.scope === scope ? { builtInCycle: found.entry.cycle } : {}) };
+          break;
+        }
+        if (await stat(finalDir).then((s) => s.isDirectory(), () => false)) {
+          // A complete build under this name whose index entry was lost: same cycle, same key prefix.
+          await store.add(name, this.indexEntry(key, listing, ctx.cycle, scope));
+          reused = { name, dir: finalDir };
+          break;
+        }
+        stagingDir = `${finalDir}.tmp-${process.pid}`;
         await rm(stagingDir, { recursive: true, force: true });
         try {
           await copyListing(listing, stagingDir, ctx.signal);
           break;
         } catch (err) {
-          if (!(err instanceof ContextChangedError) || attempt >= SNAPSHOT_ATTEMPTS || ctx.signal.aborted) throw err;
-          ctx.log.warn({ file: err.path, attempt }, 'build context changed while it was copied; listing it again');
-          listing = await list();
-          if (this.buildKey(listing.digest) !== key) {
-            // The content moved on: this cycle builds what is there now, under its own key.
-            return await this.build(ctx, run);
+          if (!(err instanceof ContextChangedError) || ctx.signal.aborted) throw err;
+          await rm(stagingDir, { recursive: true, force: true });
+          stagingDir = undefined;
+          if (attempt >= SNAPSHOT_ATTEMPTS) {
+            return fail(`build context ${shown} kept changing while it was copied (${attempt} attempts, last ${err.path}); stop what writes into it during a cycle, or leave that file out with .dockerignore or build.exclude`);
           }
+          ctx.log.warn({ file: err.path, attempt }, 'build context changed while it was copied; listing it again');
         }
       }
+      const unchangedSince = await store.noteContext(scope, listing.digest, ctx.cycle);
+      const snapshot: SnapshotRecord = {
+        digest: listing.digest,
+        reused: reused !== undefined,
+        ...(reused?.builtInCycle !== undefined ? { builtInCycle: reused.builtInCycle } : {}),
+        ...(unchangedSince !== undefined ? { unchangedSinceCycle: unchangedSince } : {}),
+        files: listing.files,
+        bytes: listing.bytes,
+      };
+      if (reused) {
+        await store.touch(reused.name);
+        ctx.log.info({ dir: this.shown(reused.dir), digest: listing.digest, builtInCycle: reused.builtInCycle }, reuseMessage(snapshot));
+        await this.prune(store, reused.name, run, ctx);
+        return { ok: true, image: { ref: `dir:${reused.dir}`, dir: reused.dir, digest: `sha256:${key}`, durationMs: elapsed(), outputTail: [], snapshot } };
+      }
+      if (!stagingDir) throw new Error('no staging folder after the snapshot');
       ctx.log.info({ context: shown, dir: this.shown(finalDir), digest: listing.digest, files: listing.files, bytes: listing.bytes }, 'build context snapshotted');
 
       let outputTail: string[] = [];
