@@ -4,7 +4,9 @@ import { CloudBuildBuilder } from './cloudbuild.js';
 import { CommandBuilder, type CommandBuilderOptions } from './command.js';
 import { ContainerBuilder } from './container.js';
 
-export type { Builder, BuildOutcome, BuiltImage } from './builder.js';
+export type { Builder, BuildOutcome, BuildRunOptions, BuiltImage } from './builder.js';
+export { BuildStore, buildsToKeep, pinBuild, type BuildKeep, type BuildPin, type PruneResult } from './store.js';
+export { describeSnapshot } from './snapshot-text.js';
 
 type BuilderFactory<K extends BuildConfig['kind']> = (
   cfg: Extract<BuildConfig, { kind: K }>,
