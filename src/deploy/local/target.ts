@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import type { BuiltImage } from '../../build/builder.js';
-import type { LocalTargetConfig } from '../../config/schema.js';
+import type { LocalTargetConfig, TargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
 import { InterruptedError, StageError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -43,17 +43,25 @@ export class LocalTarget implements Target {
   private queue: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
-  private readonly redact: (s: string) => string;
+  private redact: (s: string) => string;
   private readonly unregister: () => void;
 
   constructor(
-    private readonly cfg: LocalTargetConfig,
+    private cfg: LocalTargetConfig,
     private readonly opts: LocalTargetOptions,
   ) {
     this.log = opts.log.child({ target: 'local', service: opts.service });
     const secrets = secretValues(cfg);
     this.redact = (text) => redactString(text, secrets);
     this.unregister = registerForExitCleanup(() => this.pids());
+  }
+
+  /** The next candidate starts with these settings; the proxy's host and port stay (the loop refuses changing them). */
+  reconfigure(cfg: TargetConfig): void {
+    if (cfg.kind !== 'local') throw new StageError('deploy', 'the local target cannot become another kind within a run');
+    this.cfg = cfg;
+    const secrets = secretValues(cfg);
+    this.redact = (text) => redactString(text, secrets);
   }
 
   deployCandidate(ctx: StageContext, image: BuiltImage, tag: string): Promise<DeployOutcome> {
