@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
 import type { BuildConfig } from '../config/schema.js';
 import type { Builder } from './builder.js';
 import { CloudBuildBuilder } from './cloudbuild.js';
@@ -24,4 +26,17 @@ const builders: { [K in BuildConfig['kind']]: BuilderFactory<K> } = {
 export function createBuilder(cfg: BuildConfig, opts: CommandBuilderOptions): Builder {
   const factory = builders[cfg.kind] as BuilderFactory<typeof cfg.kind>;
   return factory(cfg, opts);
+}
+
+/**
+ * What the loop builds every builder with (at the start and after a reload): the config file and
+ * the reports folder are never build input, and the reports folder scopes "unchanged since cycle N".
+ */
+export function builderOptions(loaded: Pick<LoadedConfig, 'config' | 'baseDir' | 'file'>): CommandBuilderOptions {
+  return {
+    service: loaded.config.service,
+    baseDir: loaded.baseDir,
+    configFile: loaded.file,
+    reportsDir: resolve(loaded.baseDir, loaded.config.reports.dir),
+  };
 }
