@@ -92,7 +92,7 @@ async function runStep(state: CycleState, step: CycleStep): Promise<void> {
  * was being stopped says nothing about the code. The smoke results so far stay in the record.
  */
 function interrupted(state: CycleState, entry: StepRecord): void {
-  if (state.verdict === 'error' || state.verdict === 'interrupted') return;
+  if (state.verdict === 'error') return;
   if (state.verdict === 'build-failed' || state.verdict === 'deploy-failed') state.results = [];
   state.verdict = 'interrupted';
   if (entry.status === 'done' || entry.status === 'failed') entry.status = 'interrupted';
