@@ -14,7 +14,7 @@ import { describeCommandFailure, runCommand } from '../exec.js';
 import type { SnapshotRecord } from '../model/record.js';
 import type { Builder, BuildOutcome, BuildRunOptions } from './builder.js';
 import { ContextChangedError, copyListing, listContext, type ContextListing } from './snapshot.js';
-import { describeSnapshot } from './snapshot-text.js';
+import { describeSnapshot } from '../model/snapshot-text.js';
 import { BuildStore, buildFolderName } from './store.js';
 
 type CommandBuildConfig = Extract<BuildConfig, { kind: 'command' }>;

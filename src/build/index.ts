@@ -8,7 +8,7 @@ import { ContainerBuilder } from './container.js';
 
 export type { Builder, BuildOutcome, BuildRunOptions, BuiltImage } from './builder.js';
 export { BuildStore, buildsToKeep, pinBuild, type BuildKeep, type BuildPin, type PruneResult } from './store.js';
-export { describeSnapshot } from './snapshot-text.js';
+export { describeSnapshot } from '../model/snapshot-text.js';
 
 type BuilderFactory<K extends BuildConfig['kind']> = (
   cfg: Extract<BuildConfig, { kind: K }>,

@@ -5,6 +5,7 @@
  */
 import type { BuiltImage } from '../build/builder.js';
 import type { Builder } from '../build/builder.js';
+import type { BuildKeep } from '../build/store.js';
 import type { Config } from '../config/schema.js';
 import type { StageContext } from '../context.js';
 import type { Revision, Target } from '../deploy/target.js';
@@ -30,6 +31,8 @@ export interface CycleDeps {
   smokeHeaders?: Record<string, string>;
   /** Blockers from outside the results (an unaccepted suite change, see integrity.ts). */
   gateExtras?: GateExtras;
+  /** Builds retention must keep: those the history records as serving (buildsToKeep). */
+  keepBuilds?: BuildKeep;
   now?: () => Date;
   /** Called after each step with the record so far: the journal keeps it, so a killed cycle is known. */
   onStep?: (step: string, partial: CycleRecord) => void | Promise<void>;

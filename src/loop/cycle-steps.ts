@@ -40,7 +40,7 @@ const build: CycleStep = {
   async run(state) {
     const { deps, ctx, rec, log } = state;
     log.info({ stage: 'build', kind: deps.builder.kind }, 'building');
-    const built = await deps.builder.build(ctx);
+    const built = await deps.builder.build(ctx, deps.keepBuilds ? { keep: deps.keepBuilds } : {});
     if (!built.ok) {
       rec.build = { status: 'failed', kind: deps.builder.kind, durationMs: built.durationMs, message: built.message, exitCode: built.exitCode, outputTail: built.outputTail };
       keepTraffic(rec, 'Traffic untouched: the build failed.');
@@ -52,6 +52,7 @@ const build: CycleStep = {
     const img = built.image;
     rec.build = { status: 'ok', kind: deps.builder.kind, durationMs: img.durationMs, image: img.ref, outputTail: img.outputTail };
     if (img.digest) rec.build.digest = img.digest;
+    if (img.snapshot) rec.build.snapshot = img.snapshot;
     state.built = img;
     log.info({ stage: 'build', ms: img.durationMs, image: img.ref }, 'built');
   },

@@ -5,7 +5,7 @@
  * traffic leaves them), and what cannot change within a run (the service, where it lives, the
  * reports folder, the run's own bounds) stops the run with a config error naming the field.
  */
-import { createBuilder } from '../build/index.js';
+import { builderOptions, createBuilder } from '../build/index.js';
 import type { Builder } from '../build/builder.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -48,7 +48,7 @@ export async function reloadConfig(
   const applied: string[] = [];
   let builder = run.builder;
   if (changed(previous.config.build, loaded.config.build)) {
-    builder = createBuilder(loaded.config.build, { service: loaded.config.service, baseDir: loaded.baseDir });
+    builder = createBuilder(loaded.config.build, builderOptions(loaded));
     applied.push('build');
   }
   const targetFields = changedFields(previous.config.target, loaded.config.target);

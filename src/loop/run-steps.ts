@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Builder } from '../build/builder.js';
-import { createBuilder } from '../build/index.js';
+import { builderOptions, buildsToKeep, createBuilder } from '../build/index.js';
+import type { BuildKeep } from '../build/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { createTarget } from '../deploy/index.js';
 import type { Target } from '../deploy/target.js';
@@ -87,7 +88,7 @@ export async function openRun(opts: LoopOptions): Promise<RunState> {
     const { stopped, journal: processes } = await startProcessJournal(reportsDir, log, { runId });
     const survivors = stopped.map((s) => `${s.label ?? s.kind} (${s.program}, ${s.outcome})`);
     const recovered = await recoverUnfinishedCycles(reportsDir, history, config.service, log, survivors);
-    const builder = opts.builder ?? createBuilder(config.build, { service: config.service, baseDir });
+    const builder = opts.builder ?? createBuilder(config.build, builderOptions(loaded));
     // Local revision names go on from the history (and from a killed run's survivors), as Cloud Run's do.
     const nextRevisionNumber = nextLocalRevisionNumber(config.service, history.records, stopped.map((s) => s.label ?? ''));
     const target = opts.target ?? createTarget(config.target, { service: config.service, log: log.child({ stage: 'deploy' }), baseDir, nextRevisionNumber });
@@ -153,12 +154,19 @@ export async function cycleStep(run: RunState, integrity: SuiteIntegrity): Promi
     checkLocations, baseDir,
     ...(run.pendingFix ? { fix: run.pendingFix } : {}),
     gateExtras: { blockers: integrityBlocker(integrity) },
+    keepBuilds: keepBuilds(run),
     onStep: (step, partial) => journalStep(run.reportsDir, entry, step, redactDeep({ ...partial, deploy: { ...partial.deploy, inputs } }, secrets)),
   });
   raw.suite = integrity;
   raw.deploy.inputs = inputs;
   // Reports are read on other machines (CI artifacts): paths are relative to the config's folder.
   return relativizePaths(redactDeep(raw, secrets), baseDir);
+}
+
+/** Builds a serving or last-good revision runs from; records hold their folders relative to the config's folder. */
+function keepBuilds(run: RunState): BuildKeep {
+  const keep = buildsToKeep(run.history.records);
+  return { ...keep, ...(keep.dirs ? { dirs: keep.dirs.map((d) => resolve(run.loaded.baseDir, d)) } : {}) };
 }
 
 /** How the run ends right after this cycle, if it does; checked in this order. */

@@ -9,6 +9,7 @@ import { escapeText, fence, formatCommand, formatMs, formatPercent, inlineCode, 
 import { checkResults } from './outcomes.js';
 import { renderComparison, renderIssues, renderNextSteps, renderResults } from './markdown-checks.js';
 import { summarizeCycle, type CycleSummary } from './summary.js';
+import { describeSnapshot } from '../model/snapshot-text.js';
 
 export function renderCycleMarkdown(current: CycleRecord, history: CycleRecord[]): string {
   const summary = summarizeCycle(current, history);
@@ -104,6 +105,8 @@ function renderDeployment(s: CycleSummary): string {
   const { build, deploy } = r;
   const facts: string[] = [`Target: ${escapeText(r.target)}`];
   facts.push(`Build: ${escapeText(build.kind)}, ${build.status}, ${formatMs(build.durationMs)}`);
+  const snapshot = describeSnapshot(build.snapshot);
+  if (snapshot) facts.push(escapeText(snapshot));
   if (deploy.revision) facts.push(`Revision: ${inlineCode(deploy.revision)}`);
   const image = deploy.image ?? build.image;
   if (image) facts.push(`Image: ${inlineCode(image)}`);

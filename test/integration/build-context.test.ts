@@ -5,7 +5,7 @@
  */
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBuilder } from '../../src/build/index.js';
 import { parseConfigText } from '../../src/config/load.js';
@@ -30,13 +30,15 @@ async function tree(dir: string): Promise<string[]> {
   return ((await readdir(dir, { recursive: true })) as string[]).map((p) => p.split('\\').join('/')).sort();
 }
 
-async function record(dir: string, cycle: number): Promise<{ verdict: string; build: { image: string; digest?: string } }> {
-  return JSON.parse(await readFile(join(dir, 'reports', 'history', `cycle-${String(cycle).padStart(3, '0')}.json`), 'utf8'));
+async function record(dir: string, cycle: number): Promise<{ verdict: string; build: { image: string; digest?: string }; dir: string }> {
+  const rec = JSON.parse(await readFile(join(dir, 'reports', 'history', `cycle-${String(cycle).padStart(3, '0')}.json`), 'utf8'));
+  return { ...rec, dir };
 }
 
-function buildDir(rec: { build: { image: string } }): string {
-  expect(rec.build.image).toMatch(/^dir:/);
-  return rec.build.image.slice('dir:'.length);
+/** The record holds the build folder relative to the config's folder (reports carry no absolute paths). */
+function buildDir(rec: { build: { image: string }; dir: string }): string {
+  expect(rec.build.image).toMatch(/^dir:\.deploy-loop\//);
+  return resolve(rec.dir, rec.build.image.slice('dir:'.length));
 }
 
 /** Log lines (JSON, as the CLI writes them under CI) whose message contains `text`. */

@@ -4,7 +4,7 @@
  * real cycles; the retention code and the last cycle are the real ones.
  */
 import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BuildStore, buildFolderName, buildsToKeep, pinBuild, type BuildPin } from '../../src/build/store.js';
 import { readHistory } from '../../src/loop/history.js';
@@ -91,7 +91,7 @@ describe('build retention after 1,005 recorded cycles', () => {
     expect(next.stdout).toMatch(/cycle 1006: passed/);
     const rec = JSON.parse(await readFile(join(historyDir, 'cycle-1006.json'), 'utf8')) as CycleRecord;
     expect(rec.verdict).toBe('passed');
-    const current = rec.build.image!.slice('dir:'.length);
+    const current = resolve(dir, rec.build.image!.slice('dir:'.length));
     expect(current).toMatch(/\/c1006-[0-9a-f]{12}$/);
     expect((await stat(join(current, 'extra.txt'))).isFile()).toBe(true);
     const after = new Set(await readdir(builds));
@@ -100,5 +100,6 @@ describe('build retention after 1,005 recorded cycles', () => {
       expect(after.has(name), name).toBe(true);
     }
     expect(after.has(fakeName(998))).toBe(false);
+    expect(after.has(fakeName(40)), 'recorded serving').toBe(true);
   });
 });

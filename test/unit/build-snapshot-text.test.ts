@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeSnapshot } from '../../src/build/snapshot-text.js';
+import { describeSnapshot } from '../../src/model/snapshot-text.js';
 
 describe('describeSnapshot', () => {
   const digest = `sha256:${'a'.repeat(64)}`;

@@ -7,6 +7,7 @@ import type { TimedLine } from '../../model/log-line.js';
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import type { BuiltImage } from '../../build/builder.js';
+import { pinBuild, type BuildPin } from '../../build/store.js';
 import type { LocalTargetConfig, TargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
 import { InterruptedError, StageError, errorMessage } from '../../errors.js';
@@ -56,6 +57,8 @@ interface RevisionRecord {
   seq: number;
   running: RunningRevision;
   stopped: boolean;
+  /** Lease on the build folder the revision runs from, so retention keeps it. */
+  pin?: BuildPin;
 }
 
 export class LocalTarget implements Target {
@@ -157,6 +160,7 @@ export class LocalTarget implements Target {
     const log = ctx.log.child({ revision: name });
     log.info(inContainer ? { image: image.ref } : { dir }, 'starting revision');
     const env = { ...this.cfg.env, K_SERVICE: this.opts.service, K_REVISION: name, K_CONFIGURATION: this.opts.service };
+    const pin = inContainer || !dir ? undefined : await pinBuild(path.resolve(this.opts.baseDir, dir), { revision: name });
     const outcome = inContainer
       ? await startContainerRevision({
           ...containerRunSettings(this.cfg.container),
@@ -182,13 +186,16 @@ export class LocalTarget implements Target {
           redact: this.redact,
         });
     if (!outcome.ok) {
+      await pin?.release();
       if (ctx.signal.aborted) throw new InterruptedError('interrupted while starting a revision');
       const logTail = outcome.logTail.map(this.redact);
       this.failedTails.set(name, logTail);
       log.warn({ message: outcome.message, exitCode: outcome.exitCode }, 'revision failed to start');
       return { ok: false, revisionName: name, message: this.redact(outcome.message), exitCode: outcome.exitCode, logTail, durationMs: outcome.durationMs };
     }
-    const record: RevisionRecord = { seq: this.deploys, running: outcome.revision, stopped: false };
+    const revisionPid = outcome.revision.process.pid;
+    if (revisionPid !== undefined) await pin?.addPid(revisionPid);
+    const record: RevisionRecord = { seq: this.deploys, running: outcome.revision, stopped: false, ...(pin ? { pin } : {}) };
     this.revisions.set(name, record);
     try {
       await this.applyTraffic(withCandidateTag(this.traffic, name, tag));
@@ -226,6 +233,7 @@ export class LocalTarget implements Target {
   private async stopRevision(record: RevisionRecord): Promise<void> {
     record.stopped = true;
     await record.running.stop();
+    await record.pin?.release();
   }
 
   private revisionState(name: string): 'running' | 'stopped' | 'unknown' {

@@ -2,7 +2,7 @@
  * The sentence a report shows for a build's snapshot. A pure function of the record (it imports only
  * the model), so the report can render it from history without importing the build stage.
  */
-import type { SnapshotRecord } from '../model/record.js';
+import type { SnapshotRecord } from './record.js';
 
 /** "Build context unchanged since cycle 3: build reused, nothing copied." and the like; undefined when there is nothing to say. */
 export function describeSnapshot(s: SnapshotRecord | undefined): string | undefined {
