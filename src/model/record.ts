@@ -9,8 +9,8 @@ import { checkResultSchema, prioritySchema } from './check-result.js';
 
 export const RECORD_SCHEMA_VERSION = 1;
 
-export const RUN_STATUSES = ['passed', 'max-cycles', 'max-minutes', 'stalled', 'fix-failed', 'interrupted'] as const;
-/** How a `run` ended; recorded on its last cycle. */
+/** How a `run` ended (recorded on its last cycle); `cycle-finished`: a one-shot `cycle` that did not pass. */
+export const RUN_STATUSES = ['passed', 'max-cycles', 'max-minutes', 'stalled', 'fix-failed', 'interrupted', 'cycle-finished'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const CYCLE_VERDICTS = ['passed', 'gate-failed', 'build-failed', 'deploy-failed', 'interrupted', 'error'] as const;
@@ -54,6 +54,16 @@ export type StoppedEarly = z.infer<typeof stoppedEarlySchema>;
 
 const exitCode = z.number().int().nullable().optional().describe('Exit code; null when the process ended by a signal.');
 
+export const snapshotRecordSchema = z.object({
+  digest: z.string().describe('sha256 over the path, type, mode and content of every file the build context included.'),
+  reused: z.boolean().describe('true: a build of the same context and build settings already existed and was used as it is (nothing copied, build command not run).'),
+  builtInCycle: z.number().int().optional().describe('With reused: the cycle (of this reports folder) that made the reused build.'),
+  unchangedSinceCycle: z.number().int().optional().describe('The context has had this digest in every cycle since this one (absent when it changed in the previous cycle).'),
+  files: z.number().int().optional().describe('Files included.'),
+  bytes: z.number().int().optional().describe('Their total size.'),
+}).meta({ id: 'SnapshotRecord' });
+export type SnapshotRecord = z.infer<typeof snapshotRecordSchema>;
+
 export const buildRecordSchema = z.object({
   status: z.enum(['ok', 'failed']),
   kind: z.string(),
@@ -63,8 +73,15 @@ export const buildRecordSchema = z.object({
   message: z.string().optional(),
   exitCode,
   outputTail: z.array(z.string()),
+  snapshot: snapshotRecordSchema.optional().describe('build.kind: command: the content-addressed snapshot of the build context.'),
 }).meta({ id: 'BuildRecord' });
 export type BuildRecord = z.infer<typeof buildRecordSchema>;
+
+export const deployInputsSchema = z.object({
+  sha256: z.string().describe('HMAC of every field below: equal means the same deploy inputs.'),
+  fields: z.record(z.string(), z.string()).describe('Per target setting (`target.command`, `target.env.NAME`, …), an HMAC of its value under a key kept in the reports folder; values are never stored.'),
+}).meta({ id: 'DeployInputs' });
+export type DeployInputs = z.infer<typeof deployInputsSchema>;
 
 export const deployRecordSchema = z.object({
   status: z.enum(['ok', 'failed', 'skipped']),
@@ -77,6 +94,7 @@ export const deployRecordSchema = z.object({
   reason: z.string().optional(),
   exitCode,
   logTail: z.array(z.string()).optional(),
+  inputs: deployInputsSchema.optional().describe('The deploy inputs besides the code; "the same revision" means the same build digest and the same inputs.'),
 }).meta({ id: 'DeployRecord' });
 export type DeployRecord = z.infer<typeof deployRecordSchema>;
 
@@ -166,6 +184,18 @@ export const suiteIntegritySchema = z.object({
 }).meta({ id: 'SuiteIntegrity' });
 export type SuiteIntegrity = z.infer<typeof suiteIntegritySchema>;
 
+export const STEP_STATUSES = ['done', 'failed', 'error', 'interrupted'] as const;
+
+export const stepRecordSchema = z.object({
+  name: z.string().describe('read-traffic, build, deploy, smoke or promote.'),
+  status: z
+    .enum(STEP_STATUSES)
+    .describe("done; failed: it ended the cycle with its own verdict (build or deploy failed); error: it threw, and the cycle's verdict is error; interrupted: a signal stopped it."),
+  durationMs: z.number(),
+  message: z.string().optional().describe('For an error: what the step was doing and what went wrong.'),
+}).meta({ id: 'StepRecord' });
+export type StepRecord = z.infer<typeof stepRecordSchema>;
+
 export const cycleRecordSchema = z.object({
   schemaVersion: z.literal(RECORD_SCHEMA_VERSION),
   service: z.string(),
@@ -189,6 +219,7 @@ export const cycleRecordSchema = z.object({
   verdict: z.enum(CYCLE_VERDICTS),
   checkLocations: z.record(z.string(), z.string()).describe('Config file location of each check by name (`file:line`), for people and agents acting on a failure.'),
   durations: z.object({ buildMs: z.number(), deployMs: z.number(), smokeMs: z.number(), totalMs: z.number() }),
+  steps: z.array(stepRecordSchema).optional().describe('Each step the cycle ran, in order, with how it ended; a recovered record lists the steps that finished before the run was killed.'),
   suite: suiteIntegritySchema.optional().describe('Fingerprint of the smoke suite and gate, and how they changed since the previous cycle.'),
   runStatus: z.enum(RUN_STATUSES).optional().describe('On the last cycle of a `run`: how the run ended.'),
   runStatusDetail: z.string().optional().describe('Why the run ended, in one sentence.'),
