@@ -20,6 +20,7 @@ const OUTPUT_FILES = [
   /^latest\.(md|json|xml)$/,
   /^history\.jsonl$/,
   /^summary\.md$/,
+  /^index\.html$/,
   /^issues-.+\.json$/,
   /\.tmp$/,
 ];

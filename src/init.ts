@@ -2,9 +2,11 @@
  * `deploy-loop init`: writes a commented loop.config.yaml for a user's service from flags alone, so
  * it works the same in CI as at a terminal. The file it writes passes `deploy-loop validate`.
  */
-import { access, mkdir, writeFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { access, appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UsageError } from './errors.js';
+import { JSON_SCHEMA_FILE } from './config/json-schema.js';
 
 export interface InitOptions {
   /** Where to write; refused if it exists unless `force`. */
@@ -32,8 +34,74 @@ function checkPath(flag: string, value: string): string {
   return value;
 }
 
-/** Writes the config; returns its absolute path. */
+/** Cloud Run refuses a traffic tag whose length plus the service name's exceeds this. */
+export const CLOUD_RUN_TAG_AND_SERVICE_MAX = 46;
+const TAG_CHOICES = ['candidate', 'cand', 'c'];
+
+/**
+ * The candidate tag `init` writes: `candidate` unless that and the service name together exceed
+ * Cloud Run's limit ("Combined traffic tag and service name cannot exceed 46 characters"), then the
+ * longest shorter one that fits; undefined when not even a one-letter tag fits.
+ */
+export function candidateTagFor(service: string): string | undefined {
+  return TAG_CHOICES.find((t) => t.length + service.length <= CLOUD_RUN_TAG_AND_SERVICE_MAX);
+}
+
+/** Folders deploy-loop writes next to the config; neither belongs in version control. */
+export const GITIGNORE_LINES = ['.deploy-loop/', 'reports/'];
+
+export interface InitResult {
+  /** The config written, absolute. */
+  file: string;
+  /** One line each on what else init did or asks of the user (the .gitignore). */
+  notes: string[];
+}
+
+/**
+ * Writes the config; returns its absolute path. What init did to .gitignore (or the lines to add)
+ * goes to stdout, before the CLI's own line about the file: `initProject` returns it instead.
+ */
 export async function initConfig(opts: InitOptions): Promise<string> {
+  const result = await initProject(opts);
+  for (const note of result.notes) process.stdout.write(`${note}\n`);
+  return result.file;
+}
+
+/** Writes the config and adds the output folders to an existing .gitignore; never asks. */
+export async function initProject(opts: InitOptions): Promise<InitResult> {
+  const file = await writeConfig(opts);
+  return { file, notes: [await ignoreOutputFolders(dirname(file))] };
+}
+
+/**
+ * Adds `.deploy-loop/` and `reports/` to the .gitignore next to the config when it exists and
+ * lacks them; otherwise says which lines to add. Never creates a .gitignore: a folder without one
+ * may not be a git repository at all.
+ */
+export async function ignoreOutputFolders(dir: string): Promise<string> {
+  const gitignore = join(dir, '.gitignore');
+  let text: string;
+  try {
+    text = await readFile(gitignore, 'utf8');
+  } catch {
+    return `no .gitignore in ${dir}; add these lines to yours: ${GITIGNORE_LINES.join(' ')}`;
+  }
+  const have = new Set(text.split(/\r?\n/).map((l) => l.trim().replace(/^\//, '').replace(/\/$/, '')));
+  const missing = GITIGNORE_LINES.filter((l) => !have.has(l.replace(/\/$/, '')));
+  if (missing.length === 0) return `.gitignore already ignores ${GITIGNORE_LINES.join(' and ')}`;
+  const lead = text.length > 0 && !text.endsWith('\n') ? '\n' : '';
+  await appendFile(gitignore, `${lead}# deploy-loop's working files and reports\n${missing.join('\n')}\n`);
+  return `added ${missing.join(' and ')} to ${gitignore}`;
+}
+
+/** The published schema's path as the config's modeline names it: relative to the config, `/`-separated. */
+export function schemaPathFrom(configDir: string): string {
+  const schema = fileURLToPath(new URL(`../${JSON_SCHEMA_FILE}`, import.meta.url));
+  const rel = relative(configDir, schema).split(sep).join('/');
+  return rel.startsWith('.') ? rel : `./${rel}`;
+}
+
+async function writeConfig(opts: InitOptions): Promise<string> {
   const file = resolve(opts.file);
   const service = opts.service ?? serviceNameFrom(basename(resolve(file, '..')));
   if (!SERVICE_NAME.test(service)) {
@@ -41,13 +109,20 @@ export async function initConfig(opts: InitOptions): Promise<string> {
   }
   const target = (opts.target ?? 'local') as InitTarget;
   if (!TARGETS.includes(target)) throw new UsageError(`--target must be local or cloudrun (got "${opts.target}")`);
+  const tag = candidateTagFor(service);
+  if (target === 'cloudrun' && !tag) {
+    throw new UsageError(
+      `--service "${service}" is ${service.length} characters: Cloud Run allows at most ${CLOUD_RUN_TAG_AND_SERVICE_MAX} for the service name and the candidate's traffic tag together`,
+      `use a name of at most ${CLOUD_RUN_TAG_AND_SERVICE_MAX - 1} characters`,
+    );
+  }
   const health = checkPath('health-path', opts.healthPath ?? '/healthz');
   const ws = opts.wsPath === undefined ? undefined : checkPath('ws-path', opts.wsPath);
   if (!opts.force && (await exists(file))) {
     throw new UsageError(`${file} already exists; not overwriting it`, 'pass --force to replace it');
   }
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, renderInitConfig({ service, target, health, ...(ws ? { ws } : {}) }));
+  await writeFile(file, renderInitConfig({ service, target, health, schema: schemaPathFrom(dirname(file)), ...(tag ? { tag } : {}), ...(ws ? { ws } : {}) }));
   return file;
 }
 
@@ -60,8 +135,8 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-export function renderInitConfig(o: { service: string; target: InitTarget; health: string; ws?: string }): string {
-  const deploy = o.target === 'local' ? localSection(o.health) : cloudRunSection(o.service, o.health);
+export function renderInitConfig(o: { service: string; target: InitTarget; health: string; ws?: string; schema?: string; tag?: string }): string {
+  const deploy = o.target === 'local' ? localSection(o.health) : cloudRunSection(o.service, o.tag ?? 'candidate');
   const wsCheck = o.ws
     ? `
     # A WebSocket conversation: connect, send, expect a reply. Adjust the script to your protocol.
@@ -75,8 +150,11 @@ export function renderInitConfig(o: { service: string; target: InitTarget; healt
         - expect: { text: ping }
 `
     : '';
-  return `# deploy-loop configuration for ${o.service}, written by \`deploy-loop init\`.
-# Check it with \`deploy-loop validate\`; editor completion: \`deploy-loop schema > loop.config.schema.json\`.
+  // The modeline gives editors with the YAML language server (VS Code's YAML extension, Neovim,
+  // Helix, …) completion and checking from the published schema.
+  const modeline = o.schema ? `# yaml-language-server: $schema=${o.schema}\n` : '';
+  return `${modeline}# deploy-loop configuration for ${o.service}, written by \`deploy-loop init\`.
+# Check it with \`deploy-loop validate\`. The schema for editors: \`deploy-loop schema\`.
 # Strings may use \${VAR} and \${VAR:-default} from the environment.
 apiVersion: deploy-loop/v1
 service: ${o.service}
@@ -145,7 +223,7 @@ target:
 `;
 }
 
-function cloudRunSection(service: string, health: string): string {
+function cloudRunSection(service: string, tag: string): string {
   return `
 # Build: gcloud builds submit; the image is tagged per cycle and deployed by digest.
 build:
@@ -161,7 +239,9 @@ target:
   region: \${REGION:-us-central1}
 
 # direct: the candidate takes 100% once it passes. canary: it takes the shares in steps.
+# tag: the candidate's tag URL; Cloud Run allows at most ${CLOUD_RUN_TAG_AND_SERVICE_MAX} characters for tag and service name together.
 traffic:
   strategy: direct
+  tag: ${tag}
 `;
 }

@@ -34,7 +34,8 @@ const secretRef = z
     version: z
       .string()
       .regex(/^(latest|[1-9][0-9]*)$/, 'a secret version is "latest" or a version number')
-      .default('latest'),
+      .default('latest')
+      .describe('Secret version: "latest" or a version number.'),
   })
   .describe('An environment variable read from Secret Manager when the revision starts.');
 
@@ -71,14 +72,15 @@ export const VPC_EGRESS = {
 
 export const cloudRunTargetSchema = z
   .strictObject({
-    kind: z.literal('cloudrun'),
+    kind: z.literal('cloudrun').describe('Google Cloud Run (Admin API v2).'),
     project: z
       .string({ error: 'expected the Google Cloud project id' })
       .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a project id is 6-30 lowercase letters, digits and dashes, starting with a letter')
       .describe('Project id (not the number).'),
     region: z
       .string({ error: 'expected a Cloud Run region, e.g. us-central1' })
-      .regex(/^[a-z]+(-[a-z]+)+[0-9]+$/, 'a region looks like us-central1 or europe-west4'),
+      .regex(/^[a-z]+(-[a-z]+)+[0-9]+$/, 'a region looks like us-central1 or europe-west4')
+      .describe('Cloud Run region of the service, e.g. us-central1.'),
     service: z
       .string()
       .regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, 'a service name is lowercase letters, digits and dashes (Cloud Run rules)')
@@ -89,14 +91,16 @@ export const cloudRunTargetSchema = z
     cpu: z
       .string({ error: 'expected cpu as a string, e.g. "1" or "1000m"' })
       .regex(/^([0-9]+(\.[0-9]+)?|[0-9]+m)$/, 'cpu is a number of CPUs ("1", "2") or millicpu ("1000m")')
-      .optional(),
+      .optional()
+      .describe('CPU limit per instance; Cloud Run\'s default when unset.'),
     memory: z
       .string({ error: 'expected memory as a string, e.g. 512Mi' })
       .regex(/^[0-9]+(Mi|Gi)$/, 'memory is a size in Mi or Gi, e.g. 512Mi or 2Gi')
-      .optional(),
+      .optional()
+      .describe('Memory limit per instance; Cloud Run\'s default when unset.'),
     concurrency: z.number().int().min(1).max(1000).optional().describe('Maximum concurrent requests per instance.'),
-    minInstances: z.number().int().min(0).max(1000).optional(),
-    maxInstances: z.number().int().min(1).max(1000).optional(),
+    minInstances: z.number().int().min(0).max(1000).optional().describe('Instances kept warm; Cloud Run\'s default (0) when unset.'),
+    maxInstances: z.number().int().min(1).max(1000).optional().describe('Upper bound on instances; Cloud Run\'s default when unset.'),
     timeoutSeconds: z.number().int().min(1).max(3600).optional().describe('Request timeout.'),
     containerPort: z.number().int().min(1).max(65535).optional().describe('Port the container listens on ($PORT); Cloud Run defaults to 8080.'),
     serviceAccount: z
@@ -104,21 +108,25 @@ export const cloudRunTargetSchema = z
       .regex(/^[^@\s]+@[^@\s]+\.iam\.gserviceaccount\.com$|^[^@\s]+@developer\.gserviceaccount\.com$/, 'a service account is an email ending in .iam.gserviceaccount.com')
       .optional()
       .describe('Runtime identity of the revision.'),
-    ingress: z.enum(Object.keys(INGRESS) as [keyof typeof INGRESS, ...Array<keyof typeof INGRESS>]).optional(),
+    ingress: z.enum(Object.keys(INGRESS) as [keyof typeof INGRESS, ...Array<keyof typeof INGRESS>]).optional()
+      .describe('Who may reach the service: all, internal, or internal-and-cloud-load-balancing.'),
     vpcConnector: z
       .string()
       .regex(/^(projects\/[^/]+\/locations\/[^/]+\/connectors\/)?[a-z][-a-z0-9]{0,23}[a-z0-9]$/, 'a VPC connector is its name or projects/P/locations/L/connectors/NAME')
-      .optional(),
-    vpcEgress: z.enum(Object.keys(VPC_EGRESS) as [keyof typeof VPC_EGRESS, ...Array<keyof typeof VPC_EGRESS>]).optional(),
+      .optional()
+      .describe('Serverless VPC Access connector for outbound traffic.'),
+    vpcEgress: z.enum(Object.keys(VPC_EGRESS) as [keyof typeof VPC_EGRESS, ...Array<keyof typeof VPC_EGRESS>]).optional()
+      .describe('Which outbound traffic goes through the VPC connector.'),
     labels: labelMap.default({}).describe('Labels on the service and its revisions.'),
     auth: z
       .strictObject({
         idToken: z.boolean().default(false).describe('Send a Google ID token for the service URL with every smoke request (private services).'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('How smoke checks authenticate to the service.'),
     endpoint: z
       .strictObject({
-        host: z.string().min(1).default('127.0.0.1'),
+        host: z.string().min(1).default('127.0.0.1').describe('Host of the Admin API endpoint.'),
         port: z
           .number()
           .int()
@@ -126,7 +134,7 @@ export const cloudRunTargetSchema = z
           .max(65535)
           .optional()
           .describe('gRPC port of a running emulator; with `emulator`, the port to start it on (default: any free one).'),
-        insecure: z.literal(true, { error: 'only insecure: true is supported (the local emulator speaks plain gRPC)' }),
+        insecure: z.literal(true, { error: 'only insecure: true is supported (the local emulator speaks plain gRPC)' }).describe('Plain gRPC without TLS (the local emulator).'),
         emulator: z
           .strictObject({
             config: z.string().min(1).describe('The emulator config (emulator.yaml), relative to this file.'),

@@ -37,7 +37,7 @@ function buildContextNameLike(name: string): string | undefined {
 
 const contextFields = {
   context: z.string().min(1).default('.').describe('Build context folder, relative to the config file.'),
-  timeoutMs: ms('timeoutMs').default(600_000),
+  timeoutMs: ms('timeoutMs').default(600_000).describe('Longest the build (and push) may take.'),
 };
 
 const engineBuildFields = {
@@ -66,7 +66,7 @@ const engineBuildFields = {
 
 export const podmanBuildSchema = z
   .strictObject({
-    kind: z.literal('podman'),
+    kind: z.literal('podman').describe('Build and push with podman.'),
     ...engineBuildFields,
     tlsVerify: z
       .boolean()
@@ -77,7 +77,7 @@ export const podmanBuildSchema = z
 
 export const dockerBuildSchema = z
   .strictObject({
-    kind: z.literal('docker'),
+    kind: z.literal('docker').describe('Build and push with docker.'),
     ...engineBuildFields,
     buildx: z
       .boolean()
@@ -88,11 +88,12 @@ export const dockerBuildSchema = z
 
 export const cloudBuildSchema = z
   .strictObject({
-    kind: z.literal('cloudbuild'),
+    kind: z.literal('cloudbuild').describe('Build with Google Cloud Build (gcloud builds submit).'),
     ...contextFields,
     image: z
       .string({ error: 'expected the full image name, e.g. europe-docker.pkg.dev/PROJECT/REPO/chat-service' })
-      .regex(/^[a-zA-Z0-9.-]+(?::\d+)?(?:\/[a-z0-9._-]+)+$/, 'the image is REGISTRY/PATH/NAME, without a tag or digest'),
+      .regex(/^[a-zA-Z0-9.-]+(?::\d+)?(?:\/[a-z0-9._-]+)+$/, 'the image is REGISTRY/PATH/NAME, without a tag or digest')
+      .describe('Full image name without a tag, e.g. europe-docker.pkg.dev/PROJECT/REPO/NAME; each build is tagged c<cycle>.'),
     project: z.string().min(1).optional().describe('--project; defaults to gcloud\'s configured project.'),
     region: z.string().min(1).optional().describe('--region of the build; defaults to the global pool.'),
     flags: z.array(z.string()).default([]).describe('Extra flags for `gcloud builds submit`.'),
@@ -110,7 +111,7 @@ export type CloudBuildConfig = z.output<typeof cloudBuildSchema>;
 /** target.local.container: how the local target runs a revision's image. */
 export const localContainerSchema = z
   .strictObject({
-    engine: engine.default('podman'),
+    engine: engine.default('podman').describe('The container engine that runs the revisions.'),
     publishHost: z.literal('127.0.0.1').default('127.0.0.1').describe('Host address the container port is published on.'),
     port: z.number().int().min(1).max(65535).default(8080).describe('Port the service listens on inside the container; set as PORT.'),
     tlsVerify: z.boolean().optional().describe('podman: TLS checks when pulling. Default: off for localhost/127.0.0.1 registries.'),

@@ -48,32 +48,32 @@ const path = z
 
 const retrySchema = z
   .strictObject({
-    policy: z.enum(['fixed', 'exponential'], { error: 'expected retry.policy: fixed or exponential' }).optional()
+    policy: z.enum(['fixed', 'exponential'], { error: 'expected retry.policy: fixed or exponential' }).optional().meta({ default: 'fixed' })
       .describe('fixed (default): every retry waits delayMs. exponential: delayMs, then twice that, and so on, up to maxDelayMs.'),
     delayMs: z.number({ error: 'expected delayMs as a whole number of milliseconds (0 or more)' }).int().min(0).optional()
       .describe('Defaults to smoke.defaults.retryDelayMs.'),
-    maxDelayMs: ms('maxDelayMs').optional().describe('Cap on any one wait; default 30000.'),
+    maxDelayMs: ms('maxDelayMs').optional().meta({ default: 30_000 }).describe('Cap on any one wait; default 30000.'),
     onlyOn: z.array(z.enum(RETRY_ON, { error: `expected a failure class or group: ${RETRY_ON.join(', ')}` })).min(1).optional()
       .describe('Retry only failures of these classes (groups: network, websocket, http); any failure when unset.'),
   })
   .describe('How the `retries` are spaced and which failures they apply to. A check\'s settings override smoke.defaults.retry field by field.');
 
 const checkBase = {
-  name: z.string({ error: 'every check needs a name' }).min(1),
-  priority: priority.default('P1'),
+  name: z.string({ error: 'every check needs a name' }).min(1).describe('Identifies the check across cycles and in reports; unique in the suite.'),
+  priority: priority.default('P1').describe('P0 checks must all pass by default; see gate for the minimum pass rate per priority.'),
   timeoutMs: ms('timeoutMs').optional().describe('Per-attempt timeout; defaults to smoke.defaults.timeoutMs.'),
   retries: count('retries', 0, 10).optional().describe('Extra attempts after a failure.'),
   retry: retrySchema.optional(),
-  description: z.string().optional(),
+  description: z.string().optional().describe('What the check is for, for people reading the config.'),
 };
 
 export const httpCheckSchema = z
   .strictObject({
     ...checkBase,
-    kind: z.literal('http'),
-    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
-    path: path.default('/'),
-    headers: headerMap.default({}),
+    kind: z.literal('http').describe('An HTTP request.'),
+    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET').describe('HTTP method.'),
+    path: path.default('/').describe('Joined to the URL under test (the candidate\'s tag URL, or the service URL in a canary step).'),
+    headers: headerMap.default({}).describe('Request headers; authorization and cookie values are masked in reports.'),
     body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional()
       .describe('A string is sent as is; an object or array is sent as JSON.'),
     expect: z
@@ -82,14 +82,16 @@ export const httpCheckSchema = z
           .union([httpStatus, z.array(httpStatus).min(1, 'expected at least one status code in the list')], {
             error: 'expected an HTTP status code (100-599) or a list of them',
           })
-          .default(200),
+          .default(200)
+          .describe('The status the response must have, or a list of acceptable ones.'),
         headers: headerMap.optional().describe('Header values that must be contained (case-insensitive names).'),
         json: z.unknown().optional().describe('A JSON subset the response body must contain.'),
-        bodyContains: z.string().optional(),
-        bodyMatches: regexString.optional(),
-        maxLatencyMs: ms('maxLatencyMs').optional(),
+        bodyContains: z.string().optional().describe('Text the response body must contain.'),
+        bodyMatches: regexString.optional().describe('A regular expression (JavaScript syntax) the response body must match.'),
+        maxLatencyMs: ms('maxLatencyMs').optional().describe('A response slower than this fails the check.'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('What the response must look like; by default, status 200.'),
     degradedMs: ms('degradedMs').optional().describe('A pass slower than this (latency) is reported as degraded; degraded still counts as passing.'),
   })
   .refine((c) => c.degradedMs === undefined || c.expect.maxLatencyMs === undefined || c.degradedMs < c.expect.maxLatencyMs, {
@@ -107,29 +109,31 @@ const expectStep = z.strictObject({
     .strictObject({
       json: z.unknown().optional().describe('A JSON subset the next message must contain.'),
       text: z.string().optional().describe('Text the next message must contain.'),
-      matches: regexString.optional(),
+      matches: regexString.optional().describe('A regular expression (JavaScript syntax) the next message must match.'),
     })
     .refine((e) => e.json !== undefined || e.text !== undefined || e.matches !== undefined, {
       error: 'an expect step needs json, text or matches',
-    }),
-  timeoutMs: ms('timeoutMs').optional(),
+    })
+    .describe('Waits for the next message; it must satisfy each of json, text and matches given.'),
+  timeoutMs: ms('timeoutMs').optional().describe('How long to wait for the message; defaults to the check\'s timeoutMs.'),
 });
 
 export const websocketCheckSchema = z
   .strictObject({
     ...checkBase,
-    kind: z.literal('websocket'),
-    path: path.default('/'),
-    headers: headerMap.default({}),
-    subprotocols: z.array(z.string().min(1)).default([]),
+    kind: z.literal('websocket').describe('A WebSocket conversation.'),
+    path: path.default('/').describe('Joined to the URL under test, with ws:// or wss://.'),
+    headers: headerMap.default({}).describe('Handshake request headers; authorization and cookie values are masked in reports.'),
+    subprotocols: z.array(z.string().min(1)).default([]).describe('Offered in Sec-WebSocket-Protocol.'),
     connections: count('connections', 1, 100_000).default(1).describe('Connections opened in parallel, each running the script.'),
-    maxConnectMs: ms('maxConnectMs').optional(),
+    maxConnectMs: ms('maxConnectMs').optional().describe('A connection slower than this to open fails the check.'),
     degradedMs: ms('degradedMs').optional().describe('A pass whose slowest connect took longer than this is reported as degraded; degraded still counts as passing.'),
-    script: z.array(z.union([sendStep, expectStep], { error: 'a script step is either {send: …} or {expect: {…}}' })).default([]),
+    script: z.array(z.union([sendStep, expectStep], { error: 'a script step is either {send: …} or {expect: {…}}' })).default([])
+      .describe('Steps run in order on each connection: {send: …} or {expect: {…}}.'),
     expectClose: z
       .strictObject({
-        code: z.number({ error: 'expected a WebSocket close code from 1000 to 4999' }).int().min(1000).max(4999),
-        reason: z.string().optional(),
+        code: z.number({ error: 'expected a WebSocket close code from 1000 to 4999' }).int().min(1000).max(4999).describe('The close code the server must send.'),
+        reason: z.string().optional().describe('Text the close reason must contain.'),
       })
       .optional()
       .describe('The server must close with this code after the script; otherwise the client closes with 1000.'),
@@ -142,9 +146,9 @@ export const websocketCheckSchema = z
 
 const priorityRule = z.union(
   [
-    z.strictObject({ match: z.string().min(1).describe('Substring of the test name, or /regex/ (e.g. "[P0]", "@p0", "/@smoke\\b/i").'), priority }),
-    z.strictObject({ suite: z.string().min(1).describe('Glob over the suite path ("api › auth"); * matches any run of characters.'), priority }),
-    z.strictObject({ file: z.string().min(1).describe('Glob over the test file path; * does not cross "/", ** does.'), priority }),
+    z.strictObject({ match: z.string().min(1).describe('Substring of the test name, or /regex/ (e.g. "[P0]", "@p0", "/@smoke\\b/i").'), priority: priority.describe('The priority of a test case this rule matches.') }),
+    z.strictObject({ suite: z.string().min(1).describe('Glob over the suite path ("api › auth"); * matches any run of characters.'), priority: priority.describe('The priority of a test case this rule matches.') }),
+    z.strictObject({ file: z.string().min(1).describe('Glob over the test file path; * does not cross "/", ** does.'), priority: priority.describe('The priority of a test case this rule matches.') }),
   ],
   { error: 'a priority rule is {match, priority}, {suite, priority} or {file, priority}' },
 );
@@ -152,12 +156,12 @@ const priorityRule = z.union(
 export const commandCheckSchema = z
   .strictObject({
     ...checkBase,
-    kind: z.literal('command'),
+    kind: z.literal('command').describe('Your own test command, read through its JUnit XML.'),
     path: path.default('/').describe('Joined to the candidate URL given to the command (DEPLOY_LOOP_URL, BASE_URL).'),
     headers: headerMap.default({}).describe('Given to the command as JSON in DEPLOY_LOOP_HEADERS; credential values are redacted from evidence.'),
     command: argv.describe('Your test command, e.g. [npx, vitest, run, --reporter=junit, --outputFile=junit.xml]. DEPLOY_LOOP_URL and BASE_URL hold the candidate URL.'),
     cwd: z.string().min(1).optional().describe('Folder to run in, relative to the config file\'s folder.'),
-    env: envMap.default({}),
+    env: envMap.default({}).describe('Extra environment variables of the command.'),
     junit: z.string({ error: 'expected junit: the path of the JUnit XML file the command writes' }).min(1)
       .describe('JUnit XML file the command writes, relative to cwd. Removed before each run so a stale file is never read.'),
     timeoutMs: ms('timeoutMs').default(300_000).describe('Whole command timeout.'),
@@ -171,13 +175,13 @@ export const checkSchema = z.discriminatedUnion('kind', [httpCheckSchema, websoc
 });
 
 const commandBuildSchema = z.strictObject({
-  kind: z.literal('command'),
+  kind: z.literal('command').describe('Snapshot the context folder into a build folder, and optionally run a build command in it.'),
   context: z.string().min(1).default('.').describe('Folder copied into an immutable build folder before building. May hold the config file, .deploy-loop/ and the reports folder: they are never copied.'),
   command: argv.optional().describe('Run inside the build folder; omit to only snapshot the context.'),
   exclude: z.array(z.string()).default(['**/.git', '**/node_modules'])
     .describe('Patterns left out of the build, in .dockerignore syntax (read after the context\'s own .dockerignore, so `!` here can re-include).'),
-  env: envMap.default({}),
-  timeoutMs: ms('timeoutMs').default(300_000),
+  env: envMap.default({}).describe('Extra environment variables of the build command.'),
+  timeoutMs: ms('timeoutMs').default(300_000).describe('Longest the build command may run.'),
   keep: z.number({ error: 'expected keep: a whole number of builds' }).int().min(1).default(10)
     .describe('Most recently made or used builds kept; older ones are removed unless a revision runs from them or the history records them as serving.'),
 });
@@ -188,21 +192,22 @@ export const buildSchema = z.discriminatedUnion('kind', [commandBuildSchema, ...
 
 const readinessSchema = z
   .strictObject({
-    path: path.default('/'),
-    timeoutMs: ms('timeoutMs').default(15_000),
-    intervalMs: ms('intervalMs').default(100),
+    path: path.default('/').describe('Polled until it answers (any HTTP status below 500).'),
+    timeoutMs: ms('timeoutMs').default(15_000).describe('A revision not ready by then fails the deploy.'),
+    intervalMs: ms('intervalMs').default(100).describe('Time between two polls.'),
   })
-  .prefault({});
+  .prefault({})
+  .describe('How the local target decides a new revision is ready for traffic.');
 
 const localTargetSchema = z.strictObject({
-  kind: z.literal('local'),
+  kind: z.literal('local').describe('The embedded local target: revisions as processes (or containers) behind a traffic-splitting proxy.'),
   command: argv.optional().describe('Starts one revision inside its folder; PORT is set in its environment. With runtime: container, replaces the image CMD.'),
-  runtime: z.enum(['process', 'container'], { error: 'expected runtime: process or container' }).optional()
+  runtime: z.enum(['process', 'container'], { error: 'expected runtime: process or container' }).optional().meta({ default: 'process' })
     .describe('process (default): the command in the build folder. container: the built image, run by podman or docker.'),
   container: localContainerSchema.optional().describe('With runtime: container: the engine and ports.'),
-  host: z.literal('127.0.0.1').default('127.0.0.1'),
+  host: z.literal('127.0.0.1').default('127.0.0.1').describe('The proxy and revisions listen on loopback only.'),
   port: count('a port', 0, 65535).default(0).describe('Port of the traffic proxy (the service URL); 0 picks a free one.'),
-  env: envMap.default({}),
+  env: envMap.default({}).describe('Environment variables of every revision (PORT is set by deploy-loop).'),
   secretEnv: z.array(z.string()).default([]).describe('Names of env values to redact from reports and logs.'),
   readiness: readinessSchema,
   keepRevisions: count('keepRevisions', 1, 20).default(3).describe('Revisions kept running (serving or rollback targets).'),
@@ -240,9 +245,11 @@ export const trafficSchema = z
     tag: z
       .string()
       .regex(/^[a-z][a-z0-9-]{0,45}$/, 'a tag is lowercase letters, digits and dashes, starting with a letter')
-      .default('candidate'),
+      .default('candidate')
+      .describe('Traffic tag of the candidate revision: its own URL, smoked before it takes traffic. On Cloud Run, tag and service name together are at most 46 characters.'),
   })
-  .prefault({});
+  .prefault({})
+  .describe('How a candidate that passed the gate takes traffic.');
 
 const gatePercent = z.number({ error: 'expected a minimum pass rate in percent (0-100)' }).min(0).max(100);
 const thresholdSchema = z.strictObject({
@@ -256,13 +263,14 @@ const thresholdSchema = z.strictObject({
 });
 export const gateSchema = z
   .strictObject({
-    P0: gatePercent.default(100),
-    P1: gatePercent.optional(),
-    P2: gatePercent.optional(),
-    P3: gatePercent.optional(),
+    P0: gatePercent.default(100).describe('Minimum P0 pass rate in percent.'),
+    P1: gatePercent.optional().describe('Minimum P1 pass rate in percent; not gated when unset.'),
+    P2: gatePercent.optional().describe('Minimum P2 pass rate in percent; not gated when unset.'),
+    P3: gatePercent.optional().describe('Minimum P3 pass rate in percent; not gated when unset.'),
     allowFlaky: z
       .boolean({ error: 'expected allowFlaky as true or false' })
       .optional()
+      .meta({ default: false })
       .describe('Count a check that passed only on retry (flaky) as passing. Default false.'),
     thresholds: z.array(thresholdSchema).optional()
       .describe('Figure thresholds; each must hold for the gate to pass. Zero samples fail.'),
@@ -273,25 +281,27 @@ export const gateSchema = z
   );
 
 export const smokeSchema = z.strictObject({
-  concurrency: count('concurrency', 1, 1000).default(8),
+  concurrency: count('concurrency', 1, 1000).default(8).describe('Checks run at the same time.'),
   defaults: z
     .strictObject({
-      timeoutMs: ms('timeoutMs').default(5000),
-      retries: count('retries', 0, 10).default(0),
+      timeoutMs: ms('timeoutMs').default(5000).describe('Per-attempt timeout of a check that sets none.'),
+      retries: count('retries', 0, 10).default(0).describe('Extra attempts after a failure, for a check that sets none.'),
       retryDelayMs: z
         .number({ error: 'expected retryDelayMs as a whole number of milliseconds (0 or more)' })
         .int()
         .min(0)
-        .default(200),
+        .default(200)
+        .describe('Wait before a retry, for a retry policy that sets no delayMs.'),
       retry: retrySchema.optional(),
     })
-    .prefault({}),
-  checks: z.array(checkSchema).min(1, 'the smoke suite needs at least one check'),
-});
+    .prefault({})
+    .describe('Settings every check gets unless it sets its own.'),
+  checks: z.array(checkSchema).min(1, 'the smoke suite needs at least one check').describe('The smoke suite: HTTP, WebSocket and command checks, each with a priority.'),
+}).describe('The checks run against each candidate, and their defaults.');
 
 export const loopSchema = z
   .strictObject({
-    maxCycles: count('maxCycles', 1, 1000).default(5),
+    maxCycles: count('maxCycles', 1, 1000).default(5).describe('`deploy-loop run` stops after this many cycles (the run ends as max-cycles).'),
     maxMinutes: z.number({ error: 'expected maxMinutes as a positive number of minutes' }).positive().optional()
       .describe('No cycle starts after this many minutes since the run began (the run ends as max-minutes).'),
     stallAfter: count('stallAfter', 2, 1000).default(3)
@@ -300,30 +310,34 @@ export const loopSchema = z
       .describe('stop: a fix command that exits non-zero or times out ends the run as fix-failed.'),
     fix: z
       .strictObject({
-        command: argv,
+        command: argv.describe('Run between cycles with the report in DEPLOY_LOOP_REPORT_JSON and the ranked issues in DEPLOY_LOOP_ISSUES_JSON, e.g. [node, scripts/fix.mjs].'),
         shell: z.boolean().default(false).describe('Run through a shell. Off by default: config never reaches a shell unless asked.'),
-        cwd: z.string().optional(),
-        timeoutMs: ms('timeoutMs').default(600_000),
-        env: envMap.default({}),
+        cwd: z.string().optional().describe('Folder to run in, relative to the config file\'s folder; defaults to it.'),
+        timeoutMs: ms('timeoutMs').default(600_000).describe('Longest the fix command may run; then it is stopped and counts as failed.'),
+        env: envMap.default({}).describe('Extra environment variables of the fix command.'),
       })
-      .optional(),
+      .optional()
+      .describe('A command (an agent, a script) run between cycles to fix what the report names.'),
   })
-  .prefault({});
+  .prefault({})
+  .describe('When `deploy-loop run` stops, and what runs between cycles.');
 
 export const reportsSchema = z
   .strictObject({
-    dir: z.string().min(1).default('reports'),
+    dir: z.string().min(1).default('reports').describe('Where reports and the history of records go, relative to the config file\'s folder.'),
   })
-  .prefault({});
+  .prefault({})
+  .describe('Where the reports are written.');
 
 export const configSchema = z
   .strictObject({
-    apiVersion: z.literal(API_VERSION, { error: `expected apiVersion: ${API_VERSION}` }),
+    apiVersion: z.literal(API_VERSION, { error: `expected apiVersion: ${API_VERSION}` }).describe('The config format version.'),
     service: z
       .string({ error: 'expected the service name as a string' })
-      .regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, 'a service name is lowercase letters, digits and dashes (Cloud Run rules)'),
-    build: buildSchema,
-    target: targetSchema,
+      .regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, 'a service name is lowercase letters, digits and dashes (Cloud Run rules)')
+      .describe('The service\'s name: names its revisions and reports, and the Cloud Run service unless target.service is set.'),
+    build: buildSchema.describe('How each cycle builds the candidate: command, podman, docker or cloudbuild.'),
+    target: targetSchema.describe('Where the candidate runs: the embedded local target, or Cloud Run.'),
     traffic: trafficSchema,
     smoke: smokeSchema,
     gate: gateSchema,

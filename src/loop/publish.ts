@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { renderCycleJson } from '../report/json.js';
+import { HTML_REPORT_FILE, renderHtmlReport } from '../report/html.js';
 import { renderJunit } from '../report/junit.js';
 import { renderCycleMarkdown } from '../report/markdown.js';
 import { renderTrend } from '../report/trend.js';
@@ -36,6 +37,9 @@ export async function publishCycle(reportsDir: string, record: CycleRecord, hist
   await writeFileAtomic(paths.junit, renderJunit(record), REBUILDABLE);
   await writeFileAtomic(join(reportsDir, 'latest.md'), md, REBUILDABLE);
   await writeFileAtomic(join(reportsDir, 'latest.json'), json, REBUILDABLE);
-  await writeFileAtomic(paths.summary, renderTrend([...history.filter((h) => h.service === record.service), record]), REBUILDABLE);
+  const all = [...history.filter((h) => h.service === record.service), record];
+  await writeFileAtomic(paths.summary, renderTrend(all), REBUILDABLE);
+  // The whole history in one self-contained page (charts, gate tables, every check and its evidence).
+  await writeFileAtomic(join(reportsDir, HTML_REPORT_FILE), renderHtmlReport(all), REBUILDABLE);
   return paths;
 }

@@ -63,22 +63,28 @@ function renderCycles(records: CycleRecord[], priorities: Priority[]): string {
 
 function renderChart(records: CycleRecord[], priorities: Priority[]): string {
   if (priorities.length === 0) return '## Pass rate\n\nNo cycle counted any check.';
-  const lines = priorities.map((p) => {
-    const values = records.map((r) => r.gate.tallies.find((t) => t.priority === p)?.passRate ?? 0);
-    return `  line [${values.join(', ')}]`;
+  // xychart-beta draws no legend and cannot leave a gap in a line, so each priority gets a chart of
+  // its own, titled with it, over only the cycles that counted a check of it: a cycle without one
+  // is left out rather than drawn at 0%.
+  const charts = priorities.map((p) => {
+    const points = records.flatMap((r) => {
+      const t = r.gate.tallies.find((x) => x.priority === p);
+      return t && t.total > 0 && t.passRate !== null ? [{ cycle: r.cycle, rate: t.passRate }] : [];
+    });
+    const left = records.filter((r) => !points.some((x) => x.cycle === r.cycle)).map((r) => String(r.cycle));
+    const chart = [
+      '```mermaid',
+      'xychart-beta',
+      `  title "${p} pass rate (%)"`,
+      `  x-axis "Cycle" [${points.map((x) => `"${x.cycle}"`).join(', ')}]`,
+      '  y-axis "Pass rate (%)" 0 --> 100',
+      `  line [${points.map((x) => x.rate).join(', ')}]`,
+      '```',
+    ].join('\n');
+    const note = left.length > 0 ? `\n\nLeft out: ${left.length === 1 ? 'cycle' : 'cycles'} ${joinWords(left)}, with no ${p} check.` : '';
+    return `### ${p}\n\n${chart}${note}`;
   });
-  const chart = [
-    '```mermaid',
-    'xychart-beta',
-    '  title "Pass rate per priority (%)"',
-    `  x-axis "Cycle" [${records.map((r) => `"${r.cycle}"`).join(', ')}]`,
-    '  y-axis "Pass rate (%)" 0 --> 100',
-    ...lines,
-    '```',
-  ].join('\n');
-  // xychart-beta draws no legend, so the order of the lines is stated in words.
-  const legend = `Lines, in order: ${joinWords(priorities)}. A cycle with no check of a priority is drawn at 0%.`;
-  return `## Pass rate\n\n${chart}\n\n${legend}`;
+  return `## Pass rate\n\n${charts.join('\n\n')}`;
 }
 
 function observe(record: CycleRecord, name: string): { obs: Observation; priority?: Priority } {

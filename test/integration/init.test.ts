@@ -25,7 +25,9 @@ describe('deploy-loop init', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const text = await readFile(join(dir, 'loop.config.yaml'), 'utf8');
-    expect(text).toMatch(/^# deploy-loop configuration for chat-api/);
+    // The modeline points editors at the schema of the deploy-loop that wrote it, relative to the file.
+    expect(text).toMatch(/^# yaml-language-server: \$schema=\.\.\/\.\.\/schema\/loop\.config\.schema\.json\n# deploy-loop configuration for chat-api/);
+    expect(r.stdout).toContain('no .gitignore in');
     const v = await runCli(['validate'], { cwd: dir });
     expect(v.stderr).toBe('');
     expect(v.code).toBe(0);
