@@ -49,7 +49,7 @@ report on stdout instead and writes nothing.`,
     }
     for (let i = 0; i < history.records.length; i++) {
       const rec = history.records[i] as CycleRecord;
-      const pub = await publishCycle(reportsDir, rec, history.records.slice(0, i));
+      const pub = await publishCycle(reportsDir, rec, history.records.slice(0, i), { html: i === history.records.length - 1 });
       process.stdout.write(`${pub.markdown}\n`);
     }
     return EXIT.ok;

@@ -21,7 +21,8 @@ export function reportBaseName(cycle: number): string {
 }
 
 /** `history` holds the earlier cycles of the same service, oldest first. */
-export async function publishCycle(reportsDir: string, record: CycleRecord, history: CycleRecord[]): Promise<PublishedCycle> {
+/** `html: false` skips the whole-history page (`report` re-renders every cycle and writes it once, after the last). */
+export async function publishCycle(reportsDir: string, record: CycleRecord, history: CycleRecord[], opts: { html?: boolean } = {}): Promise<PublishedCycle> {
   const base = join(reportsDir, reportBaseName(record.cycle));
   const paths: PublishedCycle = {
     record: await writeRecord(reportsDir, record),
@@ -40,6 +41,6 @@ export async function publishCycle(reportsDir: string, record: CycleRecord, hist
   const all = [...history.filter((h) => h.service === record.service), record];
   await writeFileAtomic(paths.summary, renderTrend(all), REBUILDABLE);
   // The whole history in one self-contained page (charts, gate tables, every check and its evidence).
-  await writeFileAtomic(join(reportsDir, HTML_REPORT_FILE), renderHtmlReport(all), REBUILDABLE);
+  if (opts.html !== false) await writeFileAtomic(join(reportsDir, HTML_REPORT_FILE), renderHtmlReport(all), REBUILDABLE);
   return paths;
 }
