@@ -9,7 +9,7 @@ import { stoppedEarlyText } from '../model/thresholds.js';
 import { PRIORITIES, isPassing, type CheckResult, type Evidence } from '../model/check-result.js';
 import { cleanText } from './format.js';
 import { isFailing, stageResults } from './outcomes.js';
-import { redactDeep } from './redact.js';
+import { redactDeep } from '../redact.js';
 
 export function renderJunit(current: CycleRecord): string {
   const r = redactDeep(current);

@@ -10,7 +10,7 @@ import { failedOutcome, failure, mergeHeaders, redactFailure, type AttemptContex
 import { describeError } from './classify.js';
 import { runHttpAttempt } from './http.js';
 import { mergeRetry, retryDelayMs, shouldRetry, type RetryPolicy } from '../model/retry.js';
-import { secretsFromHeaders } from './redact.js';
+import { secretsFromHeaders } from '../redact.js';
 import type { AttemptRecord, CheckFigures, CheckResult, CheckStatus } from '../model/check-result.js';
 import { runWebSocketAttempt } from './websocket.js';
 

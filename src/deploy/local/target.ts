@@ -10,7 +10,7 @@ import type { LocalTargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
 import { InterruptedError, StageError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { isSecretName, redactString } from '../../redact.js';
+import { isSecretName, redactText } from '../../redact.js';
 import type { DeployOutcome, Revision, Target, TrafficEntry } from '../target.js';
 import { TrafficProxy, type Backend } from '../../runtime/proxy.js';
 import { startRevision, type RunningRevision } from '../../runtime/revision-process.js';
@@ -52,7 +52,7 @@ export class LocalTarget implements Target {
   ) {
     this.log = opts.log.child({ target: 'local', service: opts.service });
     const secrets = secretValues(cfg);
-    this.redact = (text) => redactString(text, secrets);
+    this.redact = (text) => redactText(text, secrets);
     this.unregister = registerForExitCleanup(() => this.pids());
   }
 
