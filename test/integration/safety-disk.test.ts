@@ -154,9 +154,10 @@ describe('a full or read-only reports disk', () => {
     expect(tmpFiles(reports).map((f) => f.slice(reports.length)).filter((f) => !f.startsWith('/.processes/'))).toEqual([]);
   }, 90_000);
 
-  // Needs the lead's wiring: `await assertReportsWritable(reportsDir)` in src/loop/run.ts runLoop,
-  // before acquireLock() (so EROFS on the lock is this clear error) and, per cycle, before
-  // markCycleStarted()/runCycle(). Until then the lock's EROFS is exit 70 and the build runs.
+  // Needs the lead's wiring: `await assertReportsWritable(reportsDir)` (src/fs-atomic.ts) in
+  // src/loop/run-steps.ts openRun() just before acquireLock() (so EROFS on the lock is this clear
+  // error), and `await assertReportsWritable(run.reportsDir)` in cycleStep() just before
+  // markCycleStarted(). Until then the lock's EROFS is exit 70. (Both tests pass with that wiring.)
   it.skip('a read-only reports folder: exit 3 before any stage runs, python service (real CLI)', async () => {
     const dir = join(root, 'readonly');
     await writeFiles(dir, { 'app/server.py': PY_SERVER, 'rsrc/.keep': '' });
@@ -180,7 +181,8 @@ describe('a full or read-only reports disk', () => {
     const dir = join(root, 'nearly-full');
     const reports = join(dir, 'reports');
     await writeFiles(dir, { 'app/server.mjs': SERVER });
-    expect(tmpfs(reports, '512k')).toBe(true);
+    // Room for the preflight's probe (1 MiB by default) once the filler is gone.
+    expect(tmpfs(reports, '4m')).toBe(true);
     fill(reports, 8 * 1024);
     const marker = join(dir, 'built');
     writeFileSync(join(dir, 'loop.config.yaml'), config('reports', marker));
@@ -190,7 +192,8 @@ describe('a full or read-only reports disk', () => {
     expect(await exists(marker)).toBe(false);
     execFileSync('rm', ['-f', join(reports, 'filler')]);
     const again = await runCli(['cycle'], { cwd: dir, env: { DEPLOY_LOOP_REPORTS_OUTSIDE: '1' } });
-    expect(again.code).toBe(1);
+    // P0 passes (the broken check is P1, which is not gated by default).
+    expect(again.code).toBe(0);
     const records = await readdir(join(reports, 'history'));
     expect(records).toEqual(['cycle-001.json']);
     expect(again.stderr).not.toMatch(/killed/);
