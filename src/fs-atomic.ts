@@ -1,27 +1,103 @@
 /** Writes that never leave a half-written file behind: write a temp file, fsync, rename over. */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
+import { StageError } from './errors.js';
+
+/** What a full, read-only or forbidden disk says, in words, with what to do. */
+const STORAGE_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exceeded',
+  EFBIG: 'the file is too large for the file system',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EIO: 'an input/output error on the device',
+};
+
+export const STORAGE_HINT = 'free some space or fix the permissions, or set reports.dir to a writable folder; nothing was half-written';
+
+/**
+ * A storage failure as a clear error (exit 3, the report stage), naming the file and the cause;
+ * anything else is returned as it was.
+ */
+export function storageError(err: unknown, what: string): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const why = code ? STORAGE_ERRORS[code] : undefined;
+  if (!why) return err;
+  return new StageError('report', `cannot write ${what}: ${why} (${code})`, STORAGE_HINT, { cause: err });
+}
 
 /**
  * `durable: false` skips the fsync: the rename still means readers see the old file or the new one,
  * never a torn one, but a power cut may lose the new content. Use it for files that can be rebuilt
- * (rendered reports); history records stay durable.
+ * (rendered reports); history records stay durable. A failed write (a full disk fails the write or
+ * the fsync, not the rename) removes the temp file before the error is thrown.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: { durable?: boolean } = {}): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'w');
   try {
-    await fh.writeFile(data);
-    if (opts.durable !== false) await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    await makeDir(dirname(path));
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      if (opts.durable !== false) await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (err) {
-    await rm(tmp, { force: true });
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw storageError(err, path);
+  }
+}
+
+/**
+ * `mkdir -p` that reports the real cause: node's recursive mkdir says ENOENT on a read-only file
+ * system, so the missing levels are made one by one to get EROFS (or EACCES) instead.
+ */
+export async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const missing: string[] = [];
+    let at = dir;
+    while (!(await stat(at).then(() => true, () => false)) && dirname(at) !== at) {
+      missing.unshift(at);
+      at = dirname(at);
+    }
+    for (const level of missing) await mkdir(level);
     throw err;
   }
+}
+
+/** Room a cycle needs in the reports folder: a record, its rendered reports and the journal, with margin. */
+export const DEFAULT_PROBE_BYTES = 1024 * 1024;
+
+/**
+ * Preflight for a cycle: the reports folder exists (or can be made), is writable, and has room for
+ * `bytes` (a record's size: write and fsync a probe that large, then remove it). Throws the same
+ * clear error a later write would (exit 3), so a cycle that could not record its outcome never
+ * touches traffic.
+ */
+export async function assertReportsWritable(dir: string, bytes: number = DEFAULT_PROBE_BYTES): Promise<void> {
+  const probe = join(dir, `.write-probe.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await makeDir(dir);
+    const fh = await open(probe, 'wx');
+    try {
+      const chunk = Buffer.alloc(Math.min(bytes, 64 * 1024), 0x20);
+      for (let written = 0; written < bytes; written += chunk.length) await fh.write(chunk, 0, Math.min(chunk.length, bytes - written));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    await rm(probe, { force: true }).catch(() => undefined);
+    const e = storageError(err, `the reports folder ${dir}`);
+    if (e instanceof StageError) throw new StageError('report', `${e.message.replace(/^report: /, '')}; the cycle was not started and traffic was not touched`, STORAGE_HINT, { cause: err });
+    throw e;
+  }
+  await rm(probe, { force: true });
 }

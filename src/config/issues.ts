@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { configSchema } from './schema.js';
+import { isSecretHeader, redactText } from '../redact.js';
 
 type PathKey = string | number;
 
@@ -62,7 +63,11 @@ function typeName(expected: string): string {
 /** A value as the message shows it: short, and in YAML's terms rather than JavaScript's. */
 export function describeValue(v: unknown): string {
   if (v === null) return 'an empty value';
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v);
+  // Redacted before the cut (src/redact.ts), and the length said when it is cut.
+  if (typeof v === 'string') {
+    const r = redactText(v);
+    return r.length > 40 ? `${JSON.stringify(`${r.slice(0, 37)}...`)} (${v.length} characters)` : JSON.stringify(r);
+  }
   if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : `a list of ${v.length}`;
   if (typeof v === 'object') {
     const keys = Object.keys(v as object);
@@ -89,8 +94,14 @@ export function describeIssue(iss: z.core.$ZodIssue, path: PathKey[], data: unkn
   if (value === undefined) return iss.message;
   const written = valueAt(raw, path);
   // A value taken from the environment may be a secret: show the reference, not what it expanded to.
-  const shown =
-    typeof written === 'string' && written !== value ? `the expansion of ${describeValue(written)}` : describeValue(value);
+  // A credential field (an Authorization header, an API_TOKEN) is never shown at all.
+  const mapName = path[path.length - 2];
+  const credential = typeof last === 'string' && typeof mapName === 'string' && ['headers', 'env', 'buildArgs'].includes(mapName) && isSecretHeader(last);
+  const shown = credential
+    ? `a value of ${typeof value === 'string' ? value.length : '?'} characters, not shown: the field holds a credential`
+    : typeof written === 'string' && written !== value
+      ? `the expansion of ${describeValue(written)}`
+      : describeValue(value);
   // Some messages (a duplicate check name) already quote the value.
   const quoted = typeof value === 'string' && iss.message.includes(shown);
   return quoted || iss.message.includes('(got ') ? iss.message : `${iss.message} (got ${shown})`;

@@ -23,7 +23,11 @@ const ms = (what: string) =>
 const count = (what: string, min: number, max: number) =>
   z.number({ error: `expected ${what}: a whole number from ${min} to ${max}` }).int().min(min).max(max);
 
-const envMap = z.record(z.string(), z.string({ error: 'environment values must be strings (quote numbers)' }));
+// A name with "=", a space or a control character cannot be set in a process environment.
+const envName = z.string().regex(/^[^=\s\p{Cc}]+$/u, {
+  error: (iss) => `environment variable name ${JSON.stringify(String(iss.input))} cannot contain "=", spaces or control characters (rename it, e.g. to "${String(iss.input).replace(/[=\s\p{Cc}]+/gu, '_')}")`,
+});
+const envMap = z.record(envName, z.string({ error: 'environment values must be strings (quote numbers)' }));
 
 const priority = z.enum(PRIORITIES, { error: 'expected a priority: P0, P1, P2 or P3' });
 
@@ -37,7 +41,16 @@ const regexString = z.string({ error: 'expected a regular expression as a string
   }
 });
 
-const headerMap = z.record(z.string(), z.string({ error: 'header values must be strings (quote numbers)' }));
+// RFC 9110: a field name is a token; a value may not hold CR, LF or NUL (a CRLF would start a new header).
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, {
+  error: (iss) => `header name ${JSON.stringify(String(iss.input))} is not valid: names are letters, digits and !#$%&'*+.^_\`|~- (no spaces or colons)`,
+});
+const headerMap = z.record(
+  headerName,
+  z.string({ error: 'header values must be strings (quote numbers)' }).regex(/^[^\r\n\u0000]*$/, {
+    error: 'a header value cannot contain a line break (CR/LF) or NUL: HTTP forbids them; put the value on one line',
+  }),
+);
 
 const httpStatus = z.number({ error: 'expected an HTTP status code from 100 to 599' }).int().min(100).max(599);
 
@@ -97,6 +110,10 @@ export const httpCheckSchema = z
   .refine((c) => c.degradedMs === undefined || c.expect.maxLatencyMs === undefined || c.degradedMs < c.expect.maxLatencyMs, {
     path: ['degradedMs'],
     error: 'degradedMs must be below expect.maxLatencyMs: a response slower than maxLatencyMs fails, so it can never be degraded',
+  })
+  .refine((c) => c.body === undefined || (c.method !== 'GET' && c.method !== 'HEAD'), {
+    path: ['body'],
+    error: (iss) => `a ${(iss.input as { method?: string }).method ?? 'GET'} request has no body (servers and proxies drop or refuse it): set method: POST, PUT or PATCH, or remove body`,
   })
   .describe('An HTTP request and what the response must look like.');
 
@@ -334,6 +351,7 @@ export const configSchema = z
     apiVersion: z.literal(API_VERSION, { error: `expected apiVersion: ${API_VERSION}` }).describe('The config format version.'),
     service: z
       .string({ error: 'expected the service name as a string' })
+      .max(49, { error: (iss) => `a service name is at most 49 characters (Cloud Run rules); this one has ${String((iss.input as string).length)}`, abort: true })
       .regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, 'a service name is lowercase letters, digits and dashes (Cloud Run rules)')
       .describe('The service\'s name: names its revisions and reports, and the Cloud Run service unless target.service is set.'),
     build: buildSchema.describe('How each cycle builds the candidate: command, podman, docker or cloudbuild.'),

@@ -12,7 +12,7 @@ import { progress } from '../progress.js';
 import { passedOnRetry } from '../report/flaky.js';
 import { groupIssues } from '../report/groups.js';
 import { rankIssues } from '../report/issues.js';
-import { redactText } from '../report/redact.js';
+import { redactText } from '../redact.js';
 import { type CycleRecord, type FixRecord } from '../model/record.js';
 import { type PublishedCycle } from '../model/run-outcome.js';
 import { EVIDENCE_BUDGET, type FixIssuesFile, type FlakyIssue } from '../model/fix-issues.js';

@@ -7,6 +7,7 @@ import type { CycleRecord } from '../model/record.js';
 import { renderIssues } from './markdown-checks.js';
 import { renderCycleDigest } from './markdown.js';
 import { summarizeCycle } from './summary.js';
+import { safeAnnotationData, safeAnnotationProperty } from '../terminal-safe.js';
 
 /** The part of the cycle report a CI run page shows: header, suite change, gate, remaining issues. */
 export function renderStepSummary(current: CycleRecord, history: CycleRecord[], runLine?: string): string {
@@ -16,13 +17,9 @@ export function renderStepSummary(current: CycleRecord, history: CycleRecord[], 
   return `${parts.join('\n\n')}\n\n`;
 }
 
-// Workflow commands: data escapes %, CR, LF; property values also : and ,.
-function escapeData(s: string): string {
-  return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-}
-function escapeProperty(s: string): string {
-  return escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
-}
+// Workflow commands: data escapes %, CR, LF (and control bytes from the service, visibly); property values also : and ,.
+const escapeData = safeAnnotationData;
+const escapeProperty = safeAnnotationProperty;
 
 /** `file:line` split at the last colon; a path made relative to `root` when absolute (GitHub wants repo paths). */
 function splitLocation(location: string, root: string): { file: string; line?: number } {

@@ -9,7 +9,7 @@ export { renderTrend, issueLives, type IssueLife, type IssueState } from './tren
 export { passedOnRetry, reportedStatus, sameRevision, type ReportedStatus } from './flaky.js';
 export { renderAnnotations, renderStepSummary } from './ci.js';
 export { summarizeCycle, verdictText, type CycleSummary } from './summary.js';
-export { redactDeep, redactText, REDACTED } from './redact.js';
+export { redactDeep, redactText, REDACTED } from '../redact.js';
 export {
   cleanText,
   escapeText,

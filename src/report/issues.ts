@@ -2,7 +2,7 @@
 import type { CycleRecord } from '../model/record.js';
 import { PRIORITIES, type CheckResult } from '../model/check-result.js';
 import { earlierCycles, failingOutcomes, isFailing, isStageResult, smokeCompleted, stageStatus } from './outcomes.js';
-import { redactDeep, redactText } from './redact.js';
+import { redactDeep, redactText } from '../redact.js';
 import type { RankedIssue } from '../model/report.js';
 
 /**

@@ -10,7 +10,7 @@ import { PRIORITIES, isPassing, type CheckResult, type Evidence } from '../model
 import { cleanText } from './format.js';
 import { logLabelText } from './markdown-checks.js';
 import { isFailing, stageResults } from './outcomes.js';
-import { redactDeep } from './redact.js';
+import { redactDeep } from '../redact.js';
 
 export function renderJunit(current: CycleRecord): string {
   const r = redactDeep(current);

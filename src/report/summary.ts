@@ -9,7 +9,7 @@ import { formatPercent, joinWords, plural } from './format.js';
 import { groupIssues } from './groups.js';
 import { rankIssues } from './issues.js';
 import { earlierCycles } from './outcomes.js';
-import { redactDeep } from './redact.js';
+import { redactDeep } from '../redact.js';
 import { type Comparison, type IssueGroup, type RankedIssue } from '../model/report.js';
 
 export interface CycleSummary {

@@ -3,7 +3,7 @@
  * small helpers both need (URL joining, excerpts, failure construction).
  */
 import { classifyError, describeError } from './classify.js';
-import { redactText } from './redact.js';
+import { redactText } from '../redact.js';
 import type { CheckFigures, CheckStatus, Evidence, Failure, FailureClass } from '../model/check-result.js';
 
 export interface AttemptContext {

@@ -12,7 +12,7 @@ import { describeCommandFailure, runCommand, type CommandResult } from '../exec.
 import type { Logger } from '../log.js';
 import { excerpt, failure, joinUrl } from './attempt.js';
 import { parseJUnit, type JUnitCase } from './junit-import.js';
-import { redactText, secretsFromHeaders } from './redact.js';
+import { redactText, secretsFromHeaders } from '../redact.js';
 import type { CheckResult, CheckStatus, Failure, FailureClass, Priority } from '../model/check-result.js';
 
 export interface CommandCheckOptions {

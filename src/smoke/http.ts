@@ -17,7 +17,7 @@ import {
 } from './attempt.js';
 import { classifyStatus, describeError } from './classify.js';
 import { formatMismatches, matchJson } from './match.js';
-import { REDACTED, isSecretHeader, redactUrl, secretsFromHeaders } from './redact.js';
+import { REDACTED, isSecretHeader, redactUrl, secretsFromHeaders } from '../redact.js';
 import type { FailureClass } from '../model/check-result.js';
 
 interface BodyRead {

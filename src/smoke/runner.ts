@@ -11,7 +11,7 @@ import { describeError } from './classify.js';
 import { runHttpAttempt } from './http.js';
 import { mergeSamples } from '../model/samples.js';
 import { mergeRetry, retryDelayMs, shouldRetry, type RetryPolicy } from '../model/retry.js';
-import { secretsFromHeaders } from './redact.js';
+import { secretsFromHeaders } from '../redact.js';
 import type { AttemptRecord, CheckFigures, CheckResult, CheckStatus } from '../model/check-result.js';
 import { runWebSocketAttempt } from './websocket.js';
 import { progress } from '../progress.js';

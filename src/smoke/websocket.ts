@@ -6,7 +6,7 @@
 import type { WebSocketCheckConfig } from '../config/schema.js';
 import { failedOutcome, failure, joinUrl, type AttemptContext, type AttemptOutcome } from './attempt.js';
 import { describeError } from './classify.js';
-import { redactUrl } from './redact.js';
+import { redactUrl } from '../redact.js';
 import type { CheckFigures } from '../model/check-result.js';
 import { mergeSamples, percentile } from '../model/samples.js';
 import { ConnectionRun, type ConnectionOutcome } from './ws-script.js';

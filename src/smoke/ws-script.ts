@@ -7,7 +7,7 @@ import type { WebSocketCheckConfig } from '../config/schema.js';
 import { MAX_BODY_BYTES, excerpt, failure, type AttemptContext } from './attempt.js';
 import { classifyCloseCode, classifyError, describeError } from './classify.js';
 import { formatMismatches, matchJson } from './match.js';
-import { redactText } from './redact.js';
+import { redactText } from '../redact.js';
 import type { Evidence, Failure } from '../model/check-result.js';
 import { MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES, type WsSession } from './ws-session.js';
 

@@ -110,3 +110,108 @@ describe('planted secrets', () => {
     expect(leaks).toEqual([]);
   }, 60_000);
 });
+
+// ---- every secret class, every exit, every log level --------------------------------------------
+// A secret longer than a mismatch message's 79-character cut (a fine-grained GitHub token is 93).
+const LONG = `github_pat_${'Zq7Lm2Xw9K'.repeat(8)}r4`;
+const NPM = 'npmPlantedBuildTok3n5e1';
+const FIX_ENV = 'fixEnvPlantedSecret7a9';
+const AGENT = 'agentKeyArgvPlanted44c';
+const QUERY = 'queryParamTok3nPlanted';
+const DB_PW = 'dbUserinfoPw0rdPlanted';
+const BEARER2 = 'echoedHeaderBearer91kq';
+const CLASSES = { long: LONG, buildEnv: NPM, fixEnv: FIX_ENV, fixArgv: AGENT, query: QUERY, userinfo: DB_PW, echoedHeader: BEARER2 };
+
+const ECHO_SERVER = `
+import http from 'node:http';
+// The service's own log: its DATABASE_URL (user info) and every request line (query tokens, headers).
+console.log('db at', process.env.DATABASE_URL);
+http.createServer((req, res) => {
+  console.log('request', req.url, JSON.stringify(req.headers));
+  if (req.url === '/healthz') return res.end('ok');
+  res.setHeader('content-type', 'application/json');
+  if (req.url.startsWith('/json')) return res.end(JSON.stringify({ token: process.env.LONG_TOKEN, seen: req.url }));
+  res.statusCode = 500;
+  res.end('you sent ' + req.url + ' with ' + req.headers.authorization + ' from ' + process.env.DATABASE_URL);
+}).listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`;
+// Prints what it was given: the fix command's streamed output and argv.
+const FIX = `console.log('fix env', process.env.AGENT_SECRET, 'argv', JSON.stringify(process.argv.slice(2)));`;
+const BUILD = `console.log('building with', process.env.NPM_TOKEN);`;
+
+function plantedConfig(): string {
+  const node = JSON.stringify(process.execPath);
+  return `apiVersion: deploy-loop/v1
+service: planted
+build:
+  kind: command
+  context: app
+  command: [${node}, build.mjs]
+  env:
+    NPM_TOKEN: ${NPM}
+target:
+  kind: local
+  command: [${node}, server.mjs]
+  env:
+    LONG_TOKEN: ${LONG}
+    DATABASE_URL: postgres://app:${DB_PW}@db.internal:5432/app
+  readiness: { path: /healthz, timeoutMs: 5000 }
+smoke:
+  checks:
+    - name: long-token
+      kind: http
+      priority: P0
+      path: /json
+      expect:
+        json: { token: expected-something-else }
+    - name: query-and-header
+      kind: http
+      priority: P0
+      path: /cb?token=${QUERY}&page=2
+      headers:
+        Authorization: Bearer ${BEARER2}
+loop:
+  maxCycles: 2
+  fix:
+    command: [${node}, fix.mjs, --api-key, "\${AGENT_KEY}"]
+    env:
+      AGENT_SECRET: ${FIX_ENV}
+`;
+}
+
+describe('every planted secret class, at every log level', () => {
+  it.each([
+    ['debug', 'json'],
+    ['info', 'json'],
+    ['debug', 'pretty'],
+  ])('none reaches the reports folder, stdout or stderr (--log-level %s, %s)', async (level, format) => {
+    const dir = await scratchDir('safety-planted');
+    dirs.push(dir);
+    await writeFiles(dir, { 'app/server.mjs': ECHO_SERVER, 'app/build.mjs': BUILD, 'fix.mjs': FIX, 'loop.config.yaml': plantedConfig() });
+    const r = await runCli(['run', '--log-level', level, '--log-format', format, '--json', 'out/run.json', '--junit', 'out/junit.xml'], {
+      cwd: dir,
+      env: { AGENT_KEY: AGENT, GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: join(dir, 'out', 'summary.md') },
+    });
+    expect(r.code).toBe(4);
+    const files = [...(await filesUnder(join(dir, 'reports'))), ...(await filesUnder(join(dir, 'out')))];
+    // The evidence that would carry each secret was recorded (so its absence below means something).
+    const record = await readFile(join(dir, 'reports', 'history', 'cycle-001.json'), 'utf8');
+    expect(record).toMatch(/token/);
+    expect(record).toContain('db at');
+    expect(await readFile(join(dir, 'reports', 'history', 'cycle-002.json'), 'utf8')).toContain('fix env');
+    if (level === 'debug') expect(r.stderr).toMatch(/building with/);
+    expect(r.stderr).toMatch(/fix env/);
+    expect(r.stdout).toMatch(/^::error /m);
+    const outputs: [string, string][] = [['stdout', r.stdout], ['stderr', r.stderr]];
+    for (const f of files) outputs.push([f, await readFile(f, 'utf8')]);
+    const leaks: string[] = [];
+    for (const [where, text] of outputs) {
+      for (const [cls, s] of Object.entries(CLASSES)) {
+        // The whole value, and (for the long one) the 20-character head a cut would leave.
+        if (text.includes(s) || text.includes(s.slice(0, 20))) leaks.push(`${cls} in ${where.replace(dir, '.')}`);
+      }
+    }
+    expect(leaks).toEqual([]);
+  }, 120_000);
+});

@@ -4,7 +4,7 @@ import { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkSchema, gateSchema, type CheckConfig } from '../../src/config/schema.js';
 import { assessGate } from '../../src/loop/gate.js';
-import { REDACTED } from '../../src/smoke/redact.js';
+import { REDACTED } from '../../src/redact.js';
 import { runSuite } from '../../src/smoke/index.js';
 
 let server: Server;

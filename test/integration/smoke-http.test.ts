@@ -209,7 +209,8 @@ describe('http failure classes', () => {
   });
 
   it('is a check error (status error), not a service failure, when the request cannot be built', async () => {
-    const r = await runCheck(check({ path: '/ok', method: 'GET', body: 'not allowed on GET' }), base, opts);
+    // The config schema refuses a body on GET (validate says so); a library caller can still build one.
+    const r = await runCheck({ ...check({ path: '/ok', method: 'POST', body: 'not allowed on GET' }), method: 'GET' }, base, opts);
     expect(r.status).toBe('error');
     expect(r.failure?.class).toBe('check-error');
   });

@@ -9,7 +9,7 @@ import {
   inlineCode,
   renderTable,
 } from '../../src/report/format.js';
-import { REDACTED, redactDeep, redactText } from '../../src/report/redact.js';
+import { REDACTED, redactDeep, redactText } from '../../src/redact.js';
 import { firstCodeSpan, readFences, readTables, unescapeMarkdown } from './report-markdown-reader.js';
 
 describe('formatMs and formatPercent', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyCloseCode, classifyError, classifyStatus, describeError } from '../../src/smoke/classify.js';
 import { joinUrl } from '../../src/smoke/attempt.js';
-import { redactHeaders, redactText, redactUrl, secretsFromHeaders } from '../../src/smoke/redact.js';
+import { redactHeaders, redactText, redactUrl, secretsFromHeaders } from '../../src/redact.js';
 import { webSocketUrl } from '../../src/smoke/websocket.js';
 import { percentile } from '../../src/model/samples.js';
 import { FrameQueue } from '../../src/smoke/ws-session.js';
@@ -97,7 +97,9 @@ describe('redaction', () => {
   it('removes secrets, bearer tokens and JWTs from text', () => {
     const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl';
     const out = redactText(`you sent key=hunter22 and Authorization: Bearer abc.DEF-123 and ${jwt}!`, ['hunter22']);
-    expect(out).toBe('you sent key=[redacted] and Authorization: Bearer [redacted] and [redacted]!');
+    // One rule set for every exit: an unquoted Authorization value masks the rest of the line.
+    expect(out).toBe('you sent key=[redacted] and Authorization: [redacted]');
+    expect(redactText(`saw Bearer abc.DEF-123 and ${jwt}!`)).toBe('saw Bearer [redacted] and [redacted]!');
   });
 
   it('removes the longer of two overlapping secrets whole', () => {

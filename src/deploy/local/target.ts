@@ -12,7 +12,7 @@ import type { LocalTargetConfig, TargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
 import { InterruptedError, StageError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { isSecretName, redactString } from '../../redact.js';
+import { isSecretName, redactText } from '../../redact.js';
 import type { DeployOutcome, Revision, Target, TrafficEntry } from '../target.js';
 import { TrafficProxy, type Backend } from '../../runtime/proxy.js';
 import { startRevision, type RunningRevision } from '../../runtime/revision-process.js';
@@ -81,7 +81,7 @@ export class LocalTarget implements Target {
   ) {
     this.log = opts.log.child({ target: 'local', service: opts.service });
     const secrets = secretValues(cfg);
-    this.redact = (text) => redactString(text, secrets);
+    this.redact = (text) => redactText(text, secrets);
     this.deploys = Math.max(0, (opts.nextRevisionNumber ?? 1) - 1);
   }
 
@@ -90,7 +90,7 @@ export class LocalTarget implements Target {
     if (cfg.kind !== 'local') throw new StageError('deploy', 'the local target cannot become another kind within a run');
     this.cfg = cfg;
     const secrets = secretValues(cfg);
-    this.redact = (text) => redactString(text, secrets);
+    this.redact = (text) => redactText(text, secrets);
   }
 
   deployCandidate(ctx: StageContext, image: BuiltImage, tag: string): Promise<DeployOutcome> {
