@@ -16,7 +16,6 @@ import {
   failedOutcome,
   failure,
   failureFromError,
-  joinUrl,
   type AttemptContext,
   type AttemptOutcome,
 } from './attempt.js';
@@ -79,6 +78,21 @@ class ResponseView {
 }
 
 const noop = (): void => undefined;
+
+/** Origin + path prefix of each base URL seen, so a suite parses its base once, not once per check. */
+const roots = new Map<string, string>();
+
+/** joinUrl (attempt.ts), with the base's parse cached: same string join, same result. */
+function checkUrl(baseUrl: string, path: string): URL {
+  let root = roots.get(baseUrl);
+  if (root === undefined) {
+    const b = new URL(baseUrl);
+    root = `${b.origin}${b.pathname.replace(/\/+$/, '')}`;
+    if (roots.size >= 64) roots.clear(); // a long loop sees a new tag URL per cycle
+    roots.set(baseUrl, root);
+  }
+  return new URL(`${root}${path.startsWith('/') ? path : `/${path}`}`);
+}
 const USER_AGENT = 'deploy-loop-smoke';
 
 /**
@@ -193,7 +207,7 @@ function findProblems(check: HttpCheckConfig, res: ResponseView, body: BodyRead,
 export async function runHttpAttempt(check: HttpCheckConfig, baseUrl: string, ctx: AttemptContext): Promise<AttemptOutcome> {
   let url: URL;
   try {
-    url = joinUrl(baseUrl, check.path);
+    url = checkUrl(baseUrl, check.path);
   } catch (err) {
     return failedOutcome(failure('check-error', `invalid URL from base "${redactUrl(baseUrl)}" and path "${check.path}": ${describeError(err)}`));
   }
