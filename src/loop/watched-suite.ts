@@ -2,13 +2,15 @@
  * A smoke run watched by the gate's `abortOnFail` thresholds: after each finished check they are
  * evaluated over the results so far, and the first failure stops the run (see runSuite's stopWhen).
  * Used for the tag URL, each canary step and `deploy-loop smoke`, so all three stop the same way.
+ * Evaluation is incremental (incremental-thresholds.ts): each result is added once.
  */
 import type { CheckConfig } from '../config/schema.js';
 import type { CheckResult } from '../model/check-result.js';
 import { runSuite, type SuiteOptions } from '../smoke/runner.js';
 import type { GateExtras } from './gate.js';
 import type { StoppedEarly } from '../model/record.js';
-import { firstAbortingThreshold, stoppedEarlyText, type ThresholdConfig } from '../model/thresholds.js';
+import { stoppedEarlyText, type ThresholdConfig } from '../model/thresholds.js';
+import { watchThresholds, type IncrementalWatch } from './incremental-thresholds.js';
 
 export interface WatchedRun {
   results: CheckResult[];
@@ -25,18 +27,41 @@ export async function runWatchedSuite(
   const watched = thresholds.filter((t) => t.abortOnFail);
   if (watched.length === 0) return { results: await runSuite(checks, baseUrl, opts) };
   let stop: Omit<StoppedEarly, 'skipped'> | undefined;
+  const watch = watchThresholds(watched);
+  const fresh = newResults(watch);
   const results = await runSuite(checks, baseUrl, {
     ...opts,
     stopWhen: (soFar) => {
-      const failed = firstAbortingThreshold(soFar, watched);
+      const failed = watch.add(fresh(soFar));
       if (!failed) return false;
-      stop = { expr: failed.expr, scope: failed.scope, value: failed.value, samples: failed.samples, afterResults: soFar.length };
-      opts.log?.warn({ threshold: failed.expr, value: failed.value, afterResults: soFar.length }, 'abortOnFail threshold failed: stopping the smoke run');
+      stop = { expr: failed.expr, scope: failed.scope, value: failed.value, samples: failed.samples, afterResults: watch.count };
+      opts.log?.warn({ threshold: failed.expr, value: failed.value, afterResults: watch.count }, 'abortOnFail threshold failed: stopping the smoke run');
       return true;
     },
   });
   if (!stop) return { results };
   return { results, stopped: { ...stop, skipped: results.filter((r) => r.status === 'skipped').length } };
+}
+
+/**
+ * The results in `soFar` the watch has not had yet. runSuite passes every result so far, in config
+ * order, so a finished check's results sit among the last few unless an earlier check is still
+ * running: walking back from the end until all new ones are found is short in the usual case.
+ */
+export function newResults(watch: Pick<IncrementalWatch, 'count'>): (soFar: readonly CheckResult[]) => CheckResult[] {
+  const seen = new WeakSet<CheckResult>();
+  return (soFar) => {
+    let missing = soFar.length - watch.count;
+    const out: CheckResult[] = [];
+    for (let i = soFar.length - 1; i >= 0 && missing > 0; i--) {
+      const r = soFar[i] as CheckResult;
+      if (seen.has(r)) continue;
+      seen.add(r);
+      out.push(r);
+      missing--;
+    }
+    return out;
+  };
 }
 
 /** The gate cannot pass a run that an abortOnFail threshold stopped, whatever the checks that did finish show. */
