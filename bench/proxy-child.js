@@ -1,7 +1,8 @@
 /**
  * Child process for figure 3: a proxy in front of the bench server, either the local target's
- * TrafficProxy (`traffic`) or the smallest keep-alive Node proxy that could do the job (`minimal`),
- * the floor for "one more Node hop". Reports its port, and its CPU time when stopped.
+ * TrafficProxy (`traffic`) or the smallest keep-alive Node proxy that could do the job, with a
+ * node:http Agent (`minimal`) or an undici Pool (`minimal-undici`) upstream: the floor for "one more
+ * Node hop" and which upstream client is cheaper. Reports its port, and its CPU time on request.
  */
 import http from 'node:http';
 import { Pool } from 'undici';
@@ -56,11 +57,16 @@ if (mode === 'traffic') {
   close = () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); agent.destroy(); });
 }
 process.send({ port });
-// 'mark' starts the CPU count after the warm-up; 'stop' reports CPU since the mark.
+// 'mark' starts the CPU count after the warm-up; 'cpu' and 'stop' report CPU since the mark.
 let mark;
 process.on('message', async (m) => {
   if (m === 'mark') {
     mark = process.cpuUsage();
+    return;
+  }
+  if (m === 'cpu') {
+    const cpu = process.cpuUsage(mark);
+    process.send({ cpuMs: (cpu.user + cpu.system) / 1000 });
     return;
   }
   if (m !== 'stop') return;

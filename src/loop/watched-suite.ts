@@ -6,11 +6,11 @@
  */
 import type { CheckConfig } from '../config/schema.js';
 import type { CheckResult } from '../model/check-result.js';
-import { runSuite, type SuiteOptions } from '../smoke/runner.js';
+import { runCheck, runSuite, type SuiteOptions } from '../smoke/runner.js';
 import type { GateExtras } from './gate.js';
 import type { StoppedEarly } from '../model/record.js';
 import { stoppedEarlyText, type ThresholdConfig } from '../model/thresholds.js';
-import { watchThresholds, type IncrementalWatch } from './incremental-thresholds.js';
+import { watchThresholds } from './incremental-thresholds.js';
 
 export interface WatchedRun {
   results: CheckResult[];
@@ -28,40 +28,58 @@ export async function runWatchedSuite(
   if (watched.length === 0) return { results: await runSuite(checks, baseUrl, opts) };
   let stop: Omit<StoppedEarly, 'skipped'> | undefined;
   const watch = watchThresholds(watched);
-  const fresh = newResults(watch);
-  const results = await runSuite(checks, baseUrl, {
-    ...opts,
-    stopWhen: (soFar) => {
-      const failed = watch.add(fresh(soFar));
-      if (!failed) return false;
-      stop = { expr: failed.expr, scope: failed.scope, value: failed.value, samples: failed.samples, afterResults: watch.count };
-      opts.log?.warn({ threshold: failed.expr, value: failed.value, afterResults: watch.count }, 'abortOnFail threshold failed: stopping the smoke run');
-      return true;
-    },
+  const results = await runEachWatched(checks, baseUrl, opts, (fresh) => {
+    const failed = watch.add(fresh);
+    if (!failed) return false;
+    stop = { expr: failed.expr, scope: failed.scope, value: failed.value, samples: failed.samples, afterResults: watch.count };
+    opts.log?.warn({ threshold: failed.expr, value: failed.value, afterResults: watch.count }, 'abortOnFail threshold failed: stopping the smoke run');
+    return true;
   });
   if (!stop) return { results };
   return { results, stopped: { ...stop, skipped: results.filter((r) => r.status === 'skipped').length } };
 }
 
 /**
- * The results in `soFar` the watch has not had yet. runSuite passes every result so far, in config
- * order, so a finished check's results sit among the last few unless an earlier check is still
- * running: walking back from the end until all new ones are found is short in the usual case.
+ * runSuite's pool (bounded concurrency, checks taken in config order, results back in config order),
+ * with each check run on its own so `onFinished` sees only that check's results. runSuite's
+ * stopWhen hands over every result so far, rebuilt after every check: quadratic at 10,000 checks
+ * however cheap the watching. A true answer stops the run as runSuite's stopWhen does: in-flight
+ * checks stop, unstarted ones come back 'skipped' (runCheck and runSuite answer so on an aborted signal).
  */
-export function newResults(watch: Pick<IncrementalWatch, 'count'>): (soFar: readonly CheckResult[]) => CheckResult[] {
-  const seen = new WeakSet<CheckResult>();
-  return (soFar) => {
-    let missing = soFar.length - watch.count;
-    const out: CheckResult[] = [];
-    for (let i = soFar.length - 1; i >= 0 && missing > 0; i--) {
-      const r = soFar[i] as CheckResult;
-      if (seen.has(r)) continue;
-      seen.add(r);
-      out.push(r);
-      missing--;
+async function runEachWatched(
+  checks: CheckConfig[],
+  baseUrl: string,
+  opts: SuiteOptions,
+  onFinished: (fresh: readonly CheckResult[]) => boolean,
+): Promise<CheckResult[]> {
+  const stopper = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stopper.signal]) : stopper.signal;
+  const each: SuiteOptions = { ...opts, signal, concurrency: 1 };
+  delete each.stopWhen;
+  const results: (CheckResult[] | undefined)[] = new Array(checks.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < checks.length && !signal.aborted) {
+      const i = next++;
+      const check = checks[i];
+      if (!check) continue;
+      const fresh = await runOne(check, baseUrl, each);
+      results[i] = fresh;
+      if (!signal.aborted && onFinished(fresh)) stopper.abort();
     }
-    return out;
   };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, checks.length)) }, worker));
+  const out: CheckResult[] = [];
+  for (let i = 0; i < checks.length; i++) {
+    const check = checks[i] as CheckConfig;
+    out.push(...(results[i] ?? (await runOne(check, baseUrl, each))));
+  }
+  return out;
+}
+
+/** One check's results: runCheck for the single-result kinds (no suite machinery per check), runSuite for a command check's cases. */
+async function runOne(check: CheckConfig, baseUrl: string, opts: SuiteOptions): Promise<CheckResult[]> {
+  return check.kind === 'command' ? runSuite([check], baseUrl, opts) : [await runCheck(check, baseUrl, opts)];
 }
 
 /** The gate cannot pass a run that an abortOnFail threshold stopped, whatever the checks that did finish show. */

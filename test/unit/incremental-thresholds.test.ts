@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../src/model/check-result.js';
 import { firstAbortingThreshold, type ThresholdConfig } from '../../src/model/thresholds.js';
 import { watchThresholds } from '../../src/loop/incremental-thresholds.js';
-import { newResults } from '../../src/loop/watched-suite.js';
 
 /** A small deterministic generator, so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -75,27 +74,5 @@ describe('incremental abortOnFail thresholds', () => {
     const watch = watchThresholds([{ expr: 'rate(fail) == 0' }, { expr: 'nonsense', abortOnFail: true }]);
     const r: CheckResult = { name: 'x', kind: 'http', priority: 'P0', status: 'fail', durationMs: 1, attempts: 1, figures: { latencyMs: 5 } };
     expect(watch.add([r])).toBeUndefined();
-  });
-});
-
-describe('newResults', () => {
-  it('finds each result once, wherever runSuite inserts it in config order', () => {
-    const rand = rng(7);
-    const all = Array.from({ length: 200 }, (_, i) => result(rand, i));
-    const watch = watchThresholds([]);
-    const fresh = newResults(watch);
-    // Finish in a shuffled order; soFar is rebuilt in config order each time, as runSuite does.
-    const order = all.map((_, i) => i).sort(() => rand() - 0.5);
-    const done = new Set<number>();
-    const collected: CheckResult[] = [];
-    for (const i of order) {
-      done.add(i);
-      const soFar = all.filter((_, j) => done.has(j));
-      const got = fresh(soFar);
-      expect(got).toEqual([all[i]]);
-      collected.push(...got);
-      watch.add(got);
-    }
-    expect(new Set(collected).size).toBe(200);
   });
 });
