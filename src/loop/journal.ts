@@ -21,6 +21,9 @@ export interface StartedCycle {
   target: string;
   /** The split the last record left behind: what traffic should still be after a kill. */
   trafficBefore: TrafficEntry[];
+  /** The step that finished last, and the record as it stood then (redacted like any record). */
+  afterStep?: string;
+  partial?: CycleRecord;
 }
 
 const STARTED = /^cycle-(\d{3,})\.started\.json$/;
@@ -33,12 +36,24 @@ export async function markCycleStarted(reportsDir: string, entry: StartedCycle):
   await writeFileAtomic(startedFile(reportsDir, entry.cycle), `${JSON.stringify(entry, null, 2)}\n`);
 }
 
+/**
+ * After each step: the entry gains the record so far. Not fsynced: the journal is for a killed
+ * process, whose written files survive it; a power cut may lose the last step, never tear the file.
+ */
+export async function journalStep(reportsDir: string, entry: StartedCycle, step: string, partial: CycleRecord): Promise<void> {
+  await writeFileAtomic(startedFile(reportsDir, entry.cycle), `${JSON.stringify({ ...entry, afterStep: step, partial }, null, 2)}\n`, { durable: false });
+}
+
 export async function clearCycleStarted(reportsDir: string, cycle: number): Promise<void> {
   await rm(startedFile(reportsDir, cycle), { force: true });
 }
 
-/** The record of a cycle whose run was killed: no stage result is known, traffic as last recorded. */
+/**
+ * The record of a cycle whose run was killed: what the journal knew (the steps that finished, the
+ * revision deployed, the split last set), and nothing it did not.
+ */
 export function interruptedRecord(s: StartedCycle, now = new Date()): CycleRecord {
+  if (s.partial && s.afterStep) return recoveredRecord(s, s.partial, s.afterStep, now);
   const note = `the run was killed (pid ${s.pid}) during this cycle`;
   return {
     schemaVersion: RECORD_SCHEMA_VERSION,
@@ -56,6 +71,23 @@ export function interruptedRecord(s: StartedCycle, now = new Date()): CycleRecor
     verdict: 'interrupted',
     checkLocations: {},
     durations: { buildMs: 0, deployMs: 0, smokeMs: 0, totalMs: 0 },
+    runStatus: 'interrupted',
+    runStatusDetail: note,
+  };
+}
+
+function recoveredRecord(s: StartedCycle, partial: CycleRecord, afterStep: string, now: Date): CycleRecord {
+  const finished = (partial.steps ?? []).map((st) => st.name);
+  const note = `the run was killed (pid ${s.pid}) during this cycle, after the ${afterStep} step${finished.length > 0 ? ` (finished: ${finished.join(', ')})` : ''}`;
+  const trafficNote = afterStep.startsWith('canary-')
+    ? `${note}; the split shown is the last one it set (${afterStep.slice('canary-'.length)}% to the candidate)`
+    : `${note}; the split shown is the last one it read`;
+  return {
+    ...partial,
+    finishedAt: now.toISOString(),
+    traffic: { ...partial.traffic, note: trafficNote },
+    gate: { passed: false, tallies: [], reasons: [note] },
+    verdict: 'interrupted',
     runStatus: 'interrupted',
     runStatusDetail: note,
   };

@@ -6,6 +6,7 @@
  */
 import type { BuiltImage } from '../../build/builder.js';
 import type { CloudRunTargetConfig } from '../../config/cloudrun-schema.js';
+import type { TargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
 import { StageError, type Stage } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -55,7 +56,7 @@ export class CloudRunTarget implements Target {
   private uri: string | undefined;
 
   constructor(
-    private readonly cfg: CloudRunTargetConfig,
+    private cfg: CloudRunTargetConfig,
     opts: CloudRunTargetOptions,
   ) {
     this.serviceId = cfg.service ?? opts.service;
@@ -64,6 +65,12 @@ export class CloudRunTarget implements Target {
     this.clients = opts.clients ?? createRunClients(cfg);
     this.policy = { ...DEFAULT_RETRY, ...opts.retry };
     this.log = opts.log.child({ target: 'cloudrun', service: this.serviceId });
+  }
+
+  /** The next candidate's template uses these settings; the service, project, region and endpoint stay (the loop refuses changing them). */
+  reconfigure(cfg: TargetConfig): void {
+    if (cfg.kind !== 'cloudrun') throw new StageError('deploy', 'the Cloud Run target cannot become another kind within a run');
+    this.cfg = { ...cfg, ...(this.cfg.endpoint ? { endpoint: this.cfg.endpoint } : {}) };
   }
 
   async deployCandidate(ctx: StageContext, image: BuiltImage, tag: string): Promise<DeployOutcome> {
