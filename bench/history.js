@@ -1,7 +1,7 @@
 /**
  * Figure 8, history reading at the start of a loop cycle: 50 records of 10,000 checks each on disk.
  * The baseline is readHistory (every record read and validated); the figure readHistoryIndexed (the
- * latest record read and validated, the others from history/index.json), both in this run, best of
+ * latest record read and validated, the others from history-index.json), both in this run, best of
  * the repeats. The records are written once with writeRecord, which also keeps the index.
  */
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 /**
  * The history store: one record file per cycle under REPORTS/history/, each written atomically, so a
- * crash mid-write never corrupts what earlier cycles recorded. Beside them, history/index.json: per
+ * crash mid-write never corrupts what earlier cycles recorded. Beside the folder, history-index.json: per
  * cycle the record without its results, and each result reduced to its name, kind, priority and
  * status (what the reports read from cycles before the previous one), so a loop cycle reads and
  * validates one full record, not all of them (readHistoryIndexed). The index is rebuildable: an
@@ -96,7 +96,10 @@ export async function writeRecord(reportsDir: string, record: CycleRecord): Prom
 
 // ---- the compact index -------------------------------------------------------------------------
 
-const INDEX_FILE = 'index.json';
+/** Beside history/, not in it: history/ holds records and journal entries only, and tools list it. */
+export function historyIndexFile(reportsDir: string): string {
+  return join(reportsDir, 'history-index.json');
+}
 const INDEX_VERSION = 1;
 /** One letter per status; upper case when the pass needed a retry (what "flaky" is computed from). */
 const CODE: Record<CheckStatus, string> = { pass: 'p', degraded: 'd', fail: 'f', error: 'e', skipped: 's' };
@@ -171,9 +174,9 @@ function skeleton(e: IndexEntry, table: IndexFile['table']): CycleRecord {
   return { ...e.head, smoke: { ...e.head.smoke, results } };
 }
 
-async function readIndex(dir: string): Promise<IndexFile | undefined> {
+async function readIndex(file: string): Promise<IndexFile | undefined> {
   try {
-    const raw = JSON.parse(await readFile(join(dir, INDEX_FILE), 'utf8')) as IndexFile;
+    const raw = JSON.parse(await readFile(file, 'utf8')) as IndexFile;
     if (raw?.version !== INDEX_VERSION || !Array.isArray(raw.table) || !Array.isArray(raw.entries)) return undefined;
     const table = raw.table;
     if (!table.every((t) => Array.isArray(t) && t.length === 3 && t.every((x) => typeof x === 'string'))) return undefined;
@@ -220,7 +223,7 @@ export async function readHistoryIndexed(reportsDir: string, service?: string): 
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], problems: [], previous: undefined, readRecords: 0 };
     throw err;
   }
-  const index = (await readIndex(dir)) ?? { version: INDEX_VERSION, table: [], entries: [] };
+  const index = (await readIndex(historyIndexFile(reportsDir))) ?? { version: INDEX_VERSION, table: [], entries: [] };
   const byFile = new Map(index.entries.map((e) => [e.file, e]));
   const slots = new Map(index.table.map(([n, k, p], i) => [`${n}\u0000${k}\u0000${p}`, i]));
   // The latest by number is read in full whatever the index says: it is the one a cycle compares with.
@@ -274,7 +277,7 @@ export async function readHistoryIndexed(reportsDir: string, service?: string): 
   }
   if (changed) {
     entries.sort((a, b) => cycleOf(a.file) - cycleOf(b.file));
-    await writeIndex(dir, { version: INDEX_VERSION, table: index.table, entries }).catch(() => undefined);
+    await writeIndex(historyIndexFile(reportsDir), { version: INDEX_VERSION, table: index.table, entries }).catch(() => undefined);
   }
   return { records, problems, previous: records.at(-1) === previous ? previous : undefined, readRecords };
 }
@@ -283,15 +286,15 @@ function cycleOf(name: string): number {
   return Number(/cycle-(\d+)\.json$/.exec(name)?.[1] ?? 0);
 }
 
-async function writeIndex(dir: string, index: IndexFile): Promise<void> {
+async function writeIndex(file: string, index: IndexFile): Promise<void> {
   // Rebuildable from the records, so no fsync of its own is needed: a torn index is just re-read.
-  await writeFileAtomic(join(dir, INDEX_FILE), JSON.stringify(index), { durable: false });
+  await writeFileAtomic(file, JSON.stringify(index), { durable: false });
 }
 
 /** Adds (or replaces) the index entries of records just written. */
 export async function updateHistoryIndex(reportsDir: string, written: CycleRecord[]): Promise<void> {
   const dir = historyDir(reportsDir);
-  const index = (await readIndex(dir)) ?? { version: INDEX_VERSION, table: [], entries: [] };
+  const index = (await readIndex(historyIndexFile(reportsDir))) ?? { version: INDEX_VERSION, table: [], entries: [] };
   const slots = new Map(index.table.map(([n, k, p], i) => [`${n}\u0000${k}\u0000${p}`, i]));
   const byFile = new Map(index.entries.map((e) => [e.file, e]));
   for (const rec of written) {
@@ -300,5 +303,5 @@ export async function updateHistoryIndex(reportsDir: string, written: CycleRecor
     byFile.set(name, entryFor(rec, name, st.size, st.mtimeMs, index.table, slots));
   }
   const entries = [...byFile.values()].sort((a, b) => cycleOf(a.file) - cycleOf(b.file));
-  await writeIndex(dir, { version: INDEX_VERSION, table: index.table, entries });
+  await writeIndex(historyIndexFile(reportsDir), { version: INDEX_VERSION, table: index.table, entries });
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../src/model/check-result.js';
 import type { CycleRecord } from '../../src/model/record.js';
-import { historyDir, readHistory, readHistoryIndexed, recordFileName, writeRecord } from '../../src/loop/history.js';
+import { historyDir, historyIndexFile, readHistory, readHistoryIndexed, recordFileName, writeRecord } from '../../src/loop/history.js';
 import { renderCycleJson, renderCycleMarkdown, renderTrend } from '../../src/report/index.js';
 import { gateOf, record, result } from './report-fixtures.js';
 
@@ -76,7 +76,7 @@ describe('readHistoryIndexed', () => {
 
   it('rebuilds a lost or garbled index from the records, then reads one record again', async () => {
     for (let n = 1; n <= 5; n++) await writeRecord(dir, cycle(n));
-    const index = join(historyDir(dir), 'index.json');
+    const index = historyIndexFile(dir);
     await unlink(index);
     expect((await readHistoryIndexed(dir, 'chat-service')).readRecords).toBe(5);
     expect((await readHistoryIndexed(dir, 'chat-service')).readRecords).toBe(1);
