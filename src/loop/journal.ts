@@ -52,9 +52,10 @@ export async function clearCycleStarted(reportsDir: string, cycle: number): Prom
  * The record of a cycle whose run was killed: what the journal knew (the steps that finished, the
  * revision deployed, the split last set), and nothing it did not.
  */
-export function interruptedRecord(s: StartedCycle, now = new Date()): CycleRecord {
-  if (s.partial && s.afterStep) return recoveredRecord(s, s.partial, s.afterStep, now);
-  const note = `the run was killed (pid ${s.pid}) during this cycle`;
+export function interruptedRecord(s: StartedCycle, now = new Date(), survivors: readonly string[] = []): CycleRecord {
+  const left = survivors.length > 0 ? `; the next run stopped what it left running: ${survivors.join(', ')}` : '';
+  if (s.partial && s.afterStep) return recoveredRecord(s, s.partial, s.afterStep, now, left);
+  const note = `the run was killed (pid ${s.pid}) during this cycle${left}`;
   return {
     schemaVersion: RECORD_SCHEMA_VERSION,
     service: s.service,
@@ -76,9 +77,9 @@ export function interruptedRecord(s: StartedCycle, now = new Date()): CycleRecor
   };
 }
 
-function recoveredRecord(s: StartedCycle, partial: CycleRecord, afterStep: string, now: Date): CycleRecord {
+function recoveredRecord(s: StartedCycle, partial: CycleRecord, afterStep: string, now: Date, left: string): CycleRecord {
   const finished = (partial.steps ?? []).map((st) => st.name);
-  const note = `the run was killed (pid ${s.pid}) during this cycle, after the ${afterStep} step${finished.length > 0 ? ` (finished: ${finished.join(', ')})` : ''}`;
+  const note = `the run was killed (pid ${s.pid}) during this cycle, after the ${afterStep} step${finished.length > 0 ? ` (finished: ${finished.join(', ')})` : ''}${left}`;
   const trafficNote = afterStep.startsWith('canary-')
     ? `${note}; the split shown is the last one it set (${afterStep.slice('canary-'.length)}% to the candidate)`
     : `${note}; the split shown is the last one it read`;
@@ -97,7 +98,7 @@ function recoveredRecord(s: StartedCycle, partial: CycleRecord, afterStep: strin
  * Records every unfinished cycle left in the journal and adds it to `history`, so numbering goes on
  * after it. Call only while holding the reports lock. Returns the records written.
  */
-export async function recoverUnfinishedCycles(reportsDir: string, history: History, service: string, log: Logger): Promise<CycleRecord[]> {
+export async function recoverUnfinishedCycles(reportsDir: string, history: History, service: string, log: Logger, survivors: readonly string[] = []): Promise<CycleRecord[]> {
   let names: string[];
   try {
     names = (await readdir(historyDir(reportsDir))).filter((n) => STARTED.test(n)).sort();
@@ -119,7 +120,7 @@ export async function recoverUnfinishedCycles(reportsDir: string, history: Histo
     if (entry.service !== service) continue;
     // The record was written and the process died before removing the entry: nothing was lost.
     if (!history.records.some((r) => r.cycle === cycle)) {
-      const record = interruptedRecord({ ...entry, cycle });
+      const record = interruptedRecord({ ...entry, cycle }, new Date(), survivors);
       await writeRecord(reportsDir, record);
       history.records.push(record);
       history.records.sort((a, b) => a.cycle - b.cycle);

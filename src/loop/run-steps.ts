@@ -15,6 +15,7 @@ import type { CycleRecord, FixRecord, RunStatus, SuiteIntegrity } from '../model
 import type { PublishedCycle, RunOutcome } from '../model/run-outcome.js';
 import type { TrafficEntry } from '../model/traffic.js';
 import { collectSecrets, redactDeep } from '../redact.js';
+import { relativizePaths } from '../report/paths.js';
 import { runCycle } from './cycle.js';
 import { fingerprintDeployInputs, inputsKey } from './deploy-inputs.js';
 import { runFix } from './fix.js';
@@ -22,6 +23,8 @@ import { nextCycleNumber, readHistory, type History } from './history.js';
 import { assessIntegrity, fingerprintSuite, integrityBlocker, readAcceptedSuite } from './integrity.js';
 import { clearCycleStarted, journalStep, markCycleStarted, recoverUnfinishedCycles, type StartedCycle } from './journal.js';
 import { acquireLock, type HeldLock } from './lock.js';
+import { startProcessJournal } from '../runtime/process-journal.js';
+import { nextLocalRevisionNumber } from '../deploy/local/target.js';
 import { publishCycle } from './publish.js';
 import { reloadConfig } from './reload.js';
 
@@ -52,6 +55,8 @@ export interface RunState {
   readonly lock: HeldLock;
   readonly target: Target;
   readonly recovered: CycleRecord[];
+  /** Every process group this run starts is journaled there until it is stopped. */
+  readonly processes: { close(): void };
   readonly inputsKey: Buffer;
   readonly started: number;
   loaded: LoadedConfig;
@@ -78,15 +83,19 @@ export async function openRun(opts: LoopOptions): Promise<RunState> {
   // Before anything is started: a second loop on the same service is refused, naming the holder.
   const lock = await acquireLock(reportsDir, { runId, service: config.service, command: command(opts) }, log);
   try {
-    // Holding the lock: a journal entry left now belongs to a run that died mid-cycle.
-    const recovered = await recoverUnfinishedCycles(reportsDir, history, config.service, log);
+    // Holding the lock: process groups and journal entries left now belong to a run that died.
+    const { stopped, journal: processes } = await startProcessJournal(reportsDir, log, { runId });
+    const survivors = stopped.map((s) => `${s.label ?? s.kind} (${s.program}, ${s.outcome})`);
+    const recovered = await recoverUnfinishedCycles(reportsDir, history, config.service, log, survivors);
     const builder = opts.builder ?? createBuilder(config.build, { service: config.service, baseDir });
-    const target = opts.target ?? createTarget(config.target, { service: config.service, log: log.child({ stage: 'deploy' }), baseDir });
+    // Local revision names go on from the history (and from a killed run's survivors), as Cloud Run's do.
+    const nextRevisionNumber = nextLocalRevisionNumber(config.service, history.records, stopped.map((s) => s.label ?? ''));
+    const target = opts.target ?? createTarget(config.target, { service: config.service, log: log.child({ stage: 'deploy' }), baseDir, nextRevisionNumber });
     const maxCycles = opts.maxCycles ?? config.loop.maxCycles;
     const outcome: RunOutcome = { status: opts.noFix ? 'cycle-finished' : 'max-cycles', cycles: [], published: [], reportsDir };
     log.info({ runId, service: config.service, target: target.kind, maxCycles, reportsDir }, 'loop started');
     return {
-      opts, log, signal: opts.signal, reportsDir, runId, maxCycles, history, acceptedSha, lock, target, recovered,
+      opts, log, signal: opts.signal, reportsDir, runId, maxCycles, history, acceptedSha, lock, target, recovered, processes,
       inputsKey: await inputsKey(reportsDir), started: performance.now(), loaded, builder,
       secrets: new Set(collectSecrets(config)), outcome,
     };
@@ -148,7 +157,8 @@ export async function cycleStep(run: RunState, integrity: SuiteIntegrity): Promi
   });
   raw.suite = integrity;
   raw.deploy.inputs = inputs;
-  return redactDeep(raw, secrets);
+  // Reports are read on other machines (CI artifacts): paths are relative to the config's folder.
+  return relativizePaths(redactDeep(raw, secrets), baseDir);
 }
 
 /** How the run ends right after this cycle, if it does; checked in this order. */
@@ -214,7 +224,10 @@ export async function closeRun(run: RunState): Promise<void> {
   await (run.remoteLock?.release() ?? Promise.resolve())
     .catch((err: unknown) => run.log.warn({ err }, 'could not release the lock on the service (it expires by itself)'))
     .then(() => run.target.close())
-    .finally(() => run.lock.release());
+    .finally(() => {
+      run.processes.close();
+      run.lock.release();
+    });
 }
 
 /** The run's own status goes on its last record; `cycle` is one shot and records none. */

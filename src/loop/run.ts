@@ -14,7 +14,6 @@ export type { LoopOptions } from './run-steps.js';
 export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
   const run = await openRun(opts);
   try {
-    await (await import('../runtime/process-journal.js')).startProcessJournal(run.reportsDir, run.log, { runId: run.runId }); // proc helper: stop a dead loop's process groups, record ours
     await lockServiceStep(run);
     for (let i = 0; i < run.maxCycles; i++) {
       if (i > 0) await reloadStep(run);
