@@ -9,6 +9,7 @@
  */
 import { isPassing, type CheckResult } from '../model/check-result.js';
 import type { ThresholdResult } from '../model/record.js';
+import { sampleValues } from '../model/samples.js';
 import { evaluateThreshold, parseThreshold, type ParsedThreshold, type ThresholdConfig } from '../model/thresholds.js';
 
 interface Watch {
@@ -16,8 +17,10 @@ interface Watch {
   parsed: ParsedThreshold | undefined;
   /** scopeText of the model, read once from an evaluation over no results. */
   scope: string;
-  /** Results in scope (not skipped). */
+  /** Rate/count: results in scope (not skipped). Times: sample values kept (the avg's divisor). */
   total: number;
+  /** Times: samples measured, which may be more than the values a result keeps (the model's `samples`). */
+  measured: number;
   /** For rate/count: results of the metric (pass or fail). */
   matching: number;
   /** For times: every sample, sorted ascending. */
@@ -54,10 +57,10 @@ function insertSorted(xs: number[], x: number): void {
   xs.splice(lo, 0, x);
 }
 
-/** Nearest-rank percentile, as the model computes it. */
+/** Nearest-rank percentile, as the model computes it (src/model/samples.ts). */
 function percentile(sorted: number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] ?? NaN;
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1] ?? NaN;
 }
 
 function value(w: Watch, p: ParsedThreshold): { value: number | null; samples: number } {
@@ -68,13 +71,11 @@ function value(w: Watch, p: ParsedThreshold): { value: number | null; samples: n
   const xs = w.sorted;
   if (xs.length === 0) return { value: null, samples: 0 };
   switch (p.fn) {
-    case 'p50': return { value: percentile(xs, 50), samples: xs.length };
-    case 'p90': return { value: percentile(xs, 90), samples: xs.length };
-    case 'p95': return { value: percentile(xs, 95), samples: xs.length };
-    case 'p99': return { value: percentile(xs, 99), samples: xs.length };
-    case 'min': return { value: xs[0] ?? NaN, samples: xs.length };
-    case 'max': return { value: xs[xs.length - 1] ?? NaN, samples: xs.length };
-    case 'avg': return { value: Math.round((w.sum / xs.length) * 10) / 10, samples: xs.length };
+    case 'p50': return { value: percentile(xs, 50), samples: w.measured };
+    case 'p90': return { value: percentile(xs, 90), samples: w.measured };
+    case 'p95': return { value: percentile(xs, 95), samples: w.measured };
+    case 'p99': return { value: percentile(xs, 99), samples: w.measured };
+    default: return { value: null, samples: 0 }; // min, max, avg: minMaxAvgValue
   }
 }
 
@@ -91,7 +92,7 @@ export function watchThresholds(thresholds: readonly ThresholdConfig[]): Increme
     .filter((t) => t.abortOnFail)
     .map((t) => {
       const parsed = parseThreshold(t.expr);
-      return { config: t, parsed: parsed.ok ? parsed.threshold : undefined, scope: evaluateThreshold([], t).scope, total: 0, matching: 0, sorted: [], sum: 0 };
+      return { config: t, parsed: parsed.ok ? parsed.threshold : undefined, scope: evaluateThreshold([], t).scope, total: 0, measured: 0, matching: 0, sorted: [], sum: 0 };
     });
   let count = 0;
   const addOne = (r: CheckResult): void => {
@@ -104,19 +105,20 @@ export function watchThresholds(thresholds: readonly ThresholdConfig[]): Increme
         if (p.metric === 'pass' ? isPassing(r.status) : !isPassing(r.status)) w.matching++;
         continue;
       }
-      const x = r.figures[p.metric === 'latency' ? 'latencyMs' : 'connectMs'];
-      if (typeof x !== 'number') continue;
-      if (p.fn === 'min' || p.fn === 'max' || p.fn === 'avg') {
-        // Only the ends and the sum matter: keep two samples, not all of them.
-        w.sum += x;
-        w.total++;
-        const xs = w.sorted;
-        if (xs.length < 2) insertSorted(xs, x);
-        else if (x < (xs[0] as number)) xs[0] = x;
-        else if (x > (xs[1] as number)) xs[1] = x;
-        continue;
+      // Every sample the result keeps, as the model reads them (figures.samples, else the one figure).
+      const s = sampleValues(r.figures, p.metric === 'latency' ? 'latencyMs' : 'connectMs');
+      w.measured += s.count;
+      for (const x of s.values) {
+        if (p.fn === 'min' || p.fn === 'max' || p.fn === 'avg') {
+          // Only the ends and the sum matter: keep two values, not all of them.
+          w.sum += x;
+          w.total++;
+          const xs = w.sorted;
+          if (xs.length < 2) insertSorted(xs, x);
+          else if (x < (xs[0] as number)) xs[0] = x;
+          else if (x > (xs[1] as number)) xs[1] = x;
+        } else insertSorted(w.sorted, x);
       }
-      insertSorted(w.sorted, x);
     }
   };
   return {
@@ -128,7 +130,7 @@ export function watchThresholds(thresholds: readonly ThresholdConfig[]): Increme
       for (const w of watches) {
         // An unreadable expression fails closed in the model with zero samples: never an abort.
         if (!w.parsed) continue;
-        const m = minMaxAvg(w) ? { value: minMaxAvgValue(w, w.parsed), samples: w.total } : value(w, w.parsed);
+        const m = minMaxAvg(w) ? { value: minMaxAvgValue(w, w.parsed), samples: w.total === 0 ? 0 : w.measured } : value(w, w.parsed);
         if (m.samples === 0 || m.value === null) continue;
         if (!compare(m.value, w.parsed.op, w.parsed.value)) {
           return { expr: w.config.expr, scope: w.scope, value: m.value, passed: false, samples: m.samples };

@@ -6,7 +6,8 @@
  */
 import type { CheckConfig } from '../config/schema.js';
 import type { CheckResult } from '../model/check-result.js';
-import { runCheck, runSuite, type SuiteOptions } from '../smoke/runner.js';
+import { SETTLE_MS, runCheck, runSuite, type SuiteOptions } from '../smoke/runner.js';
+import { progress } from '../progress.js';
 import type { GateExtras } from './gate.js';
 import type { StoppedEarly } from '../model/record.js';
 import { stoppedEarlyText, type ThresholdConfig } from '../model/thresholds.js';
@@ -58,6 +59,7 @@ async function runEachWatched(
   delete each.stopWhen;
   const results: (CheckResult[] | undefined)[] = new Array(checks.length);
   let next = 0;
+  let done = 0;
   const worker = async (): Promise<void> => {
     while (next < checks.length && !signal.aborted) {
       const i = next++;
@@ -65,7 +67,12 @@ async function runEachWatched(
       if (!check) continue;
       const fresh = await runOne(check, baseUrl, each);
       results[i] = fresh;
+      done++;
+      progress().checks(done, checks.length);
       if (!signal.aborted && onFinished(fresh)) stopper.abort();
+      // As runSuite: after a failure the worker waits, so the server's last lines about it are its evidence.
+      const settle = opts.settleMs ?? SETTLE_MS;
+      if (settle > 0 && next < checks.length && fresh.some((r) => r.failure !== undefined)) await pause(settle, signal);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, checks.length)) }, worker));
@@ -75,6 +82,20 @@ async function runEachWatched(
     out.push(...(results[i] ?? (await runOne(check, baseUrl, each))));
   }
   return out;
+}
+
+/** Resolves after `ms`, or at once when the signal aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** One check's results: runCheck for the single-result kinds (no suite machinery per check), runSuite for a command check's cases. */

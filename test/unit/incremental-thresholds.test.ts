@@ -25,6 +25,12 @@ function result(rand: () => number, i: number): CheckResult {
   const figures: CheckResult['figures'] = {};
   if (rand() < 0.9) figures.latencyMs = Math.floor(rand() * 400);
   if (kind === 'websocket' && rand() < 0.8) figures.connectMs = Math.floor(rand() * 120);
+  // Some results keep every attempt's or connection's samples, some thinned (measured > kept).
+  if (rand() < 0.3) {
+    const latencyMs = Array.from({ length: 1 + Math.floor(rand() * 5) }, () => Math.floor(rand() * 400));
+    const connectMs = Array.from({ length: Math.floor(rand() * 4) }, () => Math.floor(rand() * 120));
+    figures.samples = { latencyMs, ...(connectMs.length ? { connectMs } : {}), ...(rand() < 0.3 ? { measured: { latencyMs: latencyMs.length + 3 } } : {}) };
+  }
   const name = rand() < 0.2 ? `suite › case-${i}` : `check-${i % 7}`;
   return { name, kind, priority: PRIORITIES[Math.floor(rand() * 3)] ?? 'P0', status, durationMs: 1, attempts: 1, figures };
 }
