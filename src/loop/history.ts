@@ -264,22 +264,28 @@ export async function readHistoryIndexed(reportsDir: string, service?: string): 
   }
   if (entries.length !== index.entries.length) changed = true;
   records.sort((a, b) => a.cycle - b.cycle);
-  // The service's own latest cycle is the one compared with: when another service wrote the newest
-  // file, this service's latest is still a skeleton here; read it in full.
-  const last = records.at(-1);
-  if (last && last !== previous) {
-    const read = await readRecordFile(join(dir, recordFileName(last.cycle)));
+  if (records.at(-1) !== previous) {
+    previous = await latestInFull(dir, records);
     readRecords++;
-    if ('record' in read) {
-      records[records.length - 1] = read.record;
-      previous = read.record;
-    }
   }
   if (changed) {
     entries.sort((a, b) => cycleOf(a.file) - cycleOf(b.file));
     await writeIndex(historyIndexFile(reportsDir), { version: INDEX_VERSION, table: index.table, entries }).catch(() => undefined);
   }
   return { records, problems, previous: records.at(-1) === previous ? previous : undefined, readRecords };
+}
+
+/**
+ * The service's own latest cycle is the one compared with: when another service wrote the newest
+ * file, this service's latest is still a skeleton; it is read in full in place.
+ */
+async function latestInFull(dir: string, records: CycleRecord[]): Promise<CycleRecord | undefined> {
+  const last = records.at(-1);
+  if (!last) return undefined;
+  const read = await readRecordFile(join(dir, recordFileName(last.cycle)));
+  if (!('record' in read)) return undefined;
+  records[records.length - 1] = read.record;
+  return read.record;
 }
 
 function cycleOf(name: string): number {
