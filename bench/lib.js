@@ -102,10 +102,16 @@ export function printTable(title, rows) {
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => String(c[i]).length)));
   const line = (c) => `| ${c.map((x, i) => String(x).padEnd(widths[i])).join(' | ')} |`;
   console.log(`\n## ${title}\n`);
+  console.log(`load average now: ${os.loadavg().map((l) => round(l, 2)).join(' ')} on ${os.cpus().length} CPUs\n`);
   console.log(line(headers));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const c of cells) console.log(line(c));
   for (const r of rows) if (r.note) console.log(`  - ${r.figure}: ${r.note}`);
+}
+
+/** The 1-minute load average, for a figure to say how busy the machine was while it ran. */
+export function load1() {
+  return round(os.loadavg()[0], 2);
 }
 
 /** Merges one figure's results into bench/results.json so figures can be run one at a time. */
@@ -118,7 +124,7 @@ export async function saveResults(name, data) {
   }
   all.machine = machine();
   all.figures ??= {};
-  all.figures[name] = { at: new Date().toISOString(), ...data };
+  all.figures[name] = { at: new Date().toISOString(), machine: machine(), ...data };
   await writeFile(RESULTS, `${JSON.stringify(all, null, 2)}\n`);
 }
 

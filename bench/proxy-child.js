@@ -1,9 +1,11 @@
 /**
  * Child process for figure 3: a proxy in front of the bench server, either the local target's
- * TrafficProxy (`traffic`) or the smallest keep-alive Node proxy that could do the job (`minimal`),
- * the floor for "one more Node hop". Reports its port, and its CPU time when stopped.
+ * TrafficProxy (`traffic`) or the smallest keep-alive Node proxy that could do the job, with a
+ * node:http Agent (`minimal`) or an undici Pool (`minimal-undici`) upstream: the floor for "one more
+ * Node hop" and which upstream client is cheaper. Reports its port, and its CPU time on request.
  */
 import http from 'node:http';
+import { Pool } from 'undici';
 import { TrafficProxy } from '../dist/runtime/proxy.js';
 
 const [mode, backendUrl] = process.argv.slice(2);
@@ -14,6 +16,31 @@ if (mode === 'traffic') {
   await proxy.setRoutes({ split: [{ backend: { name: 'bench-00001', url: backendUrl }, percent: 100 }], tags: {} });
   port = Number(new URL(proxy.url).port);
   close = () => proxy.close();
+} else if (mode === 'minimal-undici') {
+  // The same smallest proxy with an undici Pool upstream and a dispatch handler writing straight to
+  // the response: decides whether undici beats node:http as the upstream client here.
+  const pool = new Pool(backendUrl, { connections: 64 });
+  const server = http.createServer((req, res) => {
+    pool.dispatch({ method: req.method, path: req.url, headers: req.headers.host ? { ...req.headers, connection: undefined } : req.headers, body: req.method === 'GET' || req.method === 'HEAD' ? null : req }, {
+      onRequestStart() {},
+      onResponseStart(controller, status, headers) {
+        res.writeHead(status, headers);
+        res.on('drain', () => controller.resume());
+      },
+      onResponseData(controller, chunk) {
+        if (!res.write(chunk)) controller.pause();
+      },
+      onResponseEnd() {
+        res.end();
+      },
+      onResponseError() {
+        res.destroy();
+      },
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = server.address().port;
+  close = () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); pool.destroy(); });
 } else {
   const target = new URL(backendUrl);
   const agent = new http.Agent({ keepAlive: true });
@@ -30,11 +57,16 @@ if (mode === 'traffic') {
   close = () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); agent.destroy(); });
 }
 process.send({ port });
-// 'mark' starts the CPU count after the warm-up; 'stop' reports CPU since the mark.
+// 'mark' starts the CPU count after the warm-up; 'cpu' and 'stop' report CPU since the mark.
 let mark;
 process.on('message', async (m) => {
   if (m === 'mark') {
     mark = process.cpuUsage();
+    return;
+  }
+  if (m === 'cpu') {
+    const cpu = process.cpuUsage(mark);
+    process.send({ cpuMs: (cpu.user + cpu.system) / 1000 });
     return;
   }
   if (m !== 'stop') return;

@@ -5,7 +5,7 @@
 import { renderCycleJson, renderCycleMarkdown, renderJunit } from '../dist/report/index.js';
 import { envInt, ms, printTable, round, row, saveResults } from './lib.js';
 
-function results(n, cycle) {
+export function results(n, cycle) {
   const out = new Array(n);
   for (let i = 0; i < n; i++) {
     const kind = i % 5 === 4 ? 'websocket' : 'http';
@@ -25,7 +25,7 @@ function results(n, cycle) {
   return out;
 }
 
-function record(n, cycle, shared) {
+export function record(n, cycle, shared) {
   const res = shared ?? results(n, cycle);
   const total = Math.round(res.reduce((s, r) => s + r.durationMs, 0) / 50);
   return {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` runs every figure; `node bench/run.js smoke|ws|proxy|overhead|cli|render` runs one.
+ * `npm run bench` runs every figure; `node bench/run.js smoke|ws|proxy|overhead|cli|render|abort|history` runs one.
  * Each prints a table with its target and a ratio against a baseline measured in the same run, and
  * merges its figures into bench/results.json.
  */
@@ -12,6 +12,8 @@ const FIGURES = {
   overhead: async () => (await import('./overhead.js')).benchOverhead(),
   cli: async () => (await import('./cli.js')).benchCli(),
   render: async () => (await import('./render.js')).benchRender(),
+  abort: async () => (await import('./abort.js')).benchAbort(),
+  history: async () => (await import('./history.js')).benchHistory(),
 };
 
 const asked = process.argv.slice(2);
