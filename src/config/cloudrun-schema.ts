@@ -4,6 +4,7 @@
  * rehearsing against the local emulator. Kept apart from schema.ts, which imports it.
  */
 import { z } from 'zod';
+import { serviceNameSchema } from '../model/cloud-run-names.js';
 
 const ms = (what: string) =>
   z.number({ error: `expected ${what} as a positive whole number of milliseconds` }).int().positive();
@@ -79,12 +80,14 @@ export const cloudRunTargetSchema = z
     region: z
       .string({ error: 'expected a Cloud Run region, e.g. us-central1' })
       .regex(/^[a-z]+(-[a-z]+)+[0-9]+$/, 'a region looks like us-central1 or europe-west4'),
-    service: z
-      .string()
-      .regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, 'a service name is lowercase letters, digits and dashes (Cloud Run rules)')
+    service: serviceNameSchema
       .optional()
       .describe('Cloud Run service name; defaults to the top-level `service`.'),
     env: envMap.default({}).describe('Plain environment variables of the container.'),
+    envStrategy: z
+      .enum(['merge', 'replace'], { error: 'expected envStrategy: merge or replace' })
+      .default('merge')
+      .describe('merge: variables already set on the service (by gcloud, the console) are kept and those in env/secrets override them, as gcloud --update-env-vars. replace: the container env is exactly env and secrets, as --set-env-vars.'),
     secrets: z.array(secretRef).default([]).describe('Environment variables from Secret Manager; values never pass through deploy-loop.'),
     cpu: z
       .string({ error: 'expected cpu as a string, e.g. "1" or "1000m"' })
@@ -111,6 +114,14 @@ export const cloudRunTargetSchema = z
       .optional(),
     vpcEgress: z.enum(Object.keys(VPC_EGRESS) as [keyof typeof VPC_EGRESS, ...Array<keyof typeof VPC_EGRESS>]).optional(),
     labels: labelMap.default({}).describe('Labels on the service and its revisions.'),
+    access: z
+      .enum(['private', 'public'], { error: 'expected target.access: private or public' })
+      .optional()
+      .describe('Who may call the service URL. private: only callers with roles/run.invoker (smoke checks then need auth.idToken: true); public: anyone. Unset: left as it is (Cloud Run creates services private).'),
+    publicVia: z
+      .enum(['invoker-iam-disabled', 'iam-policy'], { error: 'expected target.publicVia: invoker-iam-disabled or iam-policy' })
+      .default('invoker-iam-disabled')
+      .describe('How access: public is made: invoker-iam-disabled sets the service\'s invokerIamDisabled (needs only run.services.update); iam-policy binds allUsers to roles/run.invoker (needs run.services.setIamPolicy, and an organisation may forbid allUsers).'),
     auth: z
       .strictObject({
         idToken: z.boolean().default(false).describe('Send a Google ID token for the service URL with every smoke request (private services).'),

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { PRIORITIES } from '../model/check-result.js';
 import { parseThreshold } from '../model/thresholds.js';
 import { RETRY_ON } from '../model/retry.js';
+import { serviceNameSchema, tagLengthProblem, tagSchema } from '../model/cloud-run-names.js';
 import { cloudRunTargetSchema } from './cloudrun-schema.js';
 import { containerBuildSchemas, localContainerSchema } from './container-schema.js';
 
@@ -234,10 +235,7 @@ export const trafficSchema = z
       })
       .default('all')
       .describe('canary: the checks run against the service URL at each step.'),
-    tag: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]{0,45}$/, 'a tag is lowercase letters, digits and dashes, starting with a letter')
-      .default('candidate'),
+    tag: tagSchema.default('candidate'),
   })
   .prefault({});
 
@@ -316,9 +314,7 @@ export const reportsSchema = z
 export const configSchema = z
   .strictObject({
     apiVersion: z.literal(API_VERSION, { error: `expected apiVersion: ${API_VERSION}` }),
-    service: z
-      .string({ error: 'expected the service name as a string' })
-      .regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, 'a service name is lowercase letters, digits and dashes (Cloud Run rules)'),
+    service: serviceNameSchema,
     build: buildSchema,
     target: targetSchema,
     traffic: trafficSchema,
@@ -328,6 +324,10 @@ export const configSchema = z
     reports: reportsSchema,
   })
   .superRefine((cfg, ctx) => {
+    if (cfg.target.kind === 'cloudrun') {
+      const tooLong = tagLengthProblem(cfg.target.service ?? cfg.service, cfg.traffic.tag);
+      if (tooLong) ctx.addIssue({ code: 'custom', path: ['traffic', 'tag'], message: `${tooLong}: shorten traffic.tag or the service name` });
+    }
     const seen = new Map<string, number>();
     cfg.smoke.checks.forEach((c, i) => {
       const first = seen.get(c.name);
