@@ -9,7 +9,7 @@ import type { CloudRunTargetConfig } from '../../config/cloudrun-schema.js';
 import type { StageContext } from '../../context.js';
 import type { Emulator } from '../../emulator/index.js';
 import type { DeployOutcome, LockHolder, Target, TrafficEntry } from '../target.js';
-import { CloudRunTarget, type CloudRunTargetOptions } from './target.js';
+import { CloudRunTarget, type CloudRunTargetOptions, type DeployInfo } from './target.js';
 
 export interface EmbeddedEmulatorOptions extends CloudRunTargetOptions {
   /** Folder `endpoint.emulator.config` is relative to (the loop config's folder). */
@@ -45,6 +45,14 @@ export class EmbeddedEmulatorTarget implements Target {
 
   serviceUrl(): string | undefined {
     return this.inner?.serviceUrl();
+  }
+
+  async logs(revision: string, lines: number): Promise<string[]> {
+    return (await this.target()).logs(revision, lines);
+  }
+
+  deployInfo(revision: string): DeployInfo | undefined {
+    return this.inner?.deployInfo(revision);
   }
 
   async smokeHeaders(url: string): Promise<Record<string, string>> {

@@ -9,10 +9,10 @@ import type { Logging } from '@google-cloud/logging';
 import type { BuiltImage } from '../../build/builder.js';
 import type { CloudRunTargetConfig } from '../../config/cloudrun-schema.js';
 import type { StageContext } from '../../context.js';
-import { StageError, type Stage } from '../../errors.js';
+import { StageError, UsageError, type Stage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { DeployOutcome, LockHolder, Target, TrafficEntry } from '../target.js';
-import { checkRemoteLock, readRemoteLock, withLock } from './lock.js';
+import { checkRemoteLock, lockState, readRemoteLock, withLock, type LockState, type RemoteLock } from './lock.js';
 import { createRunClients, idTokenHeaders, type RunClients } from './client.js';
 import { createLogging, readRevisionLogs } from './logs.js';
 import { waitForOperation } from './operation.js';
@@ -243,7 +243,10 @@ export class CloudRunTarget implements Target {
       (s) => {
         checkRemoteLock(s, this.serviceName, holder.runId, Date.now());
         const taken = readRemoteLock(s);
-        if (taken && taken.runId !== holder.runId) log.warn({ holder: taken }, 'taking over an expired Cloud Run service lock');
+        if (taken && taken.runId !== holder.runId) {
+          const state = lockState(taken, Date.now());
+          log.warn({ holder: taken, state }, state === 'dead' ? `taking over the Cloud Run service lock of run ${taken.runId}: its process ${taken.pid} on this host is gone` : 'taking over an expired Cloud Run service lock');
+        }
         return { annotations: withLock(s, lock) };
       },
       2,
@@ -336,6 +339,34 @@ export class CloudRunTarget implements Target {
         err,
       );
     }
+  }
+
+  /** The lock on the service, with what is known of its holder; undefined when there is none. */
+  async readLock(ctx: StageContext): Promise<{ lock: RemoteLock; state: LockState } | undefined> {
+    const held = readRemoteLock(await this.read(ctx, 'deploy'));
+    return held ? { lock: held, state: lockState(held, Date.now()) } : undefined;
+  }
+
+  /**
+   * Removes the lock annotation, whoever holds it, unless the holder is provably alive (same host,
+   * pid alive) and `force` is not set. Returns the lock removed, or undefined when there was none.
+   */
+  async removeLock(ctx: StageContext, force: boolean): Promise<RemoteLock | undefined> {
+    const svc = await this.read(ctx, 'deploy');
+    const held = readRemoteLock(svc);
+    if (!svc || !held) return undefined;
+    if (!force && lockState(held, Date.now()) === 'live') {
+      throw new UsageError(
+        `Cloud Run service ${this.serviceId} is locked by a live run: ${held.runId} (${held.command}), pid ${held.pid} on this host, since ${held.startedAt}`,
+        'stop that run (it releases the lock itself), or pass --force to remove the lock anyway',
+      );
+    }
+    const op = await this.update(ctx, 'deploy', svc, (s) => {
+      if (readRemoteLock(s)?.runId !== held.runId) throw new UsageError(`the lock on ${this.serviceId} changed hands meanwhile`, 'run unlock again to see the new holder');
+      return { annotations: withLock(s, undefined) };
+    }, 2);
+    await this.settle(ctx, op, `unlocking ${this.serviceId}`);
+    return held;
   }
 
   async close(): Promise<void> {
