@@ -119,7 +119,7 @@ async function runOrCycle(command: 'run' | 'cycle', values: CliValues, signal: A
   }
   if (!last) return EXIT.internal;
   if (last.verdict === 'passed') return EXIT.ok;
-  if (last.verdict === 'build-failed' || last.verdict === 'deploy-failed') return EXIT.stageFailed;
+  if (last.verdict === 'build-failed' || last.verdict === 'deploy-failed' || last.verdict === 'error') return EXIT.stageFailed;
   return EXIT.gateFailed;
 }
 

@@ -11,6 +11,8 @@ export interface TargetOptions {
   service: string;
   log: Logger;
   baseDir: string;
+  /** Local target: the number the next revision name takes (`svc-00007-abc`), from the history. */
+  nextRevisionNumber?: number;
 }
 
 type TargetFactory<K extends TargetConfig['kind']> = (cfg: Extract<TargetConfig, { kind: K }>, opts: TargetOptions) => Target;

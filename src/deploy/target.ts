@@ -1,4 +1,5 @@
 import type { BuiltImage } from '../build/builder.js';
+import type { TargetConfig } from '../config/schema.js';
 import type { StageContext } from '../context.js';
 import type { TrafficEntry } from '../model/traffic.js';
 
@@ -53,6 +54,11 @@ export interface Target {
    * is not an error.
    */
   acquireLock?(ctx: StageContext, holder: LockHolder, ttlMs: number): Promise<{ release(): Promise<void> }>;
+  /**
+   * Uses these settings for the next candidate (the fix step edited the config); revisions already
+   * running keep theirs. The loop refuses changes to the fields that name the service first.
+   */
+  reconfigure?(cfg: TargetConfig): void;
   /** Stops whatever the target started on this machine. */
   close(): Promise<void>;
 }

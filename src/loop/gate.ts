@@ -16,10 +16,19 @@ export interface GateExtras {
   blockers?: string[];
 }
 
+const STAGE_KINDS: readonly CheckResult['kind'][] = ['build', 'deploy', 'traffic'];
+
 export function assessGate(results: readonly CheckResult[], gate: GateConfig, extras: GateExtras = {}): GateVerdict {
   const reasons: string[] = [];
   const nothingRan = results.length === 0;
   if (nothingRan) reasons.push('no check ran: a suite that ran nothing cannot pass');
+  // A build or deploy that failed is the reason; "no P1 check ran" would only repeat it.
+  const stageFailures = results.filter((r) => STAGE_KINDS.includes(r.kind) && !isPassing(r.status));
+  const suiteDidNotRun = stageFailures.length > 0 && stageFailures.length === results.length;
+  for (const f of stageFailures) {
+    const what = f.status === 'error' ? `the ${f.name} step failed with an error` : `the ${f.name} failed`;
+    reasons.push(`${what}: ${f.failure?.message ?? 'no message'}${suiteDidNotRun ? '; the smoke suite did not run' : ''}`);
+  }
   const allowFlaky = gate.allowFlaky === true;
   const tallies: PriorityTally[] = PRIORITIES.map((priority) => {
     const mine = results.filter((r) => r.priority === priority);
@@ -33,10 +42,10 @@ export function assessGate(results: readonly CheckResult[], gate: GateConfig, ex
     else if (total === 0) {
       // Zero samples prove nothing: only a threshold that asks for nothing (0%) holds.
       ok = threshold === 0;
-      if (!ok && !nothingRan) reasons.push(`${priority} is gated at ${threshold}% but no ${priority} check ran`);
+      if (!ok && !nothingRan && !suiteDidNotRun) reasons.push(`${priority} is gated at ${threshold}% but no ${priority} check ran`);
     } else {
       ok = (passRate ?? 0) >= threshold;
-      if (!ok) {
+      if (!ok && !(suiteDidNotRun && priority === 'P0')) {
         const flakyNote = flaky > 0 && !allowFlaky ? `; ${flaky} passed only on retry (flaky), which counts as not passed unless gate.allowFlaky` : '';
         reasons.push(`${priority} passed ${passed} of ${total} (${passRate}%), needs ${threshold}%${flakyNote}`);
       }
@@ -46,7 +55,7 @@ export function assessGate(results: readonly CheckResult[], gate: GateConfig, ex
     return tally;
   });
   const thresholds = evaluateThresholds(results, gate.thresholds ?? []);
-  for (const t of thresholds) if (!t.passed && !nothingRan) reasons.push(thresholdReason(t));
+  for (const t of thresholds) if (!t.passed && !nothingRan && !suiteDidNotRun) reasons.push(thresholdReason(t));
   reasons.push(...(extras.blockers ?? []));
   const verdict: GateVerdict = { passed: reasons.length === 0, tallies, reasons };
   if (thresholds.length > 0) verdict.thresholds = thresholds;

@@ -21,6 +21,9 @@ export interface StartedCycle {
   target: string;
   /** The split the last record left behind: what traffic should still be after a kill. */
   trafficBefore: TrafficEntry[];
+  /** The step that finished last, and the record as it stood then (redacted like any record). */
+  afterStep?: string;
+  partial?: CycleRecord;
 }
 
 const STARTED = /^cycle-(\d{3,})\.started\.json$/;
@@ -33,13 +36,26 @@ export async function markCycleStarted(reportsDir: string, entry: StartedCycle):
   await writeFileAtomic(startedFile(reportsDir, entry.cycle), `${JSON.stringify(entry, null, 2)}\n`);
 }
 
+/**
+ * After each step: the entry gains the record so far. Not fsynced: the journal is for a killed
+ * process, whose written files survive it; a power cut may lose the last step, never tear the file.
+ */
+export async function journalStep(reportsDir: string, entry: StartedCycle, step: string, partial: CycleRecord): Promise<void> {
+  await writeFileAtomic(startedFile(reportsDir, entry.cycle), `${JSON.stringify({ ...entry, afterStep: step, partial }, null, 2)}\n`, { durable: false });
+}
+
 export async function clearCycleStarted(reportsDir: string, cycle: number): Promise<void> {
   await rm(startedFile(reportsDir, cycle), { force: true });
 }
 
-/** The record of a cycle whose run was killed: no stage result is known, traffic as last recorded. */
-export function interruptedRecord(s: StartedCycle, now = new Date()): CycleRecord {
-  const note = `the run was killed (pid ${s.pid}) during this cycle`;
+/**
+ * The record of a cycle whose run was killed: what the journal knew (the steps that finished, the
+ * revision deployed, the split last set), and nothing it did not.
+ */
+export function interruptedRecord(s: StartedCycle, now = new Date(), survivors: readonly string[] = []): CycleRecord {
+  const left = survivors.length > 0 ? `; the next run stopped what it left running: ${survivors.join(', ')}` : '';
+  if (s.partial && s.afterStep) return recoveredRecord(s, s.partial, s.afterStep, now, left);
+  const note = `the run was killed (pid ${s.pid}) during this cycle${left}`;
   return {
     schemaVersion: RECORD_SCHEMA_VERSION,
     service: s.service,
@@ -61,11 +77,28 @@ export function interruptedRecord(s: StartedCycle, now = new Date()): CycleRecor
   };
 }
 
+function recoveredRecord(s: StartedCycle, partial: CycleRecord, afterStep: string, now: Date, left: string): CycleRecord {
+  const finished = (partial.steps ?? []).map((st) => st.name);
+  const note = `the run was killed (pid ${s.pid}) during this cycle, after the ${afterStep} step${finished.length > 0 ? ` (finished: ${finished.join(', ')})` : ''}${left}`;
+  const trafficNote = afterStep.startsWith('canary-')
+    ? `${note}; the split shown is the last one it set (${afterStep.slice('canary-'.length)}% to the candidate)`
+    : `${note}; the split shown is the last one it read`;
+  return {
+    ...partial,
+    finishedAt: now.toISOString(),
+    traffic: { ...partial.traffic, note: trafficNote },
+    gate: { passed: false, tallies: [], reasons: [note] },
+    verdict: 'interrupted',
+    runStatus: 'interrupted',
+    runStatusDetail: note,
+  };
+}
+
 /**
  * Records every unfinished cycle left in the journal and adds it to `history`, so numbering goes on
  * after it. Call only while holding the reports lock. Returns the records written.
  */
-export async function recoverUnfinishedCycles(reportsDir: string, history: History, service: string, log: Logger): Promise<CycleRecord[]> {
+export async function recoverUnfinishedCycles(reportsDir: string, history: History, service: string, log: Logger, survivors: readonly string[] = []): Promise<CycleRecord[]> {
   let names: string[];
   try {
     names = (await readdir(historyDir(reportsDir))).filter((n) => STARTED.test(n)).sort();
@@ -87,7 +120,7 @@ export async function recoverUnfinishedCycles(reportsDir: string, history: Histo
     if (entry.service !== service) continue;
     // The record was written and the process died before removing the entry: nothing was lost.
     if (!history.records.some((r) => r.cycle === cycle)) {
-      const record = interruptedRecord({ ...entry, cycle });
+      const record = interruptedRecord({ ...entry, cycle }, new Date(), survivors);
       await writeRecord(reportsDir, record);
       history.records.push(record);
       history.records.sort((a, b) => a.cycle - b.cycle);

@@ -81,7 +81,7 @@ export const prioritySchema = z.enum(PRIORITIES);
 
 export const checkResultSchema = z.object({
   name: z.string(),
-  kind: z.enum(['http', 'websocket', 'deploy', 'build', 'command']).describe("'command': one test case of a user's test command."),
+  kind: z.enum(['http', 'websocket', 'deploy', 'build', 'command', 'traffic']).describe("'command': one test case of a user's test command; 'build', 'deploy', 'traffic': a stage that failed or hit an error, as a P0 result."),
   priority: prioritySchema,
   status: checkStatusSchema,
   durationMs: z.number(),

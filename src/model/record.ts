@@ -9,8 +9,8 @@ import { checkResultSchema, prioritySchema } from './check-result.js';
 
 export const RECORD_SCHEMA_VERSION = 1;
 
-export const RUN_STATUSES = ['passed', 'max-cycles', 'max-minutes', 'stalled', 'fix-failed', 'interrupted'] as const;
-/** How a `run` ended; recorded on its last cycle. */
+/** How a `run` ended (recorded on its last cycle); `cycle-finished`: a one-shot `cycle` that did not pass. */
+export const RUN_STATUSES = ['passed', 'max-cycles', 'max-minutes', 'stalled', 'fix-failed', 'interrupted', 'cycle-finished'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const CYCLE_VERDICTS = ['passed', 'gate-failed', 'build-failed', 'deploy-failed', 'interrupted', 'error'] as const;
@@ -66,6 +66,12 @@ export const buildRecordSchema = z.object({
 }).meta({ id: 'BuildRecord' });
 export type BuildRecord = z.infer<typeof buildRecordSchema>;
 
+export const deployInputsSchema = z.object({
+  sha256: z.string().describe('HMAC of every field below: equal means the same deploy inputs.'),
+  fields: z.record(z.string(), z.string()).describe('Per target setting (`target.command`, `target.env.NAME`, …), an HMAC of its value under a key kept in the reports folder; values are never stored.'),
+}).meta({ id: 'DeployInputs' });
+export type DeployInputs = z.infer<typeof deployInputsSchema>;
+
 export const deployRecordSchema = z.object({
   status: z.enum(['ok', 'failed', 'skipped']),
   revision: z.string().optional(),
@@ -83,6 +89,7 @@ export const deployRecordSchema = z.object({
     .describe('Cloud Run: where each container variable of the candidate came from: target.env (config), target.secrets (secret), or the service as it was (service, kept by envStrategy: merge). Names only, never values.'),
   adopted: z.boolean().optional().describe('Cloud Run: an existing revision of the same name (same run, image and config) was reused instead of created.'),
   logUri: z.string().optional().describe("Cloud Run: the revision's Logs URL in the Cloud console (Revision.log_uri)."),
+  inputs: deployInputsSchema.optional().describe('The deploy inputs besides the code; "the same revision" means the same build digest and the same inputs.'),
 }).meta({ id: 'DeployRecord' });
 export type DeployRecord = z.infer<typeof deployRecordSchema>;
 
@@ -172,6 +179,18 @@ export const suiteIntegritySchema = z.object({
 }).meta({ id: 'SuiteIntegrity' });
 export type SuiteIntegrity = z.infer<typeof suiteIntegritySchema>;
 
+export const STEP_STATUSES = ['done', 'failed', 'error', 'interrupted'] as const;
+
+export const stepRecordSchema = z.object({
+  name: z.string().describe('read-traffic, build, deploy, smoke or promote.'),
+  status: z
+    .enum(STEP_STATUSES)
+    .describe("done; failed: it ended the cycle with its own verdict (build or deploy failed); error: it threw, and the cycle's verdict is error; interrupted: a signal stopped it."),
+  durationMs: z.number(),
+  message: z.string().optional().describe('For an error: what the step was doing and what went wrong.'),
+}).meta({ id: 'StepRecord' });
+export type StepRecord = z.infer<typeof stepRecordSchema>;
+
 export const cycleRecordSchema = z.object({
   schemaVersion: z.literal(RECORD_SCHEMA_VERSION),
   service: z.string(),
@@ -195,6 +214,7 @@ export const cycleRecordSchema = z.object({
   verdict: z.enum(CYCLE_VERDICTS),
   checkLocations: z.record(z.string(), z.string()).describe('Config file location of each check by name (`file:line`), for people and agents acting on a failure.'),
   durations: z.object({ buildMs: z.number(), deployMs: z.number(), smokeMs: z.number(), totalMs: z.number() }),
+  steps: z.array(stepRecordSchema).optional().describe('Each step the cycle ran, in order, with how it ended; a recovered record lists the steps that finished before the run was killed.'),
   suite: suiteIntegritySchema.optional().describe('Fingerprint of the smoke suite and gate, and how they changed since the previous cycle.'),
   runStatus: z.enum(RUN_STATUSES).optional().describe('On the last cycle of a `run`: how the run ended.'),
   runStatusDetail: z.string().optional().describe('Why the run ended, in one sentence.'),

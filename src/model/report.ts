@@ -37,7 +37,11 @@ export const comparisonSchema = z.object({
     .describe('Not comparable: skipped in either cycle, or absent from a cycle that did not run all its checks (build or deploy failed, interrupted).'),
   flaky: z
     .array(checkChangeSchema)
-    .describe('Passed only on retry in this cycle, or flipped against a previous cycle that ran the same code: never counted as newly passing or newly failing.'),
+    .describe('Passed only on retry in this cycle, or flipped against a previous cycle that ran the same revision (same code and same deploy inputs): never counted as newly passing or newly failing.'),
+  changedInputs: z
+    .array(z.string())
+    .optional()
+    .describe('Deploy inputs that differ from the previous cycle (`target.env.FAULT`, `target.command`): a check that flipped with them was fixed or broken by that change, not flaky.'),
 }).meta({ id: 'Comparison' });
 export type Comparison = z.infer<typeof comparisonSchema>;
 

@@ -1,7 +1,7 @@
 /** Before/after of each check between a cycle and the one before it. */
 import type { CycleRecord } from '../model/record.js';
 import { PRIORITIES, isPassing, type CheckResult } from '../model/check-result.js';
-import { passedOnRetry, sameCode } from './flaky.js';
+import { changedInputs, passedOnRetry, sameRevision } from './flaky.js';
 import { checkResults, isFailing, smokeCompleted, STAGES, stageOutcome } from './outcomes.js';
 import type { CheckChange, Comparison } from '../model/report.js';
 
@@ -36,13 +36,14 @@ export function compareCycles(current: CycleRecord, previous: CycleRecord | unde
     const change = describe(name, before.get(name), a);
     const list = listFor(comparison, change, smokeCompleted(previous), smokeCompleted(current));
     // A pass that needed a retry, or a flip while the code stayed the same, says nothing about a fix.
-    const flipped = (list === comparison.newlyPassing || list === comparison.newlyFailing) && sameCode(previous, current);
+    const flipped = (list === comparison.newlyPassing || list === comparison.newlyFailing) && sameRevision(previous, current);
     const retried = a !== undefined && passedOnRetry(a) && list !== comparison.unmeasured && list !== comparison.added;
     (flipped || retried ? comparison.flaky : list).push(change);
   }
-  for (const list of Object.values(comparison)) {
-    if (Array.isArray(list)) list.sort(byPriorityThenName);
-  }
+  const { previousCycle: _p, changedInputs: _c, ...lists } = comparison;
+  for (const list of Object.values(lists)) list.sort(byPriorityThenName);
+  const inputs = changedInputs(previous, current);
+  if (inputs.length > 0) comparison.changedInputs = inputs;
   return comparison;
 }
 

@@ -20,10 +20,21 @@ export function reportedStatus(result: CheckResult): ReportedStatus {
 }
 
 /**
- * Whether two cycles ran the same code: the same revision, or the same image digest. Local
- * revisions get a new name per cycle, so the digest is what tells a rerun apart from a change.
+ * Whether two cycles ran the same revision: the same code (the same revision name, or the same image
+ * digest: local revisions get a new name per cycle) and the same deploy inputs (env, command, target
+ * settings). A check that flips after an env change was fixed or broken by that change: not flaky.
  */
-export function sameCode(a: CycleRecord, b: CycleRecord): boolean {
+export function sameRevision(a: CycleRecord, b: CycleRecord): boolean {
+  if (changedInputs(a, b).length > 0) return false;
   if (a.deploy.revision !== undefined && a.deploy.revision === b.deploy.revision) return true;
   return a.build.digest !== undefined && a.build.digest === b.build.digest;
+}
+
+/** The deploy inputs that differ between two cycles (`target.env.FAULT`, …); none when either did not record them. */
+export function changedInputs(a: CycleRecord, b: CycleRecord): string[] {
+  const x = a.deploy.inputs;
+  const y = b.deploy.inputs;
+  if (!x || !y || x.sha256 === y.sha256) return [];
+  const names = [...new Set([...Object.keys(x.fields), ...Object.keys(y.fields)])].sort();
+  return names.filter((n) => x.fields[n] !== y.fields[n]);
 }

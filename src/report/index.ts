@@ -6,7 +6,7 @@ export { renderCycleMarkdown } from './markdown.js';
 export { renderCycleJson } from './json.js';
 export { renderJunit } from './junit.js';
 export { renderTrend, issueLives, type IssueLife, type IssueState } from './trend.js';
-export { passedOnRetry, reportedStatus, sameCode, type ReportedStatus } from './flaky.js';
+export { passedOnRetry, reportedStatus, sameRevision, type ReportedStatus } from './flaky.js';
 export { renderAnnotations, renderStepSummary } from './ci.js';
 export { summarizeCycle, verdictText, type CycleSummary } from './summary.js';
 export { redactDeep, redactText, REDACTED } from './redact.js';

@@ -80,7 +80,7 @@ function evidenceBits(e: Evidence): string[] {
   return bits;
 }
 
-const CHANGE_GROUPS: { key: Exclude<keyof Comparison, 'previousCycle'>; label: string }[] = [
+const CHANGE_GROUPS: { key: Exclude<keyof Comparison, 'previousCycle' | 'changedInputs'>; label: string }[] = [
   { key: 'newlyPassing', label: 'newly passing' },
   { key: 'newlyFailing', label: 'newly failing' },
   { key: 'flaky', label: 'flaky' },
@@ -101,6 +101,9 @@ export function renderComparison(s: CycleSummary): string {
     if (smokeCompleted(rec)) continue;
     const ran = checkResults(rec).length === 0 ? 'ran no smoke check' : 'did not finish its smoke checks';
     out.push(`${who} ${ran} (${verdictText(rec.verdict)}); checks it did not run are not compared.`);
+  }
+  if (comparison.changedInputs) {
+    out.push(`Deploy inputs changed since cycle ${previous.cycle}: ${comparison.changedInputs.map(inlineCode).join(', ')} (values not shown); checks that flipped are counted as fixed or broken by that change, not as flaky.`);
   }
   out.push(
     CHANGE_GROUPS.filter((g) => comparison[g.key].length > 0 || g.key.startsWith('newly') || g.key === 'stillFailing')

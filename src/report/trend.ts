@@ -4,7 +4,7 @@
  */
 import type { CycleRecord } from '../model/record.js';
 import { PRIORITIES, isPassing, type Priority } from '../model/check-result.js';
-import { passedOnRetry, sameCode } from './flaky.js';
+import { passedOnRetry, sameRevision } from './flaky.js';
 import { escapeText, formatMs, formatPercent, inlineCode, joinWords, renderTable } from './format.js';
 import { failingOutcomes, isFailing, stageOutcome } from './outcomes.js';
 import { verdictText } from './summary.js';
@@ -114,7 +114,7 @@ export function issueLives(records: readonly CycleRecord[]): IssueLife[] {
         continue;
       }
       // An outcome that flips against a cycle that ran the same code is flakiness, never a fix.
-      const flipped = last !== undefined && last.obs !== obs && sameCode(last.record, rec);
+      const flipped = last !== undefined && last.obs !== obs && sameRevision(last.record, rec);
       if (obs === 'failing') {
         life.failingCycles.push(rec.cycle);
         if (flipped) life.flakyIn.push(rec.cycle);

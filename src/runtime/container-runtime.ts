@@ -103,6 +103,7 @@ export async function startContainerRevision(opts: StartContainerOptions): Promi
         env: { ...opts.engine.env, ...opts.env, PORT: String(opts.containerPort) },
         tailLines: opts.tailLines ?? 200,
         onLine: log ? (line) => log.debug({ line: opts.redact ? opts.redact(line) : line }, 'container output') : undefined,
+        label: opts.name,
       });
     } catch (err) {
       return { ok: false, message: `could not start ${opts.engine.kind}: ${String(err)}`, exitCode: null, logTail: [], durationMs: elapsed() };

@@ -78,6 +78,7 @@ export async function startRevision(opts: StartRevisionOptions): Promise<StartRe
         env: { ...opts.env, PORT: String(port) },
         tailLines: opts.tailLines ?? 200,
         onLine: log ? (line) => log.debug({ line: opts.redact ? opts.redact(line) : line }, 'revision output') : undefined,
+        ...groupOptions(opts.name, log),
       });
     } catch (err) {
       // execa throws synchronously only for invalid options; report it like any start failure.
@@ -114,6 +115,11 @@ export async function startRevision(opts: StartRevisionOptions): Promise<StartRe
         : `did not answer GET ${opts.readiness.path} within ${opts.readiness.timeoutMs} ms`;
     return { ok: false, message, exitCode: null, logTail: proc.outputTail(), durationMs: elapsed() };
   }
+}
+
+/** How the revision's process group is named in the journal and stopped once its command exits. */
+function groupOptions(name: string, log: Logger | undefined): { label: string; leftoverGraceMs: number; log?: Logger } {
+  return { label: name, leftoverGraceMs: STOP_GRACE_MS, ...(log ? { log } : {}) };
 }
 
 function describeEarlyExit(command: string[], exitCode: number | null, signal: string | null): string {

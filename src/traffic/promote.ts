@@ -28,8 +28,8 @@ export interface PromoteInput {
   /** Runs the step's checks against the service URL. */
   smoke: (checks: TrafficConfig['smoke']) => Promise<CheckResult[]>;
   gate: (results: CheckResult[]) => GateVerdict;
-  /** Called once a step's split is in place, before its hold. */
-  onStep?: (percent: number, index: number) => void;
+  /** Called once a step's split is in place, before its hold (the journal records the split). */
+  onStep?: (percent: number, index: number, split: TrafficEntry[]) => void | Promise<void>;
 }
 
 export type PromoteOutcome =
@@ -61,7 +61,7 @@ export async function promote(input: PromoteInput): Promise<PromoteOutcome> {
       moved = true;
       await target.setTraffic(ctx, step.split);
       ctx.log.info({ stage: 'traffic', step: index + 1, of: steps.length, percent: step.percent, holdMs: traffic.holdMs }, `canary step ${index + 1} of ${steps.length}: ${step.percent}% to ${candidate}`);
-      input.onStep?.(step.percent, index);
+      await input.onStep?.(step.percent, index, step.split);
       if (traffic.holdMs > 0) await sleep(traffic.holdMs, undefined, { signal: ctx.signal });
       const results = await input.smoke(traffic.smoke);
       if (ctx.signal.aborted) return await interrupted(input, canary, moved);

@@ -32,7 +32,7 @@ describe('CI outputs', () => {
     expect(r.code).toBe(1);
     const outcome = JSON.parse(await readFile(join(dir, 'out', 'outcome.json'), 'utf8')) as RunOutcomeJson;
     expect(schemaValidator(OUTCOME_SCHEMA_FILE)(outcome)).toEqual([]);
-    expect(outcome.status).toBe('max-cycles');
+    expect(outcome.status).toBe('cycle-finished');
     expect(outcome.cycles.map((c) => [c.cycle, c.verdict, c.gate.passed])).toEqual([[1, 'gate-failed', false]]);
     expect(outcome.cycles[0]?.reports.json).toBe(join(dir, 'reports', 'cycle-001.json'));
     // The embedded report is the report file, field for field.

@@ -65,7 +65,17 @@ describe('crash mid-cycle', () => {
     const names = (await readdir(history)).sort();
     expect(names).toEqual(['cycle-001.json', 'cycle-002.json']);
     const [first, second] = await Promise.all(names.map(async (n) => JSON.parse(await readFile(join(history, n), 'utf8'))));
-    expect(first).toMatchObject({ cycle: 1, verdict: 'interrupted', runStatusDetail: `the run was killed (pid ${killedPid}) during this cycle` });
-    expect(second).toMatchObject({ cycle: 2, verdict: 'passed' });
+    // The journal kept each finished step: the recovered record says what was known, and no more.
+    expect(first).toMatchObject({
+      cycle: 1,
+      verdict: 'interrupted',
+      runStatusDetail: `the run was killed (pid ${killedPid}) during this cycle, after the deploy step (finished: read-traffic, build, deploy)`,
+      build: { status: 'ok' },
+      deploy: { status: 'ok', revision: expect.stringMatching(/-00001-/) },
+    });
+    expect(first.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toEqual(['read-traffic:done', 'build:done', 'deploy:done']);
+    expect(first.smoke.results).toEqual([]);
+    // Revision names go on from the history across runs, as Cloud Run's do.
+    expect(second).toMatchObject({ cycle: 2, verdict: 'passed', deploy: { revision: expect.stringMatching(/^tiny-00002-[a-z]{3}$/) } });
   }, 90_000);
 });

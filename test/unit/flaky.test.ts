@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CycleRecord } from '../../src/model/record.js';
 import { assessGate } from '../../src/loop/gate.js';
 import { compareCycles } from '../../src/report/compare.js';
-import { passedOnRetry, reportedStatus, sameCode } from '../../src/report/flaky.js';
+import { passedOnRetry, reportedStatus, sameRevision } from '../../src/report/flaky.js';
 import { renderJunit } from '../../src/report/junit.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import { XMLParser } from 'fast-xml-parser';
@@ -40,10 +40,10 @@ describe('flaky classification', () => {
   it('sees the same code in the same revision or the same digest, not in different ones', () => {
     const a = firstCycleGateFailed();
     const b = secondCyclePassed();
-    expect(sameCode(a, b)).toBe(false);
-    expect(sameCode(a, { ...b, build: { ...b.build, digest: 'sha256:1' } })).toBe(false);
-    expect(sameCode({ ...a, build: { ...a.build, digest: 'sha256:1' } }, { ...b, build: { ...b.build, digest: 'sha256:1' } })).toBe(true);
-    expect(sameCode(a, { ...b, deploy: { ...b.deploy, revision: a.deploy.revision! } })).toBe(true);
+    expect(sameRevision(a, b)).toBe(false);
+    expect(sameRevision(a, { ...b, build: { ...b.build, digest: 'sha256:1' } })).toBe(false);
+    expect(sameRevision({ ...a, build: { ...a.build, digest: 'sha256:1' } }, { ...b, build: { ...b.build, digest: 'sha256:1' } })).toBe(true);
+    expect(sameRevision(a, { ...b, deploy: { ...b.deploy, revision: a.deploy.revision! } })).toBe(true);
   });
 });
 

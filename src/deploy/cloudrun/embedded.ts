@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { BuiltImage } from '../../build/builder.js';
 import type { CloudRunTargetConfig } from '../../config/cloudrun-schema.js';
+import type { TargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
 import type { Emulator } from '../../emulator/index.js';
 import type { DeployOutcome, LockHolder, Target, TrafficEntry } from '../target.js';
@@ -22,13 +23,19 @@ export class EmbeddedEmulatorTarget implements Target {
   private inner: CloudRunTarget | undefined;
   private emu: Emulator | undefined;
   constructor(
-    private readonly cfg: CloudRunTargetConfig,
+    private cfg: CloudRunTargetConfig,
     private readonly opts: EmbeddedEmulatorOptions,
   ) {}
 
   /** The running emulator (fault injection in tests); undefined before first use and after close(). */
   emulator(): Emulator | undefined {
     return this.emu;
+  }
+
+  reconfigure(cfg: TargetConfig): void {
+    if (cfg.kind !== 'cloudrun') throw new Error('the Cloud Run target cannot become another kind within a run');
+    this.cfg = cfg;
+    this.inner?.reconfigure(cfg);
   }
 
   async deployCandidate(ctx: StageContext, image: BuiltImage, tag: string): Promise<DeployOutcome> {

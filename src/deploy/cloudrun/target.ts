@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logging } from '@google-cloud/logging';
 import type { BuiltImage } from '../../build/builder.js';
 import type { CloudRunTargetConfig } from '../../config/cloudrun-schema.js';
+import type { TargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
 import { StageError, UsageError, type Stage } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -85,7 +86,7 @@ export class CloudRunTarget implements Target {
   private logging: Logging | undefined;
 
   constructor(
-    private readonly cfg: CloudRunTargetConfig,
+    private cfg: CloudRunTargetConfig,
     opts: CloudRunTargetOptions,
   ) {
     this.serviceId = cfg.service ?? opts.service;
@@ -96,6 +97,12 @@ export class CloudRunTarget implements Target {
     this.log = opts.log.child({ target: 'cloudrun', service: this.serviceId });
     this.runTag = opts.runId ?? randomUUID();
     this.logging = opts.logging;
+  }
+
+  /** The next candidate's template uses these settings; the service, project, region and endpoint stay (the loop refuses changing them). */
+  reconfigure(cfg: TargetConfig): void {
+    if (cfg.kind !== 'cloudrun') throw new StageError('deploy', 'the Cloud Run target cannot become another kind within a run');
+    this.cfg = { ...cfg, ...(this.cfg.endpoint ? { endpoint: this.cfg.endpoint } : {}) };
   }
 
   async deployCandidate(ctx: StageContext, image: BuiltImage, tag: string): Promise<DeployOutcome> {

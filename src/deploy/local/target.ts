@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import type { BuiltImage } from '../../build/builder.js';
-import type { LocalTargetConfig } from '../../config/schema.js';
+import type { LocalTargetConfig, TargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
 import { InterruptedError, StageError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -16,13 +16,39 @@ import { TrafficProxy, type Backend } from '../../runtime/proxy.js';
 import { startRevision, type RunningRevision } from '../../runtime/revision-process.js';
 import { containerRunSettings, startContainerRevision } from '../../runtime/container-runtime.js';
 import { routesFor, splitProblems, withCandidateTag } from './split.js';
-import { registerForExitCleanup } from '../../runtime/cleanup.js';
+import type { CycleRecord } from '../../model/record.js';
 
 export interface LocalTargetOptions {
   service: string;
   log: Logger;
   /** Relative revision folders are resolved against this (the config file's folder). */
   baseDir: string;
+  /**
+   * The number the first revision gets (`SERVICE-NNNNN-xxx`). Cloud Run never reuses one; a loop
+   * passes nextLocalRevisionNumber() of the service's history so names go on across invocations.
+   */
+  nextRevisionNumber?: number;
+}
+
+/**
+ * The next revision number for `service`: one past the highest among the revisions its history
+ * names (candidates, traffic before and after, canary steps), and any other names given (the
+ * labels of survivors a crashed run left, whose cycle may have no record). 1 for a new service.
+ */
+export function nextLocalRevisionNumber(service: string, records: readonly CycleRecord[], otherNames: Iterable<string> = []): number {
+  const pattern = new RegExp(`^${service.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d{5,})-[a-z]{3}$`);
+  let highest = 0;
+  const see = (name: string | undefined) => {
+    const m = name ? pattern.exec(name) : null;
+    if (m) highest = Math.max(highest, Number(m[1]));
+  };
+  for (const r of records) {
+    if (r.service !== service) continue;
+    see(r.deploy?.revision);
+    for (const e of [...(r.traffic?.before ?? []), ...(r.traffic?.after ?? [])]) see(e.revision);
+  }
+  for (const name of otherNames) see(name);
+  return highest + 1;
 }
 
 interface RevisionRecord {
@@ -43,17 +69,24 @@ export class LocalTarget implements Target {
   private queue: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
-  private readonly redact: (s: string) => string;
-  private readonly unregister: () => void;
+  private redact: (s: string) => string;
 
   constructor(
-    private readonly cfg: LocalTargetConfig,
+    private cfg: LocalTargetConfig,
     private readonly opts: LocalTargetOptions,
   ) {
     this.log = opts.log.child({ target: 'local', service: opts.service });
     const secrets = secretValues(cfg);
     this.redact = (text) => redactString(text, secrets);
-    this.unregister = registerForExitCleanup(() => this.pids());
+    this.deploys = Math.max(0, (opts.nextRevisionNumber ?? 1) - 1);
+  }
+
+  /** The next candidate starts with these settings; the proxy's host and port stay (the loop refuses changing them). */
+  reconfigure(cfg: TargetConfig): void {
+    if (cfg.kind !== 'local') throw new StageError('deploy', 'the local target cannot become another kind within a run');
+    this.cfg = cfg;
+    const secrets = secretValues(cfg);
+    this.redact = (text) => redactString(text, secrets);
   }
 
   deployCandidate(ctx: StageContext, image: BuiltImage, tag: string): Promise<DeployOutcome> {
@@ -92,7 +125,6 @@ export class LocalTarget implements Target {
       const proxy = this.proxy ?? (await this.proxyStarting?.catch(() => undefined));
       await Promise.all([...this.revisions.values()].map((r) => this.stopRevision(r)));
       await proxy?.close();
-      this.unregister();
     })();
     return this.closing;
   }
@@ -219,15 +251,6 @@ export class LocalTarget implements Target {
 
   private assertOpen(stage: 'deploy' | 'traffic'): void {
     if (this.closing) throw new StageError(stage, 'the local target has been closed');
-  }
-
-  private pids(): number[] {
-    const out: number[] = [];
-    for (const r of this.revisions.values()) {
-      const pid = r.running.process.pid;
-      if (pid !== undefined && !r.running.process.hasExited()) out.push(pid);
-    }
-    return out;
   }
 
   /** Deploys and traffic changes run one at a time: each reads and replaces the whole split. */

@@ -1,0 +1,271 @@
+/**
+ * The named steps of a run (see run.ts for their order), over one RunState. Each step does one
+ * thing and logs what it did; `closeRun` stops whatever `openRun` started, on every path.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { Builder } from '../build/builder.js';
+import { createBuilder } from '../build/index.js';
+import type { LoadedConfig } from '../config/load.js';
+import { createTarget } from '../deploy/index.js';
+import type { Target } from '../deploy/target.js';
+import type { Logger } from '../log.js';
+import type { CycleRecord, FixRecord, RunStatus, SuiteIntegrity } from '../model/record.js';
+import type { PublishedCycle, RunOutcome } from '../model/run-outcome.js';
+import type { TrafficEntry } from '../model/traffic.js';
+import { collectSecrets, redactDeep } from '../redact.js';
+import { runCycle } from './cycle.js';
+import { fingerprintDeployInputs, inputsKey } from './deploy-inputs.js';
+import { runFix } from './fix.js';
+import { nextCycleNumber, readHistory, type History } from './history.js';
+import { assessIntegrity, fingerprintSuite, integrityBlocker, readAcceptedSuite } from './integrity.js';
+import { clearCycleStarted, journalStep, markCycleStarted, recoverUnfinishedCycles, type StartedCycle } from './journal.js';
+import { acquireLock, type HeldLock } from './lock.js';
+import { startProcessJournal } from '../runtime/process-journal.js';
+import { nextLocalRevisionNumber } from '../deploy/local/target.js';
+import { publishCycle } from './publish.js';
+import { reloadConfig } from './reload.js';
+
+export interface LoopOptions {
+  loaded: LoadedConfig;
+  log: Logger;
+  signal: AbortSignal;
+  /** Overrides loop.maxCycles. `cycle` passes 1. */
+  maxCycles?: number;
+  /** Skip the fix step (the `cycle` command). */
+  noFix?: boolean;
+  /** For tests and the emulator wiring: supply the target instead of building it from config. */
+  target?: Target;
+  /** For tests: supply the builder instead of building it from config. */
+  builder?: Builder;
+  onCycle?: (record: CycleRecord, published: PublishedCycle) => void;
+}
+
+export interface RunState {
+  readonly opts: LoopOptions;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  readonly reportsDir: string;
+  readonly runId: string;
+  readonly maxCycles: number;
+  readonly history: History;
+  readonly acceptedSha: string | undefined;
+  readonly lock: HeldLock;
+  readonly target: Target;
+  readonly recovered: CycleRecord[];
+  /** Every process group this run starts is journaled there until it is stopped. */
+  readonly processes: { close(): void };
+  readonly inputsKey: Buffer;
+  readonly started: number;
+  loaded: LoadedConfig;
+  builder: Builder;
+  /** Every secret any config of this run held: an old value can still show up in an old revision's output. */
+  secrets: Set<string>;
+  remoteLock?: { release(): Promise<void> };
+  pendingFix?: FixRecord;
+  outcome: RunOutcome;
+}
+
+const command = (opts: LoopOptions) => (opts.noFix ? 'deploy-loop cycle' : 'deploy-loop run');
+
+/** Lock the reports folder, then recover what a killed run left, then make the builder and target. */
+export async function openRun(opts: LoopOptions): Promise<RunState> {
+  const { log, loaded } = opts;
+  const { config, baseDir } = loaded;
+  const reportsDir = resolve(baseDir, config.reports.dir);
+  const runId = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+  const history = await readHistory(reportsDir, config.service);
+  // Read once: a suite accepted while this run is going (by its own fix step, say) counts from the next run.
+  const acceptedSha = (await readAcceptedSuite(reportsDir))?.sha256;
+  for (const p of history.problems) log.warn({ file: p.file }, `history: ${p.message} (left as it is)`);
+  // Before anything is started: a second loop on the same service is refused, naming the holder.
+  const lock = await acquireLock(reportsDir, { runId, service: config.service, command: command(opts) }, log);
+  try {
+    // Holding the lock: process groups and journal entries left now belong to a run that died.
+    const { stopped, journal: processes } = await startProcessJournal(reportsDir, log, { runId });
+    const survivors = stopped.map((s) => `${s.label ?? s.kind} (${s.program}, ${s.outcome})`);
+    const recovered = await recoverUnfinishedCycles(reportsDir, history, config.service, log, survivors);
+    const builder = opts.builder ?? createBuilder(config.build, { service: config.service, baseDir });
+    // Local revision names go on from the history (and from a killed run's survivors), as Cloud Run's do.
+    const nextRevisionNumber = nextLocalRevisionNumber(config.service, history.records, stopped.map((s) => s.label ?? ''));
+    const target = opts.target ?? createTarget(config.target, { service: config.service, log: log.child({ stage: 'deploy' }), baseDir, nextRevisionNumber });
+    const maxCycles = opts.maxCycles ?? config.loop.maxCycles;
+    const outcome: RunOutcome = { status: opts.noFix ? 'cycle-finished' : 'max-cycles', cycles: [], published: [], reportsDir };
+    log.info({ runId, service: config.service, target: target.kind, maxCycles, reportsDir }, 'loop started');
+    return {
+      opts, log, signal: opts.signal, reportsDir, runId, maxCycles, history, acceptedSha, lock, target, recovered, processes,
+      inputsKey: await inputsKey(reportsDir), started: performance.now(), loaded, builder,
+      secrets: new Set(collectSecrets(config)), outcome,
+    };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/**
+ * The local lock cannot see a loop on another machine: the target records one on the service. Then,
+ * if a killed run left a cycle unfinished, the live split is compared with the one recorded before it.
+ */
+export async function lockServiceStep(run: RunState): Promise<void> {
+  const { target, signal, log, loaded } = run;
+  if (target.acquireLock) {
+    const limit = loaded.config.loop.maxMinutes;
+    const ttlMs = limit !== undefined ? limit * 60_000 + 10 * 60_000 : 2 * 3_600_000;
+    const holder = { runId: run.runId, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), command: command(run.opts) };
+    run.remoteLock = await target.acquireLock({ signal, log, cycle: nextCycleNumber(run.history) }, holder, ttlMs);
+  }
+  const unfinished = run.recovered.at(-1);
+  if (unfinished) await checkTrafficAfterCrash(target, unfinished, { signal, log, cycle: unfinished.cycle });
+}
+
+/** The fix command may have edited the config: every change is applied or refused (reload.ts). */
+export async function reloadStep(run: RunState): Promise<void> {
+  const reloaded = await reloadConfig(run.loaded, { builder: run.builder, target: run.target, log: run.log, afterCycle: nextCycleNumber(run.history) - 1 });
+  run.loaded = reloaded.loaded;
+  run.builder = reloaded.builder;
+  for (const s of collectSecrets(run.loaded.config)) run.secrets.add(s);
+}
+
+/** The suite and gate fingerprinted against the last record and the accepted suite. */
+export function suiteStep(run: RunState): SuiteIntegrity {
+  const { config } = run.loaded;
+  const integrity = assessIntegrity(fingerprintSuite(config.smoke.checks, config.gate, [...run.secrets]), run.history.records.at(-1), run.acceptedSha);
+  if (integrity.blocked) run.log.warn({ changes: integrity.changes.filter((c) => c.weakening).map((c) => c.text) }, 'suite weakened: the gate is blocked until accept-suite');
+  return integrity;
+}
+
+/** Journal the start, run the cycle (journaling each step), and return its redacted record. */
+export async function cycleStep(run: RunState, integrity: SuiteIntegrity): Promise<CycleRecord> {
+  const { config, checkLocations, baseDir } = run.loaded;
+  const cycle = nextCycleNumber(run.history);
+  const entry: StartedCycle = {
+    cycle, runId: run.runId, pid: process.pid, startedAt: new Date().toISOString(), service: config.service,
+    target: run.target.kind, trafficBefore: run.history.records.at(-1)?.traffic.after ?? [],
+  };
+  await markCycleStarted(run.reportsDir, entry);
+  const secrets = [...run.secrets];
+  const inputs = fingerprintDeployInputs(config.target, run.inputsKey);
+  const raw = await runCycle({
+    config, builder: run.builder, target: run.target, log: run.log, signal: run.signal, cycle, runId: run.runId,
+    checkLocations, baseDir,
+    ...(run.pendingFix ? { fix: run.pendingFix } : {}),
+    gateExtras: { blockers: integrityBlocker(integrity) },
+    onStep: (step, partial) => journalStep(run.reportsDir, entry, step, redactDeep({ ...partial, deploy: { ...partial.deploy, inputs } }, secrets)),
+  });
+  raw.suite = integrity;
+  raw.deploy.inputs = inputs;
+  return redactDeep(raw, secrets);
+}
+
+/** How the run ends right after this cycle, if it does; checked in this order. */
+export function endingAfterCycle(run: RunState, record: CycleRecord, isLast: boolean): { status: RunStatus; detail: string } | undefined {
+  const { stallAfter } = run.loaded.config.loop;
+  if (record.verdict === 'interrupted' || run.signal.aborted) return { status: 'interrupted', detail: `interrupted during cycle ${record.cycle}` };
+  if (record.verdict === 'passed') return { status: 'passed', detail: `the gate passed in cycle ${record.cycle}` };
+  if (run.opts.noFix) return { status: 'cycle-finished', detail: `cycle ${record.cycle} finished: ${record.verdict}` };
+  const key = failingKey(record);
+  const recent = [...run.outcome.cycles.slice(-(stallAfter - 1)), record];
+  if (recent.length >= stallAfter && recent.every((r) => r.verdict !== 'passed' && failingKey(r) === key)) {
+    const names = key === '' ? 'no failing check (the gate still failed)' : key.split('\n').join(', ');
+    return { status: 'stalled', detail: `the same failing checks for ${stallAfter} cycles: ${names} (loop.stallAfter)` };
+  }
+  if (isLast) return { status: 'max-cycles', detail: `cycle limit reached: ${run.maxCycles} (loop.maxCycles or --max-cycles)` };
+  const late = overTime(run);
+  if (late) return { status: 'max-minutes', detail: `no further cycle started: ${late} (loop.maxMinutes)` };
+  return undefined;
+}
+
+/** Writes the record and its reports (with the run's ending on the last record of a `run`). */
+export async function publishStep(run: RunState, record: CycleRecord, ended: { status: RunStatus; detail: string } | undefined): Promise<void> {
+  if (ended) endRun(run, record, ended.status, ended.detail);
+  const published = await publishCycle(run.reportsDir, record, [...run.history.records]);
+  await clearCycleStarted(run.reportsDir, record.cycle);
+  run.history.records.push(record);
+  run.outcome.cycles.push(record);
+  run.outcome.published.push(published);
+  run.opts.onCycle?.(record, published);
+  run.log.info({ cycle: record.cycle, verdict: record.verdict, report: published.markdown }, `cycle ${record.cycle}: ${record.verdict}`);
+}
+
+/** The fix command between cycles; true when the run ends here (interrupted, fix failed, out of time). */
+export async function fixStep(run: RunState, record: CycleRecord): Promise<boolean> {
+  const fix = run.loaded.config.loop.fix;
+  if (!fix || run.opts.noFix) {
+    delete run.pendingFix;
+    return false;
+  }
+  const published = run.outcome.published.at(-1);
+  if (!published) return false;
+  const done = await runFix({ fix, baseDir: run.loaded.baseDir, reportsDir: run.reportsDir, record, history: run.history.records.slice(0, -1), published, signal: run.signal, log: run.log });
+  const pending = redactDeep(done, [...run.secrets]);
+  run.pendingFix = pending;
+  let ending: [RunStatus, string] | undefined;
+  if (run.signal.aborted) ending = ['interrupted', `interrupted during the fix step after cycle ${record.cycle}`];
+  else if ((pending.timedOut || pending.exitCode !== 0) && run.loaded.config.loop.onFixFailure === 'stop') {
+    const how = pending.timedOut ? `timed out after ${pending.durationMs} ms` : `exited ${pending.exitCode}`;
+    ending = ['fix-failed', `the fix command ${how} after cycle ${record.cycle} (loop.onFixFailure: stop)`];
+  } else {
+    const late = overTime(run);
+    if (late) ending = ['max-minutes', `no further cycle started: ${late} (loop.maxMinutes)`];
+  }
+  if (!ending) return false;
+  // Decided after the fix step: the last record was already published, so it is published again.
+  endRun(run, record, ending[0], ending[1]);
+  run.outcome.published[run.outcome.published.length - 1] = await publishCycle(run.reportsDir, record, run.history.records.slice(0, -1));
+  return true;
+}
+
+/** Releases the service lock, stops the target, then releases the reports lock, whatever failed before. */
+export async function closeRun(run: RunState): Promise<void> {
+  await (run.remoteLock?.release() ?? Promise.resolve())
+    .catch((err: unknown) => run.log.warn({ err }, 'could not release the lock on the service (it expires by itself)'))
+    .then(() => run.target.close())
+    .finally(() => {
+      run.processes.close();
+      run.lock.release();
+    });
+}
+
+/** The run's own status goes on its last record; `cycle` is one shot and records none. */
+function endRun(run: RunState, record: CycleRecord, status: RunStatus, detail: string): void {
+  run.outcome.status = status;
+  if (run.opts.noFix) return;
+  record.runStatus = status;
+  record.runStatusDetail = detail;
+}
+
+function overTime(run: RunState): string | undefined {
+  const limit = run.loaded.config.loop.maxMinutes;
+  if (limit === undefined) return undefined;
+  const elapsed = performance.now() - run.started;
+  return elapsed >= limit * 60_000 ? `${(elapsed / 60_000).toFixed(2)} minutes elapsed, limit ${limit}` : undefined;
+}
+
+/** The sorted names of the checks that did not pass: the same key cycle after cycle means no progress. */
+function failingKey(r: CycleRecord): string {
+  return r.smoke.results.filter((c) => c.status !== 'pass').map((c) => c.name).sort().join('\n');
+}
+
+/**
+ * After a run died mid-cycle, the split may have been left half-moved. The live split is compared with
+ * the one recorded before that cycle and any difference is logged; the loop carries on from the live
+ * split. A local target's traffic dies with its process, so there is nothing to compare there.
+ */
+async function checkTrafficAfterCrash(target: Target, unfinished: CycleRecord, ctx: { signal: AbortSignal; log: Logger; cycle: number }): Promise<void> {
+  if (target.kind === 'local') return;
+  const live = await target.currentTraffic(ctx).catch(() => undefined);
+  if (!live) return;
+  const key = (split: readonly TrafficEntry[]) =>
+    JSON.stringify([...split].map((e) => [e.revision, e.percent]).filter(([, p]) => Number(p) > 0).sort());
+  const recorded = unfinished.traffic.before;
+  if (key(live) === key(recorded)) {
+    ctx.log.info({ cycle: unfinished.cycle, traffic: live }, `traffic matches the split recorded before unfinished cycle ${unfinished.cycle}`);
+  } else {
+    ctx.log.warn(
+      { cycle: unfinished.cycle, live, recorded },
+      `traffic differs from the split recorded before unfinished cycle ${unfinished.cycle}: the loop carries on from the live split (deploy-loop rollback restores the last good revision)`,
+    );
+  }
+}

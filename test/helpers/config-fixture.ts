@@ -1,0 +1,59 @@
+/**
+ * Test configs as typed data: an object of the config schema's input type, written as YAML. A field
+ * renamed in the schema fails to compile here, where a YAML template patched with `.replace()`
+ * would silently stop matching and test nothing.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { z } from 'zod';
+import type { configSchema } from '../../src/config/schema.js';
+
+export type ConfigInput = z.input<typeof configSchema>;
+
+export async function writeConfig(dir: string, config: ConfigInput, name = 'loop.config.yaml'): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, stringify(config));
+  return file;
+}
+
+/**
+ * A Python service (the standard library's http.server, not the demo's Node stack): FAULT=1 in its
+ * environment makes /healthz answer 500. It reads PORT as Cloud Run's contract says.
+ */
+export const PYTHON_SERVICE = `import http.server, json, os, sys
+FAULT = os.environ.get("FAULT", "0")
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        failing = FAULT == "1" and self.path == "/healthz"
+        body = json.dumps({"ok": not failing, "revision": os.environ.get("K_REVISION", "")}).encode()
+        self.send_response(500 if failing else 200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, fmt, *args):
+        sys.stderr.write("%s\\n" % (fmt % args))
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+`;
+
+/** The Python service's config: one P0 health check, the service in its own folder `svc/`. */
+export function pythonConfig(over: { env?: Record<string, string>; port?: number; maxCycles?: number; fix?: string[] } = {}): ConfigInput {
+  return {
+    apiVersion: 'deploy-loop/v1',
+    service: 'pysvc',
+    build: { kind: 'command', context: 'svc' },
+    target: {
+      kind: 'local',
+      command: ['/usr/bin/python3', 'server.py'],
+      env: over.env ?? {},
+      ...(over.port !== undefined ? { port: over.port } : {}),
+      readiness: { path: '/', timeoutMs: 10_000 },
+    },
+    smoke: {
+      defaults: { timeoutMs: 3000 },
+      checks: [{ name: 'health', kind: 'http', priority: 'P0', path: '/healthz', expect: { json: { ok: true } } }],
+    },
+    loop: { maxCycles: over.maxCycles ?? 1, ...(over.fix ? { fix: { command: over.fix } } : {}) },
+  };
+}
