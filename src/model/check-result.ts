@@ -3,6 +3,7 @@
  * these types and of the published report schema (schema/cycle-report.schema.json).
  */
 import { z } from 'zod';
+import { MAX_SAMPLES } from './samples.js';
 
 export const PRIORITIES = ['P0', 'P1', 'P2', 'P3'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -29,10 +30,16 @@ export const FAILURE_CLASSES = [
   'ws-1011-internal-error',
   'ws-1008-policy-violation',
   'ws-unexpected-close',
+  'latency',
+  'connect-time',
   'assertion',
   'check-error',
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
+
+/** Whose log lines a failure's evidence holds; see evidenceSchema.logScope. */
+export const LOG_SCOPES = ['check', 'concurrent', 'revision'] as const;
+export type LogScope = (typeof LOG_SCOPES)[number];
 
 const figure = (text: string) => z.number().optional().describe(text);
 
@@ -47,6 +54,13 @@ export const evidenceSchema = z.object({
   step: z.number().int().optional().describe('Which step of a WebSocket script failed (0-based).'),
   connection: z.number().int().optional().describe('Which connection of a multi-connection check failed (0-based).'),
   firstFrames: z.array(z.string()).optional().describe('WebSocket: the first frames received (up to 3, each cut to 200 characters, secrets redacted).'),
+  logScope: z
+    .enum(LOG_SCOPES)
+    .optional()
+    .describe(
+      "Whose lines logTail holds. 'check': logged during this check's own attempts (with a small margin) while no other check ran. 'concurrent': logged during its attempts while the checks in logSharedWith ran too, so a line may be theirs. 'revision': the revision's latest lines, shared by every failing check and not tied to this one.",
+    ),
+  logSharedWith: z.array(z.string()).optional().describe("With logScope 'concurrent': the checks that ran while these lines were logged."),
 }).meta({ id: 'Evidence' });
 export type Evidence = z.infer<typeof evidenceSchema>;
 
@@ -58,14 +72,28 @@ export const failureSchema = z.object({
 export type Failure = z.infer<typeof failureSchema>;
 
 export const checkFiguresSchema = z.object({
-  latencyMs: figure('HTTP: time to the full response, ms.'),
-  connectMs: figure('WebSocket: time to the open connection, ms.'),
+  latencyMs: figure('HTTP: time to the full response of the last attempt, ms (every attempt is in samples.latencyMs).'),
+  connectMs: figure("WebSocket: time to the open connection, ms; with connections: N, connection 0's (all of them are in samples.connectMs)."),
   connectP50Ms: figure('WebSocket with connections: N: median connect time, ms.'),
   connectP95Ms: figure('WebSocket with connections: N: 95th percentile connect time, ms.'),
   connectMaxMs: figure('WebSocket with connections: N: slowest connect time, ms.'),
   messages: figure('WebSocket: messages received.'),
   connections: figure('WebSocket: connections opened.'),
   closeCodes: z.record(z.string(), z.number()).optional().describe('Histogram of close codes across connections, code → count.'),
+  samples: z
+    .object({
+      latencyMs: z
+        .array(z.number())
+        .optional()
+        .describe("Every latency measured, ms: an http check's response time on each attempt; a websocket check's time from each send to the next message, on every connection and attempt."),
+      connectMs: z.array(z.number()).optional().describe("Every connect time measured, ms: each connection of each attempt of a websocket check."),
+      measured: z
+        .object({ latencyMs: z.number().int().optional(), connectMs: z.number().int().optional() })
+        .optional()
+        .describe(`Present when more than ${MAX_SAMPLES} samples of a metric were measured: how many. The array then holds ${MAX_SAMPLES} evenly spaced ranks of the sorted samples, the smallest and largest included.`),
+    })
+    .optional()
+    .describe('The samples thresholds are computed over (max, min, avg, p50…p99 run over all of them); the sample count is their length unless measured says otherwise.'),
 }).meta({ id: 'CheckFigures' });
 export type CheckFigures = z.infer<typeof checkFiguresSchema>;
 
@@ -74,6 +102,8 @@ export const attemptRecordSchema = z.object({
   status: checkStatusSchema,
   durationMs: z.number(),
   failure: failureSchema.optional(),
+  startedAt: z.number().optional().describe('When the attempt started, epoch ms: the log lines of its window are its evidence.'),
+  endedAt: z.number().optional().describe('When the attempt ended, epoch ms.'),
 }).meta({ id: 'AttemptRecord' });
 export type AttemptRecord = z.infer<typeof attemptRecordSchema>;
 

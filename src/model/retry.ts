@@ -10,6 +10,7 @@ export const RETRY_GROUPS = {
   network: ['network', 'connection-refused'],
   websocket: ['ws-handshake-rejected', 'ws-1011-internal-error', 'ws-1008-policy-violation', 'ws-unexpected-close'],
   http: ['http-5xx', 'http-4xx'],
+  slow: ['latency', 'connect-time'],
 } as const satisfies Record<string, readonly FailureClass[]>;
 
 /** What `retry.onlyOn` accepts: every failure class, plus the group names above. */

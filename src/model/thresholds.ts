@@ -12,9 +12,14 @@
  * e.g. `p95(latency) < 500ms`, `max(connectMs) < 1s`, `rate(fail) == 0`, `rate(pass) >= 99%`.
  * A threshold with zero samples fails (fail closed): no measurement cannot show a limit holds.
  * A skipped result is not a sample; an error counts as a failure.
+ *
+ * Time functions run over every sample of every result in scope (figures.samples): `connectMs` is
+ * each connection's connect time on each attempt, `latency` each http attempt's response time and
+ * each websocket message's time from the send before it. `rate` and `count` count results.
  */
 import { isPassing, type CheckResult, type Priority } from './check-result.js';
 import type { StoppedEarly, ThresholdResult } from './record.js';
+import { percentile, sampleValues } from './samples.js';
 
 export const THRESHOLD_FUNCTIONS = ['p50', 'p90', 'p95', 'p99', 'min', 'max', 'avg', 'rate', 'count'] as const;
 type Fn = (typeof THRESHOLD_FUNCTIONS)[number];
@@ -71,12 +76,6 @@ export function parseThreshold(expr: string): ThresholdParse {
   return { ok: true, threshold: { fn, metric: metricText as Metric, op: op as Op, value } };
 }
 
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] ?? NaN;
-}
-
 function compare(a: number, op: Op, b: number): boolean {
   switch (op) {
     case '<': return a < b;
@@ -109,18 +108,20 @@ export function measure(p: ParsedThreshold, results: readonly CheckResult[]): { 
     return { value: p.fn === 'count' ? n : n / results.length, samples: results.length };
   }
   const key = p.metric === 'latency' ? 'latencyMs' : 'connectMs';
-  const xs = results.map((r) => r.figures[key]).filter((x): x is number => typeof x === 'number').sort((a, b) => a - b);
+  const sets = results.map((r) => sampleValues(r.figures, key));
+  const xs = sets.flatMap((s) => s.values).sort((a, b) => a - b);
+  const count = sets.reduce((n, s) => n + s.count, 0);
   if (xs.length === 0) return { value: null, samples: 0 };
   const pick: Record<Exclude<Fn, 'rate' | 'count'>, () => number> = {
-    p50: () => percentile(xs, 50),
-    p90: () => percentile(xs, 90),
-    p95: () => percentile(xs, 95),
-    p99: () => percentile(xs, 99),
+    p50: () => percentile(xs, 50) ?? NaN,
+    p90: () => percentile(xs, 90) ?? NaN,
+    p95: () => percentile(xs, 95) ?? NaN,
+    p99: () => percentile(xs, 99) ?? NaN,
     min: () => xs[0] ?? NaN,
     max: () => xs[xs.length - 1] ?? NaN,
     avg: () => Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 10) / 10,
   };
-  return { value: pick[p.fn](), samples: xs.length };
+  return { value: pick[p.fn](), samples: count };
 }
 
 export function evaluateThreshold(results: readonly CheckResult[], t: ThresholdConfig): ThresholdResult {

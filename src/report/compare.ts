@@ -62,8 +62,9 @@ function describe(name: string, b: CheckResult | undefined, a: CheckResult | und
   };
   if (b?.figures.latencyMs !== undefined) change.latencyBeforeMs = b.figures.latencyMs;
   if (a?.figures.latencyMs !== undefined) change.latencyAfterMs = a.figures.latencyMs;
-  const connectBefore = b?.figures.connectMs ?? b?.figures.connectP95Ms;
-  const connectAfter = a?.figures.connectMs ?? a?.figures.connectP95Ms;
+  // A multi-connection check compares its p95, as the schema says; connectMs is connection 0's alone.
+  const connectBefore = b?.figures.connectP95Ms ?? b?.figures.connectMs;
+  const connectAfter = a?.figures.connectP95Ms ?? a?.figures.connectMs;
   if (connectBefore !== undefined) change.connectBeforeMs = connectBefore;
   if (connectAfter !== undefined) change.connectAfterMs = connectAfter;
   return change;

@@ -47,6 +47,11 @@ function describeCause(issue: RankedIssue, normalized: boolean): string {
   const e = issue.evidence;
   if (issue.class === 'build-failure') return 'build failed';
   if (issue.class === 'deploy-failure') return 'deploy failed';
+  // The figure against the limit: `latency 1537 ms over 1000 ms`, not the body that came with it.
+  if ((issue.class === 'latency' || issue.class === 'connect-time') && e.actual !== undefined && e.expected !== undefined) {
+    const what = issue.class === 'latency' ? 'latency' : 'connect time';
+    return norm(`${what} ${e.actual} over ${e.expected.replace(/^<=\s*/, '')}`);
+  }
   if (e.closeCode !== undefined) return `close ${e.closeCode} ${JSON.stringify(norm(e.closeReason ?? ''))}`;
   if (e.status !== undefined) {
     const line = (e.excerpt ?? '').split('\n').find((l) => l.trim() !== '')?.trim() ?? '';

@@ -8,6 +8,7 @@ import type { CycleRecord } from '../model/record.js';
 import { stoppedEarlyText } from '../model/thresholds.js';
 import { PRIORITIES, isPassing, type CheckResult, type Evidence } from '../model/check-result.js';
 import { cleanText } from './format.js';
+import { logLabelText } from './markdown-checks.js';
 import { isFailing, stageResults } from './outcomes.js';
 import { redactDeep } from './redact.js';
 
@@ -44,7 +45,8 @@ export function renderJunit(current: CycleRecord): string {
 }
 
 function renderCase(x: CheckResult, classname: string, location: string | undefined, skippedWhy: string | undefined): string {
-  const open = `    <testcase${attrs({ name: x.name, classname, time: seconds(x.durationMs) })}`;
+  // `file` and `line` as Surefire, pytest and GitHub's test reporters read them: the check in the config.
+  const open = `    <testcase${attrs({ name: x.name, classname, time: seconds(x.durationMs), ...fileAndLine(location) })}`;
   if (isPassing(x.status) && passedOnRetry(x)) {
     // Surefire's convention for a pass after failed reruns; readers that do not know it still see a pass.
     const first = x.attemptLog?.find((at) => at.status === 'fail' || at.status === 'error');
@@ -64,6 +66,13 @@ function renderCase(x: CheckResult, classname: string, location: string | undefi
   return `${open}>\n      <${element}${attrs({ message, type })}>${xmlText(body)}</${element}>\n    </testcase>`;
 }
 
+/** `loop.config.yaml:54` → file and line; a location without a line gives the file alone. */
+export function fileAndLine(location: string | undefined): { file?: string; line?: number } {
+  if (location === undefined || location === '') return {};
+  const m = /^(.*):(\d+)$/.exec(location);
+  return m ? { file: m[1]!, line: Number(m[2]) } : { file: location };
+}
+
 function failureText(message: string, e: Evidence, attempts: number, location: string | undefined): string {
   const lines = [message];
   if (location) lines.push(`Config: ${location}`);
@@ -76,7 +85,7 @@ function failureText(message: string, e: Evidence, attempts: number, location: s
   if (e.expected !== undefined) lines.push(`Expected: ${e.expected}`);
   if (e.actual !== undefined) lines.push(`Actual: ${e.actual}`);
   if (e.excerpt) lines.push('Excerpt:', e.excerpt);
-  if (e.logTail && e.logTail.length > 0) lines.push('Log tail:', ...e.logTail);
+  if (e.logTail && e.logTail.length > 0) lines.push(`${logLabelText(e)}:`, ...e.logTail);
   return lines.join('\n');
 }
 
@@ -93,8 +102,9 @@ function seconds(ms: number): string {
   return (ms / 1000).toFixed(3);
 }
 
-function attrs(values: Record<string, string | number>): string {
+function attrs(values: Record<string, string | number | undefined>): string {
   return Object.entries(values)
+    .filter(([, v]) => v !== undefined)
     .map(([k, v]) => ` ${k}="${xmlAttr(String(v))}"`)
     .join('');
 }

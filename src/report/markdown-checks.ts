@@ -1,6 +1,7 @@
 /** Markdown sections about checks: results by priority, before/after, ranked issues, next steps. */
 import type { CycleRecord } from '../model/record.js';
 import { PRIORITIES, isPassing, type CheckFigures, type CheckResult, type Evidence } from '../model/check-result.js';
+import { percentile, sampleValues } from '../model/samples.js';
 import { escapeText, fence, formatMs, inlineCode, joinWords, plural, renderTable } from './format.js';
 import { passedOnRetry, reportedStatus } from './flaky.js';
 import { checkResults, smokeCompleted } from './outcomes.js';
@@ -44,15 +45,27 @@ function statusCell(x: CheckResult): string {
 
 function figuresCell(f: CheckFigures): string {
   const parts: string[] = [];
+  const latency = sampleValues(f, 'latencyMs');
+  const connect = sampleValues(f, 'connectMs');
   if (f.latencyMs !== undefined) parts.push(formatMs(f.latencyMs));
-  const spread = [
+  // More than one sample (retries, several messages): the spread thresholds were computed over.
+  if (latency.count > 1 || (f.latencyMs === undefined && latency.count > 0)) parts.push(`latency ${spread(latency)}`);
+  const shown = [
     f.connectP50Ms !== undefined ? `p50 ${formatMs(f.connectP50Ms)}` : '',
     f.connectP95Ms !== undefined ? `p95 ${formatMs(f.connectP95Ms)}` : '',
     f.connectMaxMs !== undefined ? `max ${formatMs(f.connectMaxMs)}` : '',
   ].filter((p) => p !== '');
-  if (spread.length > 0) parts.push(`connect ${spread.join(', ')}`);
+  if (connect.count > 1) parts.push(`connect ${spread(connect)}`);
+  else if (shown.length > 0) parts.push(`connect ${shown.join(', ')}`);
   else if (f.connectMs !== undefined) parts.push(`connect ${formatMs(f.connectMs)}`);
   return parts.join('; ') || '—';
+}
+
+/** `p50 5 ms, p95 9 ms, max 94 ms over 7 samples`, from the stored samples. */
+function spread(s: { values: number[]; count: number }): string {
+  const sorted = [...s.values].sort((a, b) => a - b);
+  if (s.count === 1) return formatMs(sorted[0]);
+  return `p50 ${formatMs(percentile(sorted, 50))}, p95 ${formatMs(percentile(sorted, 95))}, max ${formatMs(sorted.at(-1))} over ${plural(s.count, 'sample')}`;
 }
 
 function detailCell(x: CheckResult): string {
@@ -152,9 +165,9 @@ function renderGroup(group: IssueGroup, cycle: number): string {
       `${group.checks.length} checks failed with this cause (${escapeText(joinWords(group.checks.map((c) => c.check)))}); failing since cycle ${group.failingSince}.`,
     );
   }
-  // The revision's log tail is attached to every failing check of a cycle: shown once when all agree.
+  // A revision tail shared by the group's checks is shown once, when all agree.
   const shared = sharedLogTail(group.checks);
-  if (shared) out.push(`Log tail (the same for all ${group.checks.length} checks):\n\n${fence(shared.join('\n'))}`);
+  if (shared) out.push(`${logLabel(group.checks[0]!.evidence)} (the same for all ${group.checks.length} checks):\n\n${fence(shared.join('\n'))}`);
   return [...out, ...group.checks.map((issue) => renderIssue(issue, cycle, shared !== undefined))].join('\n\n');
 }
 
@@ -190,8 +203,27 @@ function renderIssue(issue: RankedIssue, cycle: number, tailShown = false): stri
   }
   out.push(facts.map((f) => `- ${f}`).join('\n'));
   if (e.excerpt !== undefined && e.excerpt !== '') blocks.push(`Excerpt:\n\n${fence(e.excerpt)}`);
-  if (!tailShown && e.logTail !== undefined && e.logTail.length > 0) blocks.push(`Log tail:\n\n${fence(e.logTail.join('\n'))}`);
+  if (!tailShown && e.logTail !== undefined && e.logTail.length > 0) blocks.push(`${logLabel(e)}:\n\n${fence(e.logTail.join('\n'))}`);
+  else if (e.logTail?.length === 0 && e.logScope === 'check') blocks.push(`${logLabel(e)}: none; the revision wrote nothing then.`);
   return [...out, ...blocks].join('\n\n');
+}
+
+/** Whose lines a log block holds, as evidence.logScope records it, in plain text (JUnit uses it as is). */
+export function logLabelText(e: Evidence): string {
+  switch (e.logScope) {
+    case 'check':
+      return "Log (the revision's lines from this check's own attempts)";
+    case 'concurrent':
+      return `Log (from this check's attempts, while ${joinWords(e.logSharedWith ?? [])} ran too: a line may be theirs)`;
+    case 'revision':
+      return "Revision log tail (the revision's latest lines, shared by every failing check, not tied to this one)";
+    default:
+      return 'Log tail';
+  }
+}
+
+function logLabel(e: Evidence): string {
+  return escapeText(logLabelText(e));
 }
 
 export function renderNextSteps(s: CycleSummary): string {

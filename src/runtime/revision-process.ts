@@ -7,6 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { startProcess, type LongRunningProcess } from '../exec.js';
 import type { Logger } from '../log.js';
+import type { TimedLine } from '../model/log-line.js';
 
 export interface ReadinessProbe {
   path: string;
@@ -22,6 +23,8 @@ export interface RunningRevision {
   /** Milliseconds from asking for the revision to its first answer on the readiness path. */
   startMs: number;
   process: LongRunningProcess;
+  /** The latest output lines, each with the time it was captured: a check's evidence is the lines of its own attempts. */
+  timedOutput?(): TimedLine[];
   stop(): Promise<void>;
 }
 
@@ -50,6 +53,28 @@ const PORT_ATTEMPTS = 3;
 /** Grace period for SIGTERM before SIGKILL when we stop a revision ourselves. */
 const STOP_GRACE_MS = 3000;
 
+/** Timestamped lines kept per revision: enough to cover a suite's worth of checks. */
+export const TIMED_LINES = 2000;
+/** A longer line is cut: one minified blob must not push every other line out. */
+const TIMED_LINE_CHARS = 4000;
+
+/** The last `max` lines, each stamped with Date.now() as it is captured. */
+export class TimedLineBuffer {
+  private lines: TimedLine[] = [];
+  constructor(
+    readonly max = TIMED_LINES,
+    private readonly now: () => number = Date.now,
+  ) {}
+  push(text: string): void {
+    this.lines.push({ at: this.now(), text: text.length > TIMED_LINE_CHARS ? `${text.slice(0, TIMED_LINE_CHARS)}…` : text });
+    // Trimmed in batches: one splice per 10% of overflow instead of one per line.
+    if (this.lines.length > this.max * 1.1) this.lines.splice(0, this.lines.length - this.max);
+  }
+  get(): TimedLine[] {
+    return this.lines.slice(-this.max);
+  }
+}
+
 /** A port that was free a moment ago: listen on port 0, read the port, close. */
 export function freePort(host: string = DEFAULT_HOST): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -68,16 +93,21 @@ export async function startRevision(opts: StartRevisionOptions): Promise<StartRe
   const host = opts.host ?? DEFAULT_HOST;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
-  const log = opts.log?.child({ revision: opts.name });
+  // Callers (the local target, the emulator) often bound `revision` already; pino would write the key twice.
+  const log = opts.log && opts.log.bindings().revision === opts.name ? opts.log : opts.log?.child({ revision: opts.name });
   for (let attempt = 1; ; attempt++) {
     const port = await freePort(host);
     let proc: LongRunningProcess;
+    const timed = new TimedLineBuffer();
     try {
       proc = startProcess(opts.command, {
         cwd: opts.cwd,
         env: { ...opts.env, PORT: String(port) },
         tailLines: opts.tailLines ?? 200,
-        onLine: log ? (line) => log.debug({ line: opts.redact ? opts.redact(line) : line }, 'revision output') : undefined,
+        onLine: (line) => {
+          timed.push(line);
+          log?.debug({ line: opts.redact ? opts.redact(line) : line }, 'revision output');
+        },
         ...groupOptions(opts.name, log),
       });
     } catch (err) {
@@ -95,6 +125,7 @@ export async function startRevision(opts: StartRevisionOptions): Promise<StartRe
         url: `http://${host}:${port}`,
         startMs,
         process: proc,
+        timedOutput: () => timed.get(),
         stop: () => proc.stop(STOP_GRACE_MS),
       };
       return { ok: true, revision };

@@ -9,6 +9,8 @@ import type { CheckFigures, CheckStatus, Evidence, Failure, FailureClass } from 
 export interface AttemptContext {
   /** Aborts on the attempt's timeout or the suite's abort, whichever comes first. */
   signal: AbortSignal;
+  /** The suite's abort alone: what may cut short the courtesy after a failure (a WebSocket close handshake). */
+  suiteSignal?: AbortSignal | undefined;
   timeoutMs: number;
   /** Headers for every request: the suite's extra headers merged under the check's own. */
   headers: Record<string, string>;

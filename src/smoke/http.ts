@@ -122,7 +122,9 @@ function findProblems(check: HttpCheckConfig, res: Response, body: BodyRead, lat
     }
   }
   if (expect.maxLatencyMs !== undefined && latencyMs > expect.maxLatencyMs) {
-    assertion(`latency ${latencyMs} ms is over maxLatencyMs ${expect.maxLatencyMs}`, `<= ${expect.maxLatencyMs} ms`, `${latencyMs} ms`);
+    // Its own class: a slow answer is not a wrong one, and `retry.onlyOn: [latency]` can target it.
+    const limit = expect.maxLatencyMs;
+    problems.push({ class: 'latency', message: `latency ${latencyMs} ms over ${limit} ms (maxLatencyMs)`, expected: `<= ${limit} ms`, actual: `${latencyMs} ms` });
   }
   return problems;
 }

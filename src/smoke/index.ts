@@ -3,6 +3,7 @@ export { runSuite, runCheck, classifyError, type SuiteOptions } from './runner.j
 export { classifyCloseCode, classifyStatus, describeError } from './classify.js';
 export { matchJson, formatMismatches, type MatchResult, type Mismatch } from './match.js';
 export { redactText, redactHeaders, redactUrl, secretsFromHeaders, isSecretHeader, REDACTED } from './redact.js';
-export { webSocketUrl, percentile } from './websocket.js';
+export { webSocketUrl } from './websocket.js';
+export { percentile } from '../model/samples.js';
 export { joinUrl } from './attempt.js';
 export * from '../model/check-result.js';

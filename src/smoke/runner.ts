@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { failedOutcome, failure, mergeHeaders, redactFailure, type AttemptContext, type AttemptOutcome } from './attempt.js';
 import { describeError } from './classify.js';
 import { runHttpAttempt } from './http.js';
+import { mergeSamples } from '../model/samples.js';
 import { mergeRetry, retryDelayMs, shouldRetry, type RetryPolicy } from '../model/retry.js';
 import { secretsFromHeaders } from './redact.js';
 import type { AttemptRecord, CheckFigures, CheckResult, CheckStatus } from '../model/check-result.js';
@@ -35,7 +36,16 @@ export interface SuiteOptions {
    * truthy answer stops the suite as an abort does: in-flight checks stop, unstarted ones are 'skipped'.
    */
   stopWhen?: (soFar: readonly CheckResult[]) => boolean;
+  /**
+   * After a check that did not pass, its worker waits this long before the next check: lines the
+   * server writes as the failure ends (a close it logs, a stack printed after the 500) arrive before
+   * the next check's attempts start, so they are attributed to the failed check (see
+   * src/evidence/log-window.ts). Default SETTLE_MS; 0 turns it off.
+   */
+  settleMs?: number;
 }
+
+export const SETTLE_MS = 100;
 
 /** The kinds that make one result per check; a `command` check makes one per test case. */
 type SingleCheckConfig = Exclude<CheckConfig, { kind: 'command' }>;
@@ -72,7 +82,7 @@ async function attemptOnce(check: SingleCheckConfig, baseUrl: string, opts: Suit
   const timeout = AbortSignal.timeout(base.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
   try {
-    return await RUNNERS[check.kind](check, baseUrl, { ...base, signal });
+    return await RUNNERS[check.kind](check, baseUrl, { ...base, signal, suiteSignal: opts.signal });
   } catch (err) {
     // The kinds return failures as data; reaching here is a bug in a check runner.
     return failedOutcome(failure('check-error', `check crashed: ${describeError(err)}`));
@@ -92,22 +102,28 @@ export async function runCheck(check: SingleCheckConfig, baseUrl: string, opts: 
   const policy = mergeRetry(opts.defaults.retry, check.retry);
 
   const attemptLog: AttemptRecord[] = [];
+  // Figures of every attempt that ran to its end: thresholds see each attempt's samples.
+  const measuredFigures: CheckFigures[] = [];
   let last: AttemptOutcome | undefined;
   let status: CheckStatus = 'skipped';
   for (let attempt = 1; attempt <= retries + 1; attempt++) {
     if (attempt > 1 && !(await sleep(retryDelayMs(policy, attempt - 1, opts.defaults.retryDelayMs), opts.signal))) break;
     const t0 = performance.now();
+    // Wall-clock bounds of the attempt: the log lines the revision wrote in between are its evidence.
+    const startedAt = Date.now();
     const outcome = await attemptOnce(check, baseUrl, opts, base);
     const durationMs = Math.round(performance.now() - t0);
+    const endedAt = Date.now();
     if (opts.signal?.aborted && outcome.status !== 'pass') {
       // Whatever the attempt saw, it was cut short by the abort: it did not finish.
-      attemptLog.push({ attempt, status: 'skipped', durationMs });
+      attemptLog.push({ attempt, status: 'skipped', durationMs, startedAt, endedAt });
       log?.debug({ attempt, durationMs }, 'smoke attempt aborted');
       last = undefined;
       break;
     }
     if (outcome.failure) outcome.failure = redactFailure(outcome.failure, secrets);
-    const record: AttemptRecord = { attempt, status: outcome.status, durationMs };
+    const record: AttemptRecord = { attempt, status: outcome.status, durationMs, startedAt, endedAt };
+    measuredFigures.push(outcome.figures);
     if (outcome.failure) record.failure = outcome.failure;
     attemptLog.push(record);
     log?.debug({ attempt, status: outcome.status, durationMs, class: outcome.failure?.class }, 'smoke attempt');
@@ -134,7 +150,7 @@ export async function runCheck(check: SingleCheckConfig, baseUrl: string, opts: 
     durationMs: Math.round(performance.now() - started),
     attempts: attemptLog.length,
     attemptLog,
-    figures: last?.figures ?? {},
+    figures: withAllSamples(last?.figures ?? {}, measuredFigures),
   };
   if (last?.failure) result.failure = last.failure;
   log?.info(
@@ -142,6 +158,14 @@ export async function runCheck(check: SingleCheckConfig, baseUrl: string, opts: 
     `smoke ${check.name}: ${status}`,
   );
   return result;
+}
+
+/** The last attempt's figures, with the samples of every attempt in place of its own. */
+function withAllSamples(figures: CheckFigures, attempts: readonly CheckFigures[]): CheckFigures {
+  if (attempts.length === 0) return figures;
+  const samples = mergeSamples(attempts);
+  const { samples: _own, ...rest } = figures;
+  return samples ? { ...rest, samples } : rest;
 }
 
 /** Passed, but slower than `degradedMs`: http by latency, websocket by its slowest connect. */
@@ -171,6 +195,8 @@ export async function runSuite(checks: CheckConfig[], baseUrl: string, suiteOpts
           ? await runCommandCheck(check, baseUrl, { baseDir: opts.baseDir, signal, headers: opts.headers, log: opts.log?.child({ check: check.name }) })
           : [await runCheck(check, baseUrl, opts)];
       if (opts.stopWhen && !signal.aborted && opts.stopWhen(results.flatMap((r) => r ?? []))) stop.abort();
+      const settle = opts.settleMs ?? SETTLE_MS;
+      if (settle > 0 && next < checks.length && results[i]?.some((r) => r.failure !== undefined)) await sleep(settle, signal);
     }
   };
   const workers = Math.max(1, Math.min(opts.concurrency, checks.length));

@@ -8,6 +8,7 @@ import { failedOutcome, failure, joinUrl, type AttemptContext, type AttemptOutco
 import { describeError } from './classify.js';
 import { redactUrl } from './redact.js';
 import type { CheckFigures } from '../model/check-result.js';
+import { mergeSamples, percentile } from '../model/samples.js';
 import { ConnectionRun, type ConnectionOutcome } from './ws-script.js';
 import { WsSession } from './ws-session.js';
 
@@ -19,24 +20,18 @@ export function webSocketUrl(baseUrl: string, path: string): URL {
   return url;
 }
 
-/** Nearest-rank percentile of ascending values. */
-export function percentile(sorted: number[], p: number): number | undefined {
-  if (sorted.length === 0) return undefined;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1];
-}
-
 async function runConnection(index: number, check: WebSocketCheckConfig, url: URL, ctx: AttemptContext): Promise<ConnectionOutcome> {
   let session: WsSession;
   try {
     session = new WsSession(url, check.subprotocols, ctx.headers);
   } catch (err) {
     // ws validates the URL, subprotocols and header values synchronously: a problem of the check itself.
-    return { index, messages: 0, failure: failure('check-error', `cannot open ${redactUrl(url, ctx.secrets)}: ${describeError(err)}`, { connection: index }) };
+    return { index, messages: 0, latencies: [], failure: failure('check-error', `cannot open ${redactUrl(url, ctx.secrets)}: ${describeError(err)}`, { connection: index }) };
   }
   try {
-    const f = await new ConnectionRun(session, index, check, ctx).run();
-    const out: ConnectionOutcome = { index, messages: session.messages };
+    const run = new ConnectionRun(session, index, check, ctx);
+    const f = await run.run();
+    const out: ConnectionOutcome = { index, messages: session.messages, latencies: run.latencies };
     if (session.connectMs !== undefined) out.connectMs = session.connectMs;
     // How the connection ended: the close seen, else the one the failure names. A connection the client
     // cut itself after a failure has no close worth counting.
@@ -57,6 +52,11 @@ function summarize(outcomes: ConnectionOutcome[], n: number): CheckFigures {
   const codes: Record<string, number> = {};
   for (const o of outcomes) if (o.closeCode !== undefined) codes[String(o.closeCode)] = (codes[String(o.closeCode)] ?? 0) + 1;
   if (Object.keys(codes).length > 0) figures.closeCodes = codes;
+  // Every connection's connect time and every message latency: what thresholds run over.
+  const samples = mergeSamples(
+    outcomes.map((o) => ({ samples: { connectMs: o.connectMs === undefined ? [] : [o.connectMs], latencyMs: o.latencies } })),
+  );
+  if (samples) figures.samples = samples;
   if (n > 1) {
     figures.connections = n;
     const connects = outcomes.flatMap((o) => (o.connectMs === undefined ? [] : [o.connectMs])).sort((a, b) => a - b);

@@ -24,8 +24,17 @@ export interface ConnectionOutcome {
   /** Close code this connection ended with, when it ended in a close (not cut by the client). */
   closeCode?: number;
   messages: number;
+  /** Per expect step that followed a send: ms from the send to the message's arrival. */
+  latencies: number[];
   failure?: Failure;
 }
+
+/**
+ * The close code the client sends after a failed step: 1008 (policy violation, RFC 6455 §7.4.1)
+ * says the server's messages broke the check's expectations. ws itself closes with 1002/1007/1009
+ * when the server breaks the protocol, so those never reach here with the socket open.
+ */
+export const FAILED_CHECK_CLOSE_CODE = 1008;
 
 /** Close codes ws uses when it fails a connection itself, by error code. */
 const WS_ERROR_CLOSE_CODES: Record<string, number> = {
@@ -49,6 +58,9 @@ function describeExpect(e: ExpectStep['expect']): string {
 export class ConnectionRun {
   /** Index of the step being run; -1 during the handshake, script.length while closing. */
   private step = -1;
+  /** performance.now() of the last send not yet answered by an expect step. */
+  private sentAt: number | undefined;
+  readonly latencies: number[] = [];
 
   constructor(
     private readonly s: WsSession,
@@ -66,6 +78,9 @@ export class ConnectionRun {
 
   async run(): Promise<Failure | undefined> {
     const f = await this.runScript();
+    // A failed step ends the conversation with a close frame, not a cut: a server that logs
+    // abnormal closes (1006, "no close frame received") would otherwise log our failure as its own.
+    if (f) await this.s.close(FAILED_CHECK_CLOSE_CODE, this.closeReason(), this.ctx.suiteSignal);
     if (!f || this.s.firstFrames.length === 0) return f;
     // Redacted before the cut, so a secret straddling it cannot leave a readable half.
     const firstFrames = this.s.firstFrames.map((t) => {
@@ -95,6 +110,12 @@ export class ConnectionRun {
     }
   }
 
+  /** At most 123 bytes (RFC 6455 §5.5: a control frame's payload is at most 125, 2 for the code). */
+  private closeReason(): string {
+    const at = this.step < 0 ? 'handshake' : this.step >= this.check.script.length ? 'close' : `step ${this.step}`;
+    return `deploy-loop: check failed at ${at}`;
+  }
+
   private handshakeFailure(): Failure | undefined {
     const s = this.s;
     if (s.opened) return undefined;
@@ -118,7 +139,10 @@ export class ConnectionRun {
   private async send(payload: SendStep['send']): Promise<Failure | undefined> {
     const s = this.s;
     const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
-    if (!s.closed && !s.error && !s.overflow && s.send(text)) return undefined;
+    if (!s.closed && !s.error && !s.overflow && s.send(text)) {
+      this.sentAt = performance.now();
+      return undefined;
+    }
     // The server's close frame may be in but the close not finished: wait for its code to report it.
     await s.until(() => s.closed !== undefined || s.error !== undefined || s.overflow, this.ctx.signal);
     return this.interruption();
@@ -136,6 +160,9 @@ export class ConnectionRun {
     // Frames that arrived before a close are still read in order.
     const frame = s.queue.shift();
     if (!frame) return this.interruption();
+    // The first message after a send, arrived after it, answers it: its latency is a sample.
+    if (this.sentAt !== undefined && frame.at !== undefined && frame.at >= this.sentAt) this.latencies.push(Math.round(frame.at - this.sentAt));
+    this.sentAt = undefined;
     const problem = this.mismatch(step.expect, frame.text);
     if (!problem) return undefined;
     return failure('assertion', `step ${this.step}: unexpected message: ${problem.message}`, {
@@ -222,7 +249,7 @@ export class ConnectionRun {
     const max = this.check.maxConnectMs;
     const took = this.s.connectMs;
     if (max === undefined || took === undefined || took <= max) return undefined;
-    return failure('assertion', `connect took ${took} ms, over maxConnectMs ${max}`, { connection: this.index, expected: `<= ${max} ms`, actual: `${took} ms` });
+    return failure('connect-time', `connect time ${took} ms over ${max} ms (maxConnectMs)`, { connection: this.index, expected: `<= ${max} ms`, actual: `${took} ms` });
   }
 
   private abortFailure(err: unknown): Failure {

@@ -20,6 +20,8 @@ export interface Frame {
   text: string;
   binary: boolean;
   bytes: number;
+  /** performance.now() when it arrived: a message's latency is measured from the send before it. */
+  at?: number;
 }
 
 /** A FIFO of frames with hard caps on count and bytes. */
@@ -157,7 +159,7 @@ export class WsSession {
     this.lastFrame = binary ? `[binary frame, ${buf.length} bytes]` : buf.subarray(0, 4096).toString('utf8');
     if (this.firstFrames.length < FIRST_FRAMES) this.firstFrames.push(this.lastFrame);
     if (!this.queueing) return;
-    if (!this.queue.push({ text: buf.toString('utf8'), binary, bytes: buf.length })) {
+    if (!this.queue.push({ text: buf.toString('utf8'), binary, bytes: buf.length, at: performance.now() })) {
       this.overflow = true;
       this.stopQueueing();
       this.ws.terminate();
@@ -215,9 +217,20 @@ export class WsSession {
   }
 
   /** Client close with 1000, waiting a moment for the server's close frame (the code lands in `closed`). */
-  async closeNormally(signal: AbortSignal): Promise<void> {
+  closeNormally(signal: AbortSignal): Promise<void> {
+    return this.close(1000, '', signal);
+  }
+
+  /**
+   * Sends a close frame with `code` and waits up to CLOSE_GRACE_MS for the server's, so the server
+   * sees a clean close (its code, not a 1006 "no close frame received") and a proxy no reset. The
+   * caller cuts the socket afterwards if the server never answers. `signal` only ends the wait early.
+   */
+  async close(code: number, reason: string, signal?: AbortSignal): Promise<void> {
     if (this.closed) return;
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    // CLOSING: a close is under way (the server's, or ours); wait for it to finish all the same.
+    if (this.ws.readyState !== WebSocket.OPEN && this.ws.readyState !== WebSocket.CLOSING) return;
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
     // A timer rather than a per-connection AbortSignal.any + AbortSignal.timeout: cheaper at N
     // connections, and cleared when the close comes instead of firing a TimeoutError later anyway.
     let graceOver = false;
@@ -226,9 +239,9 @@ export class WsSession {
       this.notify();
     }, CLOSE_GRACE_MS).unref();
     try {
-      await this.until(() => this.closed !== undefined || graceOver, signal);
+      await this.until(() => this.closed !== undefined || this.error !== undefined || graceOver, signal ?? new AbortController().signal);
     } catch {
-      // The attempt was aborted: the caller cuts the socket.
+      // Aborted: the caller cuts the socket.
     } finally {
       clearTimeout(timer);
     }

@@ -154,8 +154,8 @@ describe('http check expectations', () => {
   it('fails maxLatencyMs on a slow route', async () => {
     const r = await runCheck(check({ path: '/slow', expect: { maxLatencyMs: 50 } }), base, opts);
     expect(r.status).toBe('fail');
-    expect(r.failure?.class).toBe('assertion');
-    expect(r.failure?.message).toContain('maxLatencyMs 50');
+    expect(r.failure?.class).toBe('latency');
+    expect(r.failure?.message).toMatch(/latency \d+ ms over 50 ms/);
     expect(r.figures.latencyMs).toBeGreaterThanOrEqual(250);
   });
 

@@ -342,6 +342,39 @@ export function stoppedByThreshold(): CycleRecord {
   return rec;
 }
 
+/**
+ * Evidence scoped per check (issue 14): the agent check's own lines, two checks whose lines are the
+ * revision's shared tail, a latency failure, and a 7-connection check with all its samples.
+ */
+export function evidenceScoped(): CycleRecord {
+  const rec = firstCycleGateFailed();
+  const [agent, ...rest] = rec.smoke.results.filter((r) => r.failure);
+  agent!.failure!.evidence = { ...agent!.failure!.evidence, logScope: 'check' };
+  for (const r of rest) r.failure!.evidence = { ...r.failure!.evidence, logTail: ['[http] GET /admin 401', 'Error: token missing'], logScope: 'revision' };
+  rec.smoke.results.push(
+    result({
+      name: 'info-latency',
+      priority: 'P1',
+      status: 'fail',
+      figures: { latencyMs: 1537, samples: { latencyMs: [1537, 1490] } },
+      attempts: 2,
+      failure: {
+        class: 'latency',
+        message: 'GET http://127.0.0.1:41123/@candidate/info: latency 1537 ms over 1000 ms (maxLatencyMs)',
+        evidence: { status: 200, excerpt: '{"version":"1.4.2"}', expected: '<= 1000 ms', actual: '1537 ms', logTail: ['[info] upstream slow'], logScope: 'concurrent', logSharedWith: ['health'] },
+      },
+    }),
+    result({
+      name: 'chat-fanout',
+      kind: 'websocket',
+      priority: 'P2',
+      figures: { connectMs: 57, connectP50Ms: 59, connectP95Ms: 94, connectMaxMs: 94, connections: 7, messages: 7, samples: { connectMs: [57, 55, 94, 61, 58, 60, 59], latencyMs: [3, 4, 3, 5, 4, 3, 4] } },
+    }),
+  );
+  rec.gate = gateOf(rec.smoke.results);
+  return rec;
+}
+
 /** Each report scenario: the cycle and the history before it. */
 export const REPORT_SCENARIOS: [string, () => [CycleRecord, CycleRecord[]]][] = [
   ['first cycle, gate failed', () => [firstCycleGateFailed(), []]],
@@ -352,4 +385,5 @@ export const REPORT_SCENARIOS: [string, () => [CycleRecord, CycleRecord[]]][] = 
   ['interrupted before smoke', () => [interruptedBeforeSmoke(), [firstCycleGateFailed()]]],
   ['passed after a deploy failure', () => [thirdCyclePassedAfterDeployFailure(), [firstCycleGateFailed(), secondCycleDeployFailed()]]],
   ['stopped early by an abortOnFail threshold', () => [stoppedByThreshold(), []]],
+  ['evidence scoped per check, with samples', () => [evidenceScoped(), []]],
 ];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatThresholdValue, stoppedEarlyText } from '../../src/model/thresholds.js';
 import { escapeText } from '../../src/report/format.js';
+import { logLabelText } from '../../src/report/markdown-checks.js';
 import { renderCycleJson } from '../../src/report/json.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import { firstCycleGateFailed, interruptedBeforeSmoke, REPORT_SCENARIOS, stoppedByThreshold } from './report-fixtures.js';
@@ -51,6 +52,8 @@ describe('renderCycleJson holds what the markdown says', () => {
         const tails = new Set(group.checks.map((c) => (c.evidence.logTail ?? []).join('\n')));
         const tailIn = group.checks.length > 1 && tails.size === 1 ? text.slice(0, text.indexOf('\n#### ')) : own;
         for (const line of issue.evidence.logTail ?? []) expect(tailIn).toContain(line);
+        // Whose lines they are, as the JSON's logScope says.
+        if ((issue.evidence.logTail ?? []).length > 0) expect(tailIn).toContain(escapeText(logLabelText(issue.evidence)));
       }
     }
 
@@ -75,6 +78,14 @@ describe('renderCycleJson holds what the markdown says', () => {
     // Every check the results tables list.
     const resultRows = readTables(section(md, '## Results by priority')).flatMap((t) => t.rows);
     expect(resultRows.map((r) => unescapeMarkdown(r[0]!)).sort()).toEqual(json.record.smoke.results.map((r) => r.name).sort());
+    // Each check with more than one sample says how many its figures cover.
+    for (const r of json.record.smoke.results) {
+      const row = resultRows.find((x) => unescapeMarkdown(x[0]!) === r.name)!;
+      for (const [metric, label] of [['latencyMs', 'latency'], ['connectMs', 'connect']] as const) {
+        const n = r.figures.samples?.measured?.[metric] ?? r.figures.samples?.[metric]?.length ?? 0;
+        if (n > 1) expect(row[4]).toMatch(new RegExp(`${label} p50 .* over ${n} samples`));
+      }
+    }
 
     // The comparison, list by list.
     if (json.comparison.previousCycle === null) {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { classifyCloseCode, classifyError, classifyStatus, describeError } from '../../src/smoke/classify.js';
 import { joinUrl } from '../../src/smoke/attempt.js';
 import { redactHeaders, redactText, redactUrl, secretsFromHeaders } from '../../src/smoke/redact.js';
-import { percentile, webSocketUrl } from '../../src/smoke/websocket.js';
+import { webSocketUrl } from '../../src/smoke/websocket.js';
+import { percentile } from '../../src/model/samples.js';
 import { FrameQueue } from '../../src/smoke/ws-session.js';
 
 function coded(code: string, message = code): Error {

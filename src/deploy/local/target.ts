@@ -3,6 +3,7 @@
  * a TrafficProxy serves the service URL and one URL per tag. It follows Cloud Run's shapes
  * (revision names, K_* env, tags at 0%, split rules) so a loop that works here works there.
  */
+import type { TimedLine } from '../../model/log-line.js';
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import type { BuiltImage } from '../../build/builder.js';
@@ -116,6 +117,12 @@ export class LocalTarget implements Target {
   async logs(revision: string, lines: number): Promise<string[]> {
     const tail = this.revisions.get(revision)?.running.process.outputTail() ?? this.failedTails.get(revision) ?? [];
     return tail.slice(-Math.max(0, lines)).map(this.redact);
+  }
+
+  /** The revision's latest output lines with their capture times (redacted): what attachCheckLogs windows. */
+  async timedLogs(revision: string): Promise<TimedLine[]> {
+    const lines = this.revisions.get(revision)?.running.timedOutput?.() ?? [];
+    return lines.map((l) => ({ at: l.at, text: this.redact(l.text) }));
   }
 
   /** Stops every revision and the proxy. Safe to call more than once. */
