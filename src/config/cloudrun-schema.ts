@@ -59,6 +59,50 @@ const labelMap = z.record(
   z.string().regex(/^[a-z0-9_-]{0,63}$/, 'a label value is lowercase letters, digits, _ and -, at most 63 characters'),
 );
 
+/** `"1"`, `"0.5"`, `"1000m"` → CPUs; undefined when unreadable. */
+export function cpuCount(cpu: string): number | undefined {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(m?)$/.exec(cpu);
+  if (!m) return undefined;
+  return Number(m[1]) / (m[2] ? 1000 : 1);
+}
+
+/** `"512Mi"`, `"2Gi"` (also `M`, `G`) → MiB; undefined when unreadable. */
+export function memoryMiB(memory: string): number | undefined {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(Mi|Gi|M|G)$/.exec(memory);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  return m[2] === 'Gi' ? n * 1024 : m[2] === 'G' ? (n * 1e9) / 2 ** 20 : m[2] === 'M' ? (n * 1e6) / 2 ** 20 : n;
+}
+
+/** Memory each whole CPU count allows, in MiB (cloud.google.com/run/docs/configuring/services/cpu). */
+const CPU_MEMORY: Record<number, [number, number]> = { 1: [128, 4096], 2: [128, 8192], 4: [2048, 16384], 6: [4096, 24576], 8: [4096, 32768] };
+
+/**
+ * Why Cloud Run would refuse this CPU / memory / concurrency combination for a service, one
+ * sentence each (empty when it is accepted). Unset values are Cloud Run's defaults: 1 CPU, 512 MiB,
+ * concurrency 80.
+ */
+export function resourceProblems(r: { cpu?: string | undefined; memory?: string | undefined; concurrency?: number | undefined }): string[] {
+  const cpu = r.cpu === undefined ? 1 : cpuCount(r.cpu);
+  const mem = r.memory === undefined ? 512 : memoryMiB(r.memory);
+  if (cpu === undefined || mem === undefined) return [];
+  const out: string[] = [];
+  const gi = (mib: number) => (mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`);
+  if (cpu < 0.08 || cpu > 8) out.push(`cpu ${r.cpu}: Cloud Run allows 0.08 to 8 CPUs`);
+  else if (cpu < 1) {
+    if (Math.abs(cpu * 1000 - Math.round(cpu * 1000)) > 1e-9) out.push(`cpu ${r.cpu}: below 1 CPU, Cloud Run takes steps of 0.001`);
+    if (mem > 1024) out.push(`memory ${r.memory ?? '512Mi'} needs at least 1 CPU (cpu is ${r.cpu})`);
+    else if (mem > 512 && cpu < 0.5) out.push(`memory ${r.memory ?? '512Mi'} (more than 512 MiB) needs at least 0.5 CPU (cpu is ${r.cpu})`);
+    if (r.concurrency !== 1) out.push(`below 1 CPU, Cloud Run needs concurrency: 1 (it is ${r.concurrency ?? "80, Cloud Run's default"})`);
+  } else if (!Number.isInteger(cpu) || !CPU_MEMORY[cpu]) {
+    out.push(`cpu ${r.cpu}: above 1, Cloud Run takes 1, 2, 4, 6 or 8 CPUs`);
+  } else {
+    const [lo, hi] = CPU_MEMORY[cpu] as [number, number];
+    if (mem < lo || mem > hi) out.push(`memory ${r.memory ?? '512Mi'}: with ${cpu} CPU${cpu > 1 ? 's' : ''} Cloud Run needs ${gi(lo)} to ${gi(hi)}`);
+  }
+  return out;
+}
+
 export const INGRESS = {
   all: 'INGRESS_TRAFFIC_ALL',
   internal: 'INGRESS_TRAFFIC_INTERNAL_ONLY',
@@ -156,6 +200,11 @@ export const cloudRunTargetSchema = z
   .refine((c) => c.minInstances === undefined || c.maxInstances === undefined || c.minInstances <= c.maxInstances, {
     error: 'minInstances may not exceed maxInstances',
     path: ['minInstances'],
+  })
+  .superRefine((c, ctx) => {
+    for (const message of resourceProblems(c)) {
+      ctx.addIssue({ code: 'custom', path: [message.startsWith('memory') ? 'memory' : message.startsWith('cpu') ? 'cpu' : 'concurrency'], message });
+    }
   })
   .describe('Google Cloud Run through the Admin API v2, or the local emulator through `endpoint`.');
 

@@ -4,6 +4,7 @@
  */
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { REVISION_NAME_PATTERN, SERVICE_NAME_PATTERN } from '../model/cloud-run-names.js';
+import { resourceProblems } from '../config/cloudrun-schema.js';
 import { revisionLogsUrl } from './logging.js';
 import {
   ApiError,
@@ -117,6 +118,9 @@ export function checkTemplate(id: string, template: RevisionTemplate | undefined
   containers.forEach((c, i) => {
     if (!c.image) throw new ApiError(Code.INVALID_ARGUMENT, `service.template.containers[${i}].image: an image is required.`);
   });
+  const limits = (containers[0]?.resources as { limits?: Record<string, string> } | undefined)?.limits ?? {};
+  const problems = resourceProblems({ cpu: limits.cpu, memory: limits.memory, concurrency: template?.maxInstanceRequestConcurrency });
+  if (problems.length > 0) throw new ApiError(Code.INVALID_ARGUMENT, `service.template: ${problems.join('; ')}.`);
   const rev = template?.revision;
   if (rev) {
     if (!rev.startsWith(`${id}-`) || rev.length === id.length + 1) {

@@ -234,6 +234,20 @@ describe('evidence from Cloud Logging', () => {
 });
 
 describe('validate', () => {
+  it('refuses the CPU / memory / concurrency combinations Cloud Run refuses, naming the field', () => {
+    const parse = (extra: Partial<CloudRunTargetInput>) => cloudRunTargetSchema.safeParse({ kind: 'cloudrun', project: 'demo-project', region: 'europe-west4', ...extra });
+    const issues = (extra: Partial<CloudRunTargetInput>) => {
+      const r = parse(extra);
+      return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    };
+    expect(issues({ cpu: '6', memory: '2Gi' })).toEqual(['memory: memory 2Gi: with 6 CPUs Cloud Run needs 4 GiB to 24 GiB']);
+    expect(issues({ cpu: '500m' })).toEqual(["concurrency: below 1 CPU, Cloud Run needs concurrency: 1 (it is 80, Cloud Run's default)"]);
+    expect(issues({ cpu: '0.25', memory: '768Mi', concurrency: 1 })).toEqual(['memory: memory 768Mi (more than 512 MiB) needs at least 0.5 CPU (cpu is 0.25)']);
+    expect(issues({ cpu: '1', memory: '8Gi' })).toEqual(['memory: memory 8Gi: with 1 CPU Cloud Run needs 128 MiB to 4 GiB']);
+    expect(issues({ cpu: '2', memory: '8Gi' })).toEqual([]);
+    expect(issues({ cpu: '0.5', memory: '1Gi', concurrency: 1 })).toEqual([]);
+  });
+
   it('refuses a Cloud Run service name and traffic tag over 46 characters together, with the numbers, and a tag ending with a dash', async () => {
     const dir = await scratchDir('cloudrun-validate');
     try {

@@ -308,6 +308,26 @@ describe('what Cloud Run refuses or restricts', () => {
     expect(dash.message).toContain('end with a letter or digit');
   });
 
+  it('refuses CPU, memory and concurrency combinations Cloud Run refuses for services, and accepts the edges of its table', async () => {
+    const withLimits = (cpu: string, memory: string, concurrency?: number) => ({
+      template: { containers: [{ image: IMAGE, resources: { limits: { cpu, memory } } }], ...(concurrency ? { maxInstanceRequestConcurrency: concurrency } : {}) },
+    });
+    const refused: Array<[string, ReturnType<typeof withLimits>, RegExp]> = [
+      ['4 CPUs with 1 GiB', withLimits('4', '1Gi'), /with 4 CPUs Cloud Run needs 2 GiB to 16 GiB/],
+      ['3 CPUs', withLimits('3', '4Gi'), /1, 2, 4, 6 or 8 CPUs/],
+      ['0.5 CPU at the default concurrency', withLimits('0.5', '512Mi'), /needs concurrency: 1/],
+      ['0.4 CPU with 1 GiB', withLimits('0.4', '1Gi', 1), /needs at least 0.5 CPU/],
+      ['0.9 CPU with 2 GiB', withLimits('0.9', '2Gi', 1), /needs at least 1 CPU/],
+    ];
+    for (const [what, service, message] of refused) {
+      const err = await codeOf(create(`res-${refused.findIndex((r) => r[0] === what)}`, service));
+      expect(err.code, what).toBe(3);
+      expect(err.message, what).toMatch(message);
+    }
+    expect((await create('res-ok-8', withLimits('8', '32Gi'))).terminalCondition?.state).toBe('CONDITION_SUCCEEDED');
+    expect((await create('res-ok-small', withLimits('0.08', '512Mi', 1))).terminalCondition?.state).toBe('CONDITION_SUCCEEDED');
+  });
+
   it('serves a new service only to callers with a bearer token (403 without, 401 for another scheme), HTTP and WebSocket alike', async () => {
     const svc = await create('private-one');
     const uri = svc.uri as string;
