@@ -1,4 +1,6 @@
 import type { StageContext } from '../context.js';
+import type { SnapshotRecord } from '../model/record.js';
+import type { BuildKeep } from './store.js';
 
 /** What a build produced: an image reference, or (command builder) a snapshot folder. */
 export interface BuiltImage {
@@ -9,6 +11,14 @@ export interface BuiltImage {
   digest?: string;
   durationMs: number;
   outputTail: string[];
+  /** build.kind: command: the content-addressed snapshot (for the cycle record's build.snapshot). */
+  snapshot?: SnapshotRecord;
+}
+
+/** What the loop tells a build beyond the cycle. */
+export interface BuildRunOptions {
+  /** Builds retention must keep however old: those the history records as serving (see buildsToKeep). */
+  keep?: BuildKeep;
 }
 
 export type BuildOutcome =
@@ -17,5 +27,5 @@ export type BuildOutcome =
 
 export interface Builder {
   readonly kind: string;
-  build(ctx: StageContext): Promise<BuildOutcome>;
+  build(ctx: StageContext, opts?: BuildRunOptions): Promise<BuildOutcome>;
 }

@@ -1,10 +1,14 @@
+import { resolve } from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
 import type { BuildConfig } from '../config/schema.js';
 import type { Builder } from './builder.js';
 import { CloudBuildBuilder } from './cloudbuild.js';
 import { CommandBuilder, type CommandBuilderOptions } from './command.js';
 import { ContainerBuilder } from './container.js';
 
-export type { Builder, BuildOutcome, BuiltImage } from './builder.js';
+export type { Builder, BuildOutcome, BuildRunOptions, BuiltImage } from './builder.js';
+export { BuildStore, buildsToKeep, pinBuild, type BuildKeep, type BuildPin, type PruneResult } from './store.js';
+export { describeSnapshot } from './snapshot-text.js';
 
 type BuilderFactory<K extends BuildConfig['kind']> = (
   cfg: Extract<BuildConfig, { kind: K }>,
@@ -22,4 +26,17 @@ const builders: { [K in BuildConfig['kind']]: BuilderFactory<K> } = {
 export function createBuilder(cfg: BuildConfig, opts: CommandBuilderOptions): Builder {
   const factory = builders[cfg.kind] as BuilderFactory<typeof cfg.kind>;
   return factory(cfg, opts);
+}
+
+/**
+ * What the loop builds every builder with (at the start and after a reload): the config file and
+ * the reports folder are never build input, and the reports folder scopes "unchanged since cycle N".
+ */
+export function builderOptions(loaded: Pick<LoadedConfig, 'config' | 'baseDir' | 'file'>): CommandBuilderOptions {
+  return {
+    service: loaded.config.service,
+    baseDir: loaded.baseDir,
+    configFile: loaded.file,
+    reportsDir: resolve(loaded.baseDir, loaded.config.reports.dir),
+  };
 }

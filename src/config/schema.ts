@@ -173,11 +173,14 @@ export const checkSchema = z.discriminatedUnion('kind', [httpCheckSchema, websoc
 
 const commandBuildSchema = z.strictObject({
   kind: z.literal('command'),
-  context: z.string().min(1).default('.').describe('Folder copied into an immutable revision folder before building.'),
-  command: argv.optional().describe('Run inside the revision folder; omit to only snapshot the context.'),
-  exclude: z.array(z.string()).default(['.git', 'node_modules']).describe('Names skipped when copying the context.'),
+  context: z.string().min(1).default('.').describe('Folder copied into an immutable build folder before building. May hold the config file, .deploy-loop/ and the reports folder: they are never copied.'),
+  command: argv.optional().describe('Run inside the build folder; omit to only snapshot the context.'),
+  exclude: z.array(z.string()).default(['**/.git', '**/node_modules'])
+    .describe('Patterns left out of the build, in .dockerignore syntax (read after the context\'s own .dockerignore, so `!` here can re-include).'),
   env: envMap.default({}),
   timeoutMs: ms('timeoutMs').default(300_000),
+  keep: z.number({ error: 'expected keep: a whole number of builds' }).int().min(1).default(10)
+    .describe('Most recently made or used builds kept; older ones are removed unless a revision runs from them or the history records them as serving.'),
 });
 
 export const buildSchema = z.discriminatedUnion('kind', [commandBuildSchema, ...containerBuildSchemas], {

@@ -2,6 +2,7 @@ import type { BuiltImage } from '../build/builder.js';
 import type { TargetConfig } from '../config/schema.js';
 import type { StageContext } from '../context.js';
 import type { TrafficEntry } from '../model/traffic.js';
+import type { TimedLine } from '../model/log-line.js';
 
 export { trafficEntrySchema, type TrafficEntry } from '../model/traffic.js';
 
@@ -46,6 +47,8 @@ export interface Target {
   /** The URL that serves the split. Undefined until the service exists. */
   serviceUrl(): string | undefined;
   logs?(revision: string, lines: number): Promise<string[]>;
+  /** The revision's output lines with the time each was captured, for per-check log windows. */
+  timedLogs?(revision: string): Promise<TimedLine[]>;
   /** Headers every smoke request to `url` needs (a Google ID token for private services). Never recorded. */
   smokeHeaders?(url: string): Promise<Record<string, string>>;
   /**

@@ -6,7 +6,10 @@
  * the wrapper stops at the first verdict.
  */
 import type { Config, TrafficConfig } from '../config/schema.js';
+import { resolve } from 'node:path';
 import { StageError, errorMessage } from '../errors.js';
+import { attachCheckLogs, attachRevisionTail } from '../evidence/log-window.js';
+import { mapBuildFrames } from '../evidence/frames.js';
 import type { Logger } from '../log.js';
 import type { CheckResult } from '../model/check-result.js';
 import type { CycleRecord } from '../model/record.js';
@@ -106,7 +109,8 @@ const smokeCandidate: CycleStep = {
       state.extras = withStopBlocker(state.extras, run.stopped);
     }
     if (ctx.signal.aborted) return;
-    await attachLogTail(deps, rev.name, state.results);
+    state.results = await attachLogs(state, rev.name);
+    rec.smoke.results = state.results;
   },
 };
 
@@ -227,13 +231,21 @@ async function smokeHeaders(deps: CycleDeps, url: string): Promise<Record<string
   return { ...fromTarget, ...deps.smokeHeaders };
 }
 
-/** Failing checks carry the candidate's recent output: the stack trace behind a 1011 is usually there. */
-async function attachLogTail(deps: CycleDeps, revision: string, results: CheckResult[]): Promise<void> {
-  const failing = results.filter((r) => r.failure && !r.failure.evidence.logTail);
-  if (failing.length === 0 || !deps.target.logs) return;
-  const tail = await deps.target.logs(revision, 20).catch(() => []);
-  if (tail.length === 0) return;
-  for (const r of failing) if (r.failure) r.failure.evidence.logTail = tail;
+/**
+ * Failing checks carry the revision's output from their own attempts (timestamped lines, whole
+ * records, frames mapped from the build copy to the context); a target without timed lines gives
+ * the revision's tail, marked as shared.
+ */
+async function attachLogs(state: CycleState, revision: string): Promise<CheckResult[]> {
+  const { deps, results } = state;
+  if (!results.some((r) => r.failure)) return results;
+  const contextDir = resolve(deps.baseDir ?? process.cwd(), deps.config.build.context ?? '.');
+  const buildDir = state.built?.dir;
+  const mapLine = (text: string) => mapBuildFrames(text, { contextDir, ...(buildDir ? { buildDir } : {}) });
+  const timed = deps.target.timedLogs ? await deps.target.timedLogs(revision).catch(() => []) : [];
+  if (timed.length > 0) return attachCheckLogs(results, timed, { mapLine });
+  const tail = deps.target.logs ? await deps.target.logs(revision, 40).catch(() => []) : [];
+  return attachRevisionTail(results, tail, { mapLine });
 }
 
 /** A canary step's smoke run: the configured checks against the service URL, which carries the split. */

@@ -15,6 +15,7 @@ import type { CycleRecord, FixRecord, RunStatus, SuiteIntegrity } from '../model
 import type { PublishedCycle, RunOutcome } from '../model/run-outcome.js';
 import type { TrafficEntry } from '../model/traffic.js';
 import { collectSecrets, redactDeep } from '../redact.js';
+import { relativizePaths } from '../report/paths.js';
 import { runCycle } from './cycle.js';
 import { fingerprintDeployInputs, inputsKey } from './deploy-inputs.js';
 import { runFix } from './fix.js';
@@ -156,7 +157,8 @@ export async function cycleStep(run: RunState, integrity: SuiteIntegrity): Promi
   });
   raw.suite = integrity;
   raw.deploy.inputs = inputs;
-  return redactDeep(raw, secrets);
+  // Reports are read on other machines (CI artifacts): paths are relative to the config's folder.
+  return relativizePaths(redactDeep(raw, secrets), baseDir);
 }
 
 /** How the run ends right after this cycle, if it does; checked in this order. */

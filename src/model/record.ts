@@ -54,6 +54,16 @@ export type StoppedEarly = z.infer<typeof stoppedEarlySchema>;
 
 const exitCode = z.number().int().nullable().optional().describe('Exit code; null when the process ended by a signal.');
 
+export const snapshotRecordSchema = z.object({
+  digest: z.string().describe('sha256 over the path, type, mode and content of every file the build context included.'),
+  reused: z.boolean().describe('true: a build of the same context and build settings already existed and was used as it is (nothing copied, build command not run).'),
+  builtInCycle: z.number().int().optional().describe('With reused: the cycle (of this reports folder) that made the reused build.'),
+  unchangedSinceCycle: z.number().int().optional().describe('The context has had this digest in every cycle since this one (absent when it changed in the previous cycle).'),
+  files: z.number().int().optional().describe('Files included.'),
+  bytes: z.number().int().optional().describe('Their total size.'),
+}).meta({ id: 'SnapshotRecord' });
+export type SnapshotRecord = z.infer<typeof snapshotRecordSchema>;
+
 export const buildRecordSchema = z.object({
   status: z.enum(['ok', 'failed']),
   kind: z.string(),
@@ -63,6 +73,7 @@ export const buildRecordSchema = z.object({
   message: z.string().optional(),
   exitCode,
   outputTail: z.array(z.string()),
+  snapshot: snapshotRecordSchema.optional().describe('build.kind: command: the content-addressed snapshot of the build context.'),
 }).meta({ id: 'BuildRecord' });
 export type BuildRecord = z.infer<typeof buildRecordSchema>;
 

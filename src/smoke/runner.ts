@@ -14,6 +14,7 @@ import { mergeRetry, retryDelayMs, shouldRetry, type RetryPolicy } from '../mode
 import { secretsFromHeaders } from './redact.js';
 import type { AttemptRecord, CheckFigures, CheckResult, CheckStatus } from '../model/check-result.js';
 import { runWebSocketAttempt } from './websocket.js';
+import { progress } from '../progress.js';
 
 export { classifyError } from './classify.js';
 
@@ -153,8 +154,10 @@ export async function runCheck(check: SingleCheckConfig, baseUrl: string, opts: 
     figures: withAllSamples(last?.figures ?? {}, measuredFigures),
   };
   if (last?.failure) result.failure = last.failure;
-  log?.info(
-    { status, durationMs: result.durationMs, attempts: result.attempts, class: result.failure?.class },
+  // A failing check is a warning with its reason, so a terminal shows why without the report.
+  const failed = status === 'fail' || status === 'error';
+  log?.[failed ? 'warn' : 'info'](
+    { status, durationMs: result.durationMs, attempts: result.attempts, class: result.failure?.class, ...(failed ? { reason: result.failure?.message } : {}) },
     `smoke ${check.name}: ${status}`,
   );
   return result;
@@ -194,6 +197,7 @@ export async function runSuite(checks: CheckConfig[], baseUrl: string, suiteOpts
         check.kind === 'command'
           ? await runCommandCheck(check, baseUrl, { baseDir: opts.baseDir, signal, headers: opts.headers, log: opts.log?.child({ check: check.name }) })
           : [await runCheck(check, baseUrl, opts)];
+      progress().checks(results.filter(Boolean).length, checks.length);
       if (opts.stopWhen && !signal.aborted && opts.stopWhen(results.flatMap((r) => r ?? []))) stop.abort();
       const settle = opts.settleMs ?? SETTLE_MS;
       if (settle > 0 && next < checks.length && results[i]?.some((r) => r.failure !== undefined)) await sleep(settle, signal);
