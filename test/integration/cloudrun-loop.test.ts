@@ -5,7 +5,7 @@
  * started: exit 1 on the fault, exit 0 after the fix.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { StageContext } from '../../src/context.js';
@@ -106,7 +106,8 @@ describe('the loop with target.kind: cloudrun against the emulator', () => {
     try {
       const [svc] = await api.services.getService({ name: 'projects/demo-project/locations/europe-west4/services/shop' }, { retry: null, timeout: 5000 });
       expect(svc.latestReadyRevision).toBe(`projects/demo-project/locations/europe-west4/services/shop/revisions/${revs[0]}`);
-      expect(svc.template?.containers?.[0]?.image).toBe(rec.build.image);
+      // The record keeps paths relative to the config's folder; Cloud Run got the absolute one.
+      expect(svc.template?.containers?.[0]?.image).toBe(`dir:${resolve(dir, (rec.build.image as string).replace(/^dir:/, ''))}`);
       expect(svc.template?.containers?.[0]?.env).toEqual([expect.objectContaining({ name: 'GREETING', value: 'hello' })]);
       expect(rec.serviceUrl).toBe(svc.uri);
     } finally {
