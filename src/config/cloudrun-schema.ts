@@ -4,6 +4,7 @@
  * rehearsing against the local emulator. Kept apart from schema.ts, which imports it.
  */
 import { z } from 'zod';
+import { serviceNameSchema } from '../model/cloud-run-names.js';
 
 const ms = (what: string) =>
   z.number({ error: `expected ${what} as a positive whole number of milliseconds` }).int().positive();
@@ -59,6 +60,50 @@ const labelMap = z.record(
   z.string().regex(/^[a-z0-9_-]{0,63}$/, 'a label value is lowercase letters, digits, _ and -, at most 63 characters'),
 );
 
+/** `"1"`, `"0.5"`, `"1000m"` → CPUs; undefined when unreadable. */
+export function cpuCount(cpu: string): number | undefined {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(m?)$/.exec(cpu);
+  if (!m) return undefined;
+  return Number(m[1]) / (m[2] ? 1000 : 1);
+}
+
+/** `"512Mi"`, `"2Gi"` (also `M`, `G`) → MiB; undefined when unreadable. */
+export function memoryMiB(memory: string): number | undefined {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(Mi|Gi|M|G)$/.exec(memory);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  return m[2] === 'Gi' ? n * 1024 : m[2] === 'G' ? (n * 1e9) / 2 ** 20 : m[2] === 'M' ? (n * 1e6) / 2 ** 20 : n;
+}
+
+/** Memory each whole CPU count allows, in MiB (cloud.google.com/run/docs/configuring/services/cpu). */
+const CPU_MEMORY: Record<number, [number, number]> = { 1: [128, 4096], 2: [128, 8192], 4: [2048, 16384], 6: [4096, 24576], 8: [4096, 32768] };
+
+/**
+ * Why Cloud Run would refuse this CPU / memory / concurrency combination for a service, one
+ * sentence each (empty when it is accepted). Unset values are Cloud Run's defaults: 1 CPU, 512 MiB,
+ * concurrency 80.
+ */
+export function resourceProblems(r: { cpu?: string | undefined; memory?: string | undefined; concurrency?: number | undefined }): string[] {
+  const cpu = r.cpu === undefined ? 1 : cpuCount(r.cpu);
+  const mem = r.memory === undefined ? 512 : memoryMiB(r.memory);
+  if (cpu === undefined || mem === undefined) return [];
+  const out: string[] = [];
+  const gi = (mib: number) => (mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`);
+  if (cpu < 0.08 || cpu > 8) out.push(`cpu ${r.cpu}: Cloud Run allows 0.08 to 8 CPUs`);
+  else if (cpu < 1) {
+    if (Math.abs(cpu * 1000 - Math.round(cpu * 1000)) > 1e-9) out.push(`cpu ${r.cpu}: below 1 CPU, Cloud Run takes steps of 0.001`);
+    if (mem > 1024) out.push(`memory ${r.memory ?? '512Mi'} needs at least 1 CPU (cpu is ${r.cpu})`);
+    else if (mem > 512 && cpu < 0.5) out.push(`memory ${r.memory ?? '512Mi'} (more than 512 MiB) needs at least 0.5 CPU (cpu is ${r.cpu})`);
+    if (r.concurrency !== 1) out.push(`below 1 CPU, Cloud Run needs concurrency: 1 (it is ${r.concurrency ?? "80, Cloud Run's default"})`);
+  } else if (!Number.isInteger(cpu) || !CPU_MEMORY[cpu]) {
+    out.push(`cpu ${r.cpu}: above 1, Cloud Run takes 1, 2, 4, 6 or 8 CPUs`);
+  } else {
+    const [lo, hi] = CPU_MEMORY[cpu] as [number, number];
+    if (mem < lo || mem > hi) out.push(`memory ${r.memory ?? '512Mi'}: with ${cpu} CPU${cpu > 1 ? 's' : ''} Cloud Run needs ${gi(lo)} to ${gi(hi)}`);
+  }
+  return out;
+}
+
 export const INGRESS = {
   all: 'INGRESS_TRAFFIC_ALL',
   internal: 'INGRESS_TRAFFIC_INTERNAL_ONLY',
@@ -81,12 +126,14 @@ export const cloudRunTargetSchema = z
       .string({ error: 'expected a Cloud Run region, e.g. us-central1' })
       .regex(/^[a-z]+(-[a-z]+)+[0-9]+$/, 'a region looks like us-central1 or europe-west4')
       .describe('Cloud Run region of the service, e.g. us-central1.'),
-    service: z
-      .string()
-      .regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, 'a service name is lowercase letters, digits and dashes (Cloud Run rules)')
+    service: serviceNameSchema
       .optional()
       .describe('Cloud Run service name; defaults to the top-level `service`.'),
     env: envMap.default({}).describe('Plain environment variables of the container.'),
+    envStrategy: z
+      .enum(['merge', 'replace'], { error: 'expected envStrategy: merge or replace' })
+      .default('merge')
+      .describe('merge: variables already set on the service (by gcloud, the console) are kept and those in env/secrets override them, as gcloud --update-env-vars. replace: the container env is exactly env and secrets, as --set-env-vars.'),
     secrets: z.array(secretRef).default([]).describe('Environment variables from Secret Manager; values never pass through deploy-loop.'),
     cpu: z
       .string({ error: 'expected cpu as a string, e.g. "1" or "1000m"' })
@@ -118,6 +165,14 @@ export const cloudRunTargetSchema = z
     vpcEgress: z.enum(Object.keys(VPC_EGRESS) as [keyof typeof VPC_EGRESS, ...Array<keyof typeof VPC_EGRESS>]).optional()
       .describe('Which outbound traffic goes through the VPC connector.'),
     labels: labelMap.default({}).describe('Labels on the service and its revisions.'),
+    access: z
+      .enum(['private', 'public'], { error: 'expected target.access: private or public' })
+      .optional()
+      .describe('Who may call the service URL. private: only callers with roles/run.invoker (smoke checks then need auth.idToken: true); public: anyone. Unset: left as it is (Cloud Run creates services private).'),
+    publicVia: z
+      .enum(['invoker-iam-disabled', 'iam-policy'], { error: 'expected target.publicVia: invoker-iam-disabled or iam-policy' })
+      .default('invoker-iam-disabled')
+      .describe('How access: public is made: invoker-iam-disabled sets the service\'s invokerIamDisabled (needs only run.services.update); iam-policy binds allUsers to roles/run.invoker (needs run.services.setIamPolicy, and an organisation may forbid allUsers).'),
     auth: z
       .strictObject({
         idToken: z.boolean().default(false).describe('Send a Google ID token for the service URL with every smoke request (private services).'),
@@ -153,6 +208,11 @@ export const cloudRunTargetSchema = z
   .refine((c) => c.minInstances === undefined || c.maxInstances === undefined || c.minInstances <= c.maxInstances, {
     error: 'minInstances may not exceed maxInstances',
     path: ['minInstances'],
+  })
+  .superRefine((c, ctx) => {
+    for (const message of resourceProblems(c)) {
+      ctx.addIssue({ code: 'custom', path: [message.startsWith('memory') ? 'memory' : message.startsWith('cpu') ? 'cpu' : 'concurrency'], message });
+    }
   })
   .describe('Google Cloud Run through the Admin API v2, or the local emulator through `endpoint`.');
 

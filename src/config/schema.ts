@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { PRIORITIES } from '../model/check-result.js';
 import { parseThreshold } from '../model/thresholds.js';
 import { RETRY_ON } from '../model/retry.js';
+import { serviceNameSchema, tagLengthProblem, tagSchema } from '../model/cloud-run-names.js';
 import { cloudRunTargetSchema } from './cloudrun-schema.js';
 import { containerBuildSchemas, localContainerSchema } from './container-schema.js';
 
@@ -259,9 +260,7 @@ export const trafficSchema = z
       })
       .default('all')
       .describe('canary: the checks run against the service URL at each step.'),
-    tag: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]{0,45}$/, 'a tag is lowercase letters, digits and dashes, starting with a letter')
+    tag: tagSchema
       .default('candidate')
       .describe('Traffic tag of the candidate revision: its own URL, smoked before it takes traffic. On Cloud Run, tag and service name together are at most 46 characters.'),
   })
@@ -349,11 +348,7 @@ export const reportsSchema = z
 export const configSchema = z
   .strictObject({
     apiVersion: z.literal(API_VERSION, { error: `expected apiVersion: ${API_VERSION}` }).describe('The config format version.'),
-    service: z
-      .string({ error: 'expected the service name as a string' })
-      .max(49, { error: (iss) => `a service name is at most 49 characters (Cloud Run rules); this one has ${String((iss.input as string).length)}`, abort: true })
-      .regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, 'a service name is lowercase letters, digits and dashes (Cloud Run rules)')
-      .describe('The service\'s name: names its revisions and reports, and the Cloud Run service unless target.service is set.'),
+    service: serviceNameSchema.describe('The service\'s name: names its revisions and reports, and the Cloud Run service unless target.service is set.'),
     build: buildSchema.describe('How each cycle builds the candidate: command, podman, docker or cloudbuild.'),
     target: targetSchema.describe('Where the candidate runs: the embedded local target, or Cloud Run.'),
     traffic: trafficSchema,
@@ -363,6 +358,10 @@ export const configSchema = z
     reports: reportsSchema,
   })
   .superRefine((cfg, ctx) => {
+    if (cfg.target.kind === 'cloudrun') {
+      const tooLong = tagLengthProblem(cfg.target.service ?? cfg.service, cfg.traffic.tag);
+      if (tooLong) ctx.addIssue({ code: 'custom', path: ['traffic', 'tag'], message: `${tooLong}: shorten traffic.tag or the service name` });
+    }
     const seen = new Map<string, number>();
     cfg.smoke.checks.forEach((c, i) => {
       const first = seen.get(c.name);

@@ -9,6 +9,8 @@ import type { Faults } from './faults.js';
 import type { OperationStore } from './operations.js';
 import type { RunProtos } from './protos.js';
 import type { EmulatorState } from './store.js';
+import type { Policy } from './iam.js';
+import type { LogStore } from './logging.js';
 import { ApiError, Code, type Duration, type Service } from './types.js';
 
 /** WaitOperation never holds a call longer than this, whatever timeout the caller asks for. */
@@ -16,8 +18,8 @@ const MAX_WAIT_MS = 60_000;
 
 type Handler = (request: Record<string, unknown>) => unknown;
 
-export function addRunServices(server: grpc.Server, protos: RunProtos, deps: { state: EmulatorState; ops: OperationStore; faults: Faults; log: Logger }): void {
-  const { state, ops } = deps;
+export function addRunServices(server: grpc.Server, protos: RunProtos, deps: { state: EmulatorState; ops: OperationStore; faults: Faults; log: Logger; logs: LogStore }): void {
+  const { state, ops, logs } = deps;
   const wrap = (impl: Record<string, Handler>): grpc.UntypedServiceImplementation => {
     const out: grpc.UntypedServiceImplementation = {};
     for (const [method, fn] of Object.entries(impl)) out[method] = unary(method, fn, deps);
@@ -45,6 +47,9 @@ export function addRunServices(server: grpc.Server, protos: RunProtos, deps: { s
           allowMissing: bool(r.allowMissing),
         }),
       DeleteService: (r) => state.deleteService({ name: str(r.name), etag: str(r.etag), validateOnly: bool(r.validateOnly) }),
+      GetIamPolicy: (r) => state.getIamPolicy(str(r.resource)),
+      SetIamPolicy: (r) => state.setIamPolicy(str(r.resource), r.policy as Policy | undefined),
+      TestIamPermissions: (r) => ({ permissions: state.testIamPermissions(str(r.resource), (r.permissions as string[] | undefined) ?? []) }),
     }),
   );
   server.addService(
@@ -56,6 +61,19 @@ export function addRunServices(server: grpc.Server, protos: RunProtos, deps: { s
         return { revisions: page.items, nextPageToken: page.nextPageToken };
       },
       DeleteRevision: (r) => state.deleteRevision({ name: str(r.name), etag: str(r.etag), validateOnly: bool(r.validateOnly) }),
+    }),
+  );
+  server.addService(
+    protos.logging,
+    wrap({
+      ListLogEntries: (r) =>
+        logs.list({
+          resourceNames: (r.resourceNames as string[] | undefined) ?? [],
+          filter: str(r.filter),
+          orderBy: str(r.orderBy),
+          pageSize: num(r.pageSize),
+          pageToken: str(r.pageToken),
+        }),
     }),
   );
   server.addService(

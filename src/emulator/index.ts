@@ -13,6 +13,7 @@ import { startAdminServer } from './admin.js';
 import { emulatorConfigSchema, loadEmulatorConfig, type EmulatorConfig, type EmulatorConfigInput } from './config.js';
 import { Faults } from './faults.js';
 import { addRunServices } from './grpc.js';
+import { LogStore } from './logging.js';
 import { OperationStore } from './operations.js';
 import { loadRunProtos } from './protos.js';
 import { RevisionRuntime } from './runtime.js';
@@ -67,11 +68,13 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   let operationDelayMs = config.operationDelayMs;
   const faults = new Faults();
   const ops = new OperationStore();
-  const runtime = new RevisionRuntime({ config, baseDir, faults, log, host: HOST });
+  const logs = new LogStore();
+  const runtime = new RevisionRuntime({ config, baseDir, faults, log, host: HOST, logs });
   const state = new EmulatorState({ runtime, ops, log, operationDelayMs: () => operationDelayMs + faults.takeOperationDelay() });
+  runtime.admission = (serviceKey, headers) => state.admission(serviceKey, headers);
 
   const server = new grpc.Server();
-  addRunServices(server, loadRunProtos(), { state, ops, faults, log });
+  addRunServices(server, loadRunProtos(), { state, ops, faults, log, logs });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${HOST}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );

@@ -3,6 +3,9 @@
  * Service fields a caller may set, conditions, and the views returned by the API.
  */
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { REVISION_NAME_PATTERN, SERVICE_NAME_PATTERN } from '../model/cloud-run-names.js';
+import { resourceProblems } from '../config/cloudrun-schema.js';
+import { revisionLogsUrl } from './logging.js';
 import {
   ApiError,
   Code,
@@ -60,8 +63,6 @@ export interface ServiceRecord {
   queue: Promise<void>;
 }
 
-const SERVICE_ID = /^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/;
-const REVISION_NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Fields the API computes; whatever a caller sends in them is ignored, as Cloud Run does. */
 const OUTPUT_ONLY = [
@@ -89,7 +90,7 @@ export function parseRevisionName(name: string): { serviceKey: string; revision:
 }
 
 export function checkServiceId(id: string): void {
-  if (!SERVICE_ID.test(id ?? '')) {
+  if (!SERVICE_NAME_PATTERN.test(id ?? '')) {
     throw new ApiError(
       Code.INVALID_ARGUMENT,
       `service_id "${id}": must use only lowercase alphanumeric characters and dashes, cannot begin or end with a dash, and cannot be longer than 49 characters.`,
@@ -117,12 +118,15 @@ export function checkTemplate(id: string, template: RevisionTemplate | undefined
   containers.forEach((c, i) => {
     if (!c.image) throw new ApiError(Code.INVALID_ARGUMENT, `service.template.containers[${i}].image: an image is required.`);
   });
+  const limits = (containers[0]?.resources as { limits?: Record<string, string> } | undefined)?.limits ?? {};
+  const problems = resourceProblems({ cpu: limits.cpu, memory: limits.memory, concurrency: template?.maxInstanceRequestConcurrency });
+  if (problems.length > 0) throw new ApiError(Code.INVALID_ARGUMENT, `service.template: ${problems.join('; ')}.`);
   const rev = template?.revision;
   if (rev) {
     if (!rev.startsWith(`${id}-`) || rev.length === id.length + 1) {
       throw new ApiError(Code.INVALID_ARGUMENT, `service.template.revision: Revision name "${rev}" must be prefixed by the name of the enclosing Service, "${id}-".`);
     }
-    if (!REVISION_NAME.test(rev)) {
+    if (!REVISION_NAME_PATTERN.test(rev)) {
       throw new ApiError(
         Code.INVALID_ARGUMENT,
         `service.template.revision: Revision name "${rev}" must use only lowercase alphanumeric characters and dashes, end with a letter or digit, and be at most 63 characters.`,
@@ -232,6 +236,7 @@ export function revisionView(rev: RevisionRecord, extra: Partial<Revision> = {})
     reconciling: rev.state === 'pending',
     conditions: structuredClone(rev.conditions),
     observedGeneration: String(rev.generation),
+    logUri: revisionLogsUrl(rev.key),
     etag: rev.etag,
     ...extra,
   };

@@ -11,6 +11,18 @@ export interface RunProtos {
   services: grpc.ServiceDefinition;
   revisions: grpc.ServiceDefinition;
   operations: grpc.ServiceDefinition;
+  /** google.logging.v2.LoggingServiceV2, from the protos @google-cloud/logging ships. */
+  logging: grpc.ServiceDefinition;
+}
+
+/** Folders holding `google/logging/v2/*.proto` (from @google-cloud/logging-api) and its common protos. */
+export function loggingProtoIncludeDirs(): string[] {
+  const require = createRequire(import.meta.url);
+  const loggingMain = require.resolve('@google-cloud/logging');
+  const apiMain = createRequire(loggingMain).resolve('@google-cloud/logging-api');
+  const apiRoot = path.resolve(path.dirname(apiMain), '..', '..');
+  const gaxMain = createRequire(apiMain).resolve('google-gax');
+  return [path.join(apiRoot, 'build', 'protos'), path.resolve(path.dirname(gaxMain), '..', 'protos')];
 }
 
 let cached: RunProtos | undefined;
@@ -47,10 +59,21 @@ export function loadRunProtos(): RunProtos {
     if (!svc || 'format' in svc) throw new Error(`proto service ${name} not found`);
     return svc as grpc.ServiceDefinition;
   };
+  const logDef = protoLoader.loadSync(['google/logging/v2/logging.proto'], {
+    includeDirs: loggingProtoIncludeDirs(),
+    keepCase: false,
+    longs: String,
+    enums: String,
+    defaults: false,
+    oneofs: false,
+  });
+  const logging = logDef['google.logging.v2.LoggingServiceV2'];
+  if (!logging || 'format' in logging) throw new Error('proto service google.logging.v2.LoggingServiceV2 not found');
   cached = {
     services: pick('google.cloud.run.v2.Services'),
     revisions: pick('google.cloud.run.v2.Revisions'),
     operations: pick('google.longrunning.Operations'),
+    logging: logging as grpc.ServiceDefinition,
   };
   return cached;
 }

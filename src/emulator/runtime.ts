@@ -3,11 +3,13 @@
  * command by the emulator config), and one TrafficProxy per service serving its URL and tag URLs.
  * Reuses the local target's process and proxy code, so both targets behave alike.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../log.js';
 import { TrafficProxy, type ProxyRoutes } from '../runtime/proxy.js';
 import { containerRunSettings, startContainerRevision } from '../runtime/container-runtime.js';
 import { startRevision, type RunningRevision, type StartRevisionOutcome } from '../runtime/revision-process.js';
 import { commandForImage, secretValue, type EmulatorConfig } from './config.js';
+import { capturingLogger, revisionLogsUrl, type LogStore } from './logging.js';
 import type { Faults } from './faults.js';
 import type { Container } from './types.js';
 
@@ -29,7 +31,6 @@ export interface LaunchFailure {
 
 export type LaunchResult = { ok: true; url: string; startMs: number } | { ok: false; failure: LaunchFailure };
 
-const LOG_TAIL_LINES = 20;
 
 export class RevisionRuntime {
   private readonly running = new Map<string, RunningRevision>();
@@ -38,9 +39,11 @@ export class RevisionRuntime {
   private closed = false;
   /** Aborts revision starts in flight when the emulator shuts down. */
   private readonly abort = new AbortController();
+  /** Who may call a service's URLs (set by EmulatorState: its IAM policy and invokerIamDisabled). */
+  admission: ((serviceKey: string, headers: IncomingHttpHeaders) => { status: number; body: string } | undefined) | undefined;
 
   constructor(
-    private readonly opts: { config: EmulatorConfig; baseDir: string; faults: Faults; log: Logger; host: string },
+    private readonly opts: { config: EmulatorConfig; baseDir: string; faults: Faults; log: Logger; host: string; logs: LogStore },
   ) {}
 
   /** Aborted when the emulator shuts down: background waits end early. */
@@ -81,7 +84,7 @@ export class RevisionRuntime {
     const existing = this.proxies.get(serviceKey);
     if (existing) return existing;
     if (this.closed) throw new Error('the emulator is shutting down');
-    const proxy = await TrafficProxy.start({ host: this.opts.host, log: this.opts.log });
+    const proxy = await TrafficProxy.start({ host: this.opts.host, log: this.opts.log, admit: (req) => this.admission?.(serviceKey, req.headers) });
     this.proxies.set(serviceKey, proxy);
     return proxy;
   }
@@ -149,11 +152,17 @@ export class RevisionRuntime {
       env[e.name] = value;
     }
     const port = rev.container.ports?.[0]?.containerPort ?? 8080;
+    const logs = this.opts.logs;
+    const containerName = rev.container.name || rev.serviceId;
     const fault = this.opts.faults.takeRevisionFault(image);
     if (fault) {
       log.info('failing the revision start (injected fault)');
-      return { ok: false, failure: notListening(port, `exited with code ${fault.exitCode} before becoming ready`, [fault.message]) };
+      for (const line of fault.message.split('\n')) logs.append(rev.key, line, { log: 'stderr', severity: 'ERROR' });
+      startFailedLogs(logs, rev.key, containerName, port, fault.exitCode);
+      return { ok: false, failure: notListening(rev.key, port) };
     }
+    // Every line the process prints becomes a Cloud Logging entry of the revision.
+    const procLog = capturingLogger(log, (line, at) => logs.append(rev.key, line, { at }));
     let outcome: StartRevisionOutcome;
     if (mapped) {
       outcome = await startRevision({
@@ -162,7 +171,7 @@ export class RevisionRuntime {
         cwd: mapped.cwd,
         env,
         readiness: this.opts.config.readiness,
-        log,
+        log: procLog,
         host: this.opts.host,
         signal: this.abort.signal,
       });
@@ -174,11 +183,16 @@ export class RevisionRuntime {
         image,
         env,
         readiness: this.opts.config.readiness,
-        log,
+        log: procLog,
         signal: this.abort.signal,
       });
     }
-    if (!outcome.ok) return { ok: false, failure: notListening(port, outcome.message, outcome.logTail) };
+    if (!outcome.ok) {
+      // A container that never ran through our process helper: its own logs (the engine's) are its output.
+      if (!logs.has(rev.key)) for (const line of outcome.logTail) logs.append(rev.key, line);
+      startFailedLogs(logs, rev.key, containerName, port, outcome.exitCode);
+      return { ok: false, failure: notListening(rev.key, port) };
+    }
     if (this.closed) {
       await outcome.revision.stop();
       return { ok: false, failure: { reason: 'INTERNAL', message: 'the emulator is shutting down' } };
@@ -188,16 +202,27 @@ export class RevisionRuntime {
   }
 }
 
-/** Cloud Run's wording for a container that never listened, plus what the process said. */
-function notListening(port: number, detail: string, logTail: string[]): LaunchFailure {
-  const tail = logTail.slice(-LOG_TAIL_LINES);
+/**
+ * Cloud Run's wording for a container that never listened: what the revision's Ready condition
+ * says, with the Logs URL line instead of any output (that is in Cloud Logging, as on Cloud Run).
+ */
+function notListening(revisionKey: string, port: number): LaunchFailure {
   const lines = [
     `The user-provided container failed to start and listen on the port defined provided by the PORT=${port} environment variable within the allocated timeout. ` +
       'This can happen when the container port is misconfigured or if the timeout is too short. The health check timeout can be extended. ' +
       'Logs for this revision might contain more information.',
     '',
-    `Container: ${detail}.`,
+    `Logs URL: ${revisionLogsUrl(revisionKey)}`,
+    'For more troubleshooting guidance, see https://cloud.google.com/run/docs/troubleshooting#container-failed-to-start',
   ];
-  if (tail.length > 0) lines.push('Log tail:', ...tail.map((l) => `  ${l}`));
   return { revisionReason: 'HEALTH_CHECK_CONTAINER_ERROR', message: lines.join('\n') };
+}
+
+/** The lines Cloud Run itself writes to run.googleapis.com/varlog/system when an instance does not start. */
+function startFailedLogs(logs: LogStore, revisionKey: string, container: string, port: number, exitCode: number | null | undefined): void {
+  if (exitCode !== null && exitCode !== undefined) logs.append(revisionKey, `Container called exit(${exitCode}).`, { log: 'varlog/system', severity: 'WARNING' });
+  logs.append(revisionKey, `Default STARTUP TCP probe failed 1 time consecutively for container "${container}" on port ${port}. The instance was not started.`, {
+    log: 'varlog/system',
+    severity: 'ERROR',
+  });
 }

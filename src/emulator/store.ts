@@ -5,7 +5,9 @@
  * in reconcile.ts after the call has returned its operation.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../log.js';
+import { IamPolicies, invokerRefusal, type Policy } from './iam.js';
 import {
   autoRevisionName,
   canonical,
@@ -46,6 +48,7 @@ export interface Page<T> {
 export class EmulatorState {
   readonly services = new Map<string, ServiceRecord>();
   readonly revisions = new Map<string, RevisionRecord>();
+  readonly iam = new IamPolicies();
   private readonly pending = new Set<Promise<void>>();
   private readonly rdeps: ReconcileDeps;
 
@@ -61,7 +64,7 @@ export class EmulatorState {
     const spec = specOf(req.service ?? {});
     checkTemplate(req.serviceId, spec.template);
     const newName = spec.template?.revision;
-    this.checkTraffic(spec, (n) => n === newName);
+    this.checkTraffic(req.serviceId, spec, (n) => n === newName);
     const now = timestamp();
     const svc: ServiceRecord = {
       key,
@@ -108,7 +111,7 @@ export class EmulatorState {
     if (newName && this.revisions.has(`${svc.key}/revisions/${newName}`)) {
       throw new ApiError(Code.ALREADY_EXISTS, `Revision named '${newName}' with different configuration already exists.`);
     }
-    this.checkTraffic(spec, (n) => n === newName || this.revisions.has(`${svc.key}/revisions/${n}`));
+    this.checkTraffic(id, spec, (n) => n === newName || this.revisions.has(`${svc.key}/revisions/${n}`));
     if (req.validateOnly) return this.doneOperation(location, serviceView({ ...svc, spec }));
     const specChanged = templateChanged || canonical(spec) !== canonical(svc.spec);
     svc.spec = spec;
@@ -124,6 +127,7 @@ export class EmulatorState {
     const view = serviceView(svc, { deleteTime: timestamp() });
     if (req.validateOnly) return this.doneOperation(location, view);
     this.services.delete(svc.key);
+    this.iam.delete(svc.key);
     for (const key of [...this.revisions.keys()]) if (key.startsWith(`${svc.key}/revisions/`)) this.revisions.delete(key);
     const op = this.deps.ops.create(location, { '@type': SERVICE_TYPE, ...view });
     this.track(
@@ -133,6 +137,36 @@ export class EmulatorState {
       }),
     );
     return op;
+  }
+
+  getIamPolicy(resource: string): Policy {
+    this.serviceFor(resource);
+    return this.iam.get(resource);
+  }
+
+  setIamPolicy(resource: string, policy: Policy | undefined): Policy {
+    this.serviceFor(resource);
+    if (!policy) throw new ApiError(Code.INVALID_ARGUMENT, 'policy: a policy is required.');
+    return this.iam.set(resource, policy);
+  }
+
+  testIamPermissions(resource: string, permissions: readonly string[]): string[] {
+    this.serviceFor(resource);
+    return this.iam.testPermissions(permissions);
+  }
+
+  /** The invoker check of a service's URLs (see iam.ts). */
+  admission(serviceKey: string, headers: IncomingHttpHeaders): { status: number; body: string } | undefined {
+    const svc = this.services.get(serviceKey);
+    if (!svc) return undefined;
+    return invokerRefusal(headers, svc.spec.invokerIamDisabled === true || this.iam.publicByPolicy(serviceKey));
+  }
+
+  private serviceFor(resource: string): ServiceRecord {
+    parseServiceName(resource);
+    const svc = this.services.get(resource);
+    if (!svc) throw notFound('SERVICE', resource);
+    return svc;
   }
 
   getService(name: string): Service {
@@ -192,9 +226,9 @@ export class EmulatorState {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private checkTraffic(spec: Service, exists: (name: string) => boolean): void {
+  private checkTraffic(serviceId: string, spec: Service, exists: (name: string) => boolean): void {
     const targets = normalizeTraffic(spec.traffic);
-    const problems = trafficProblems(targets, exists);
+    const problems = trafficProblems(targets, exists, serviceId);
     if (problems.length > 0) throw new ApiError(Code.INVALID_ARGUMENT, problems.join(' '));
     spec.traffic = toTrafficTargets(targets);
   }

@@ -2,6 +2,7 @@
  * Cloud Run's traffic rules, as pure functions: what a `traffic` list means, whether the API would
  * accept it, and which concrete revisions it routes to once LATEST is resolved.
  */
+import { TAG_PATTERN, tagLengthProblem } from '../model/cloud-run-names.js';
 import { ALLOCATION_LATEST, ALLOCATION_REVISION, type TrafficTarget, type TrafficTargetStatus } from './types.js';
 
 export interface NormalizedTarget {
@@ -12,7 +13,6 @@ export interface NormalizedTarget {
   tag?: string;
 }
 
-const TAG_PATTERN = /^[a-z]([a-z0-9-]{0,44}[a-z0-9])?$/;
 
 /** proto3 drops zeros and empty strings on the wire; an unspecified type means LATEST unless a revision is named. */
 export function normalizeTraffic(traffic: readonly TrafficTarget[] | undefined): NormalizedTarget[] {
@@ -37,7 +37,7 @@ export function toTrafficTargets(targets: readonly NormalizedTarget[]): TrafficT
 }
 
 /** Every reason Cloud Run would reject the list (INVALID_ARGUMENT); empty when it is acceptable. */
-export function trafficProblems(targets: readonly NormalizedTarget[], revisionExists: (name: string) => boolean): string[] {
+export function trafficProblems(targets: readonly NormalizedTarget[], revisionExists: (name: string) => boolean, serviceId = ''): string[] {
   const problems: string[] = [];
   const tagSeen = new Map<string, number>();
   let sum = 0;
@@ -54,7 +54,10 @@ export function trafficProblems(targets: readonly NormalizedTarget[], revisionEx
     } else sum += t.percent;
     if (t.tag !== undefined) {
       if (!TAG_PATTERN.test(t.tag)) {
-        problems.push(`${at}.tag: Invalid value: "${t.tag}": a tag must be lowercase letters, digits and dashes, start with a letter and be at most 46 characters.`);
+        problems.push(`${at}.tag: Invalid value: "${t.tag}": a tag must be lowercase letters, digits and dashes, start with a letter and end with a letter or digit.`);
+      } else if (serviceId && tagLengthProblem(serviceId, t.tag)) {
+        // gcloud prints exactly this (spec.traffic.tag) when the tag URL's DNS label would be too long.
+        problems.push(`spec.traffic.tag: traffic tag '${t.tag}' and service name '${serviceId}' together are too long. Combined traffic tag and service name cannot exceed 46 characters.`);
       }
       const first = tagSeen.get(t.tag);
       if (first !== undefined) {

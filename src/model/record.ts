@@ -94,6 +94,12 @@ export const deployRecordSchema = z.object({
   reason: z.string().optional(),
   exitCode,
   logTail: z.array(z.string()).optional(),
+  env: z
+    .record(z.string(), z.enum(['config', 'secret', 'service']))
+    .optional()
+    .describe('Cloud Run: where each container variable of the candidate came from: target.env (config), target.secrets (secret), or the service as it was (service, kept by envStrategy: merge). Names only, never values.'),
+  adopted: z.boolean().optional().describe('Cloud Run: an existing revision of the same name (same run, image and config) was reused instead of created.'),
+  logUri: z.string().optional().describe("Cloud Run: the revision's Logs URL in the Cloud console (Revision.log_uri)."),
   inputs: deployInputsSchema.optional().describe('The deploy inputs besides the code; "the same revision" means the same build digest and the same inputs.'),
 }).meta({ id: 'DeployRecord' });
 export type DeployRecord = z.infer<typeof deployRecordSchema>;

@@ -29,6 +29,8 @@ export interface TrafficProxyOptions {
   log?: Logger;
   /** Source of randomness in [0, 1) for the weighted choice; tests inject a deterministic one. */
   random?: () => number;
+  /** Asked first for every request and upgrade: an answer refuses it (the emulator's invoker check). */
+  admit?: (req: http.IncomingMessage) => { status: number; body: string } | undefined;
 }
 
 export { REVISION_HEADER };
@@ -90,10 +92,11 @@ export class TrafficProxy {
     private readonly host: string,
     private readonly log: Logger | undefined,
     private readonly random: () => number,
+    private readonly admit?: TrafficProxyOptions['admit'],
   ) {}
 
   static async start(opts: TrafficProxyOptions = {}): Promise<TrafficProxy> {
-    const proxy = new TrafficProxy(opts.host ?? '127.0.0.1', opts.log, opts.random ?? Math.random);
+    const proxy = new TrafficProxy(opts.host ?? '127.0.0.1', opts.log, opts.random ?? Math.random, opts.admit);
     proxy.server = await proxy.listen(opts.port ?? 0, () => proxy.pick());
     proxy.serviceUrl = urlOf(proxy.server, proxy.host);
     opts.log?.debug({ url: proxy.serviceUrl }, 'traffic proxy listening');
@@ -181,8 +184,16 @@ export class TrafficProxy {
   private listen(port: number, choose: () => ResolvedBackend | undefined): Promise<http.Server> {
     const server = http.createServer({ noDelay: true });
     server.on('connection', (s: net.Socket) => this.track(s));
-    server.on('request', (req, res) => this.forward(req, res, choose()));
-    server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head, choose()));
+    server.on('request', (req, res) => {
+      const refused = this.admit?.(req);
+      if (refused) sendPlain(res, refused.status, refused.body);
+      else this.forward(req, res, choose());
+    });
+    server.on('upgrade', (req, socket, head) => {
+      const refused = this.admit?.(req);
+      if (refused) socket.end(rawResponse(refused.status, refused.body));
+      else this.upgrade(req, socket, head, choose());
+    });
     server.on('clientError', (err, socket) => {
       this.log?.debug({ err: err.message }, 'proxy client error');
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');

@@ -158,3 +158,19 @@ export function classifyCloseCode(code: number): FailureClass {
   if (code === 1008) return 'ws-1008-policy-violation';
   return 'ws-unexpected-close';
 }
+
+/**
+ * A hint for a 401 or 403 from Cloud Run's front end (a run.app URL, or its "Your client does not
+ * have permission" page): new services are private, so a first real run meets this on every check.
+ */
+export function cloudRunAuthHint(status: number, url: string, body = ''): string | undefined {
+  if (status !== 401 && status !== 403) return undefined;
+  let host = '';
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+  if (!host.endsWith('.run.app') && !body.includes('Your client does not have permission')) return undefined;
+  return `Cloud Run refused the call (${status}): the service is private. Set target.access: public, or target.auth.idToken: true with an identity that has roles/run.invoker on the service`;
+}

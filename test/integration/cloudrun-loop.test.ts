@@ -5,7 +5,7 @@
  * started: exit 1 on the fault, exit 0 after the fix.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { StageContext } from '../../src/context.js';
@@ -38,6 +38,8 @@ function cloudRunConfig(service: string, opts: Parameters<typeof tinyConfig>[0] 
   project: demo-project
   region: europe-west4
   env: { GREETING: hello }
+  # Private, as Cloud Run creates services: smoke requests carry a bearer token.
+  auth: { idToken: true }
   endpoint: { host: 127.0.0.1, port: ${emu.port}, insecure: true }
   operationTimeoutMs: 20000
 `;
@@ -74,6 +76,7 @@ async function spyOnPromotion(dir: string) {
     deployCandidate: (c, image, tag) => inner.deployCandidate(c, image, tag),
     currentTraffic: (c) => inner.currentTraffic(c),
     serviceUrl: () => inner.serviceUrl(),
+    smokeHeaders: (url) => inner.smokeHeaders?.(url) ?? Promise.resolve({}),
     close: () => inner.close(),
     async setTraffic(c, split) {
       seen.split = split;
@@ -94,7 +97,7 @@ describe('the loop with target.kind: cloudrun against the emulator', () => {
     const { rec } = await cycle(dir);
     expect(rec.verdict).toBe('passed');
     expect(rec.target).toBe('cloudrun');
-    expect(rec.deploy.revision).toMatch(/^shop-c1-[0-9a-f]{8}$/);
+    expect(rec.deploy.revision).toMatch(/^shop-c1-[0-9a-z]{8}$/);
     revs.push(rec.deploy.revision as string);
     expect(rec.traffic.before).toEqual([]);
     expect(rec.traffic.after).toEqual([{ revision: revs[0], percent: 100 }]);
@@ -103,7 +106,8 @@ describe('the loop with target.kind: cloudrun against the emulator', () => {
     try {
       const [svc] = await api.services.getService({ name: 'projects/demo-project/locations/europe-west4/services/shop' }, { retry: null, timeout: 5000 });
       expect(svc.latestReadyRevision).toBe(`projects/demo-project/locations/europe-west4/services/shop/revisions/${revs[0]}`);
-      expect(svc.template?.containers?.[0]?.image).toBe(rec.build.image);
+      // The record keeps paths relative to the config's folder; Cloud Run got the absolute one.
+      expect(svc.template?.containers?.[0]?.image).toBe(`dir:${resolve(dir, (rec.build.image as string).replace(/^dir:/, ''))}`);
       expect(svc.template?.containers?.[0]?.env).toEqual([expect.objectContaining({ name: 'GREETING', value: 'hello' })]);
       expect(rec.serviceUrl).toBe(svc.uri);
     } finally {
@@ -160,7 +164,9 @@ describe('the loop with target.kind: cloudrun against the emulator', () => {
     expect(rec.deploy.revision).toMatch(/^shop-c4-/);
     expect(rec.deploy.reason).toBe('HealthCheckContainerError');
     expect(rec.deploy.message).toContain('failed to start and listen on the port');
-    expect(rec.deploy.message).toContain('boom: config file unreadable');
+    // The output is not folded into Cloud Run's condition: it comes from Cloud Logging.
+    expect(rec.deploy.message).toContain('Logs URL: https://console.cloud.google.com/logs/viewer?project=demo-project');
+    expect(rec.deploy.logTail).toContain('boom: config file unreadable');
     expect(rec.smoke.results).toEqual([
       expect.objectContaining({ name: 'deploy', priority: 'P0', status: 'fail', failure: expect.objectContaining({ class: 'deploy-failure' }) }),
     ]);
@@ -202,6 +208,23 @@ describe('the loop with target.kind: cloudrun against the emulator', () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('two reports folders deploying one service', () => {
+  it('both work: each run names its revisions apart, though both start at cycle 1 with the same image', async () => {
+    const a = await project('shared', 'ok');
+    const b = await project('shared', 'ok');
+    const first = await cycle(a);
+    const second = await cycle(b);
+    expect(first.rec.verdict).toBe('passed');
+    expect(second.rec.verdict).toBe('passed');
+    expect(first.rec.cycle).toBe(1);
+    expect(second.rec.cycle).toBe(1);
+    expect(second.rec.deploy.revision).not.toBe(first.rec.deploy.revision);
+    expect(second.rec.traffic.before).toEqual([{ revision: first.rec.deploy.revision, percent: 100 }]);
+    expect(second.rec.traffic.after).toEqual([{ revision: second.rec.deploy.revision, percent: 100 }]);
+    expect((await getJson(`${second.rec.serviceUrl}/healthz`)).revision).toBe(second.rec.deploy.revision);
   });
 });
 

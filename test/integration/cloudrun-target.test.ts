@@ -70,7 +70,7 @@ describe('CloudRunTarget against the emulator', () => {
   it('creates the service on the first deploy, then deploys a tagged candidate at 0% and promotes it', async () => {
     const t = target('shop');
     const first = await deployOk(t, 1, apps.v1);
-    expect(first.name).toMatch(/^shop-c1-[0-9a-f]{8}$/);
+    expect(first.name).toMatch(/^shop-c1-[0-9a-z]{8}$/);
     expect((await getJson(first.url)).revision).toBe(first.name);
     // A new service needs a split that adds up to 100: the first revision takes it.
     expect(await t.currentTraffic(ctx(1))).toEqual([{ revision: first.name, percent: 100, tag: 'candidate' }]);
@@ -78,7 +78,7 @@ describe('CloudRunTarget against the emulator', () => {
     expect(serviceUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
     const second = await deployOk(t, 2, apps.v2);
-    expect(second.name).toMatch(/^shop-c2-[0-9a-f]{8}$/);
+    expect(second.name).toMatch(/^shop-c2-[0-9a-z]{8}$/);
     expect(await t.currentTraffic(ctx(2))).toEqual([
       { revision: first.name, percent: 100 },
       { revision: second.name, percent: 0, tag: 'candidate' },
@@ -115,7 +115,14 @@ describe('CloudRunTarget against the emulator', () => {
     expect(out.revisionName).toMatch(/^broken-c2-/);
     expect(out.reason).toBe('HealthCheckContainerError');
     expect(out.message).toContain('failed to start and listen on the port defined provided by the PORT=8080');
-    expect(out.message).toContain('boom: missing DATABASE_URL');
+    // The condition has Cloud Run's wording and its Logs URL; the output comes from Cloud Logging.
+    expect(out.message).toMatch(/\nLogs URL: https:\/\/console\.cloud\.google\.com\/logs\/viewer\?project=demo-project&resource=cloud_run_revision\/service_name\/broken\/revision_name\/broken-c2-/);
+    expect(out.message).not.toContain('boom');
+    expect(out.logTail).toEqual([
+      'boom: missing DATABASE_URL',
+      '[WARNING] Container called exit(1).',
+      '[ERROR] Default STARTUP TCP probe failed 1 time consecutively for container "broken" on port 8080. The instance was not started.',
+    ]);
     expect(await t.currentTraffic(ctx(2))).toEqual(before);
     expect((await getJson(t.serviceUrl() as string)).revision).toBe(good.name);
 

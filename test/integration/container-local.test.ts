@@ -189,6 +189,7 @@ describe.skipIf(!setup.ok)('container images on the local target', () => {
       kind: 'cloudrun',
       project: 'demo-project',
       region: 'europe-west4',
+      access: 'public',
       endpoint: { host: '127.0.0.1', port: emu.port, insecure: true },
       operationTimeoutMs: 60_000,
     });
@@ -208,7 +209,8 @@ describe.skipIf(!setup.ok)('container images on the local target', () => {
       expect(failed.ok).toBe(false);
       if (failed.ok) return;
       expect(failed.reason).toBe('HealthCheckContainerError');
-      expect(failed.message).toContain('boom: no DATABASE_URL');
+      // Cloud Run's condition carries a Logs URL; the container's output comes from Cloud Logging.
+      expect(failed.logTail).toContain('boom: no DATABASE_URL');
     } finally {
       await target.close();
       await emu.close();

@@ -13,6 +13,7 @@ import {
   makeTmpDir,
   plain,
   removeDir,
+  revisionLogs,
   runClients,
   writeApp,
   wsEcho,
@@ -180,7 +181,19 @@ describe('services', () => {
     expect(err.code).toBe(9);
     expect(err.message).toContain("Revision 'foxtrot-crash' is not ready and cannot serve traffic");
     expect(err.message).toContain('failed to start and listen on the port defined provided by the PORT=8080');
-    expect(err.message).toContain('boom: crashing on purpose');
+    // As on Cloud Run, the condition carries a Logs URL, not the output: that is in Cloud Logging.
+    expect(err.message).toMatch(/\nLogs URL: https:\/\/console\.cloud\.google\.com\/logs\/viewer\?project=demo&resource=cloud_run_revision\/service_name\/foxtrot\/revision_name\/foxtrot-crash&/);
+    expect(err.message).not.toContain('boom');
+    const logs = await revisionLogs(emu, 'demo', 'foxtrot', 'foxtrot-crash');
+    expect(logs).toEqual([
+      { text: 'boom: crashing on purpose before listening', severity: 'DEFAULT', logName: 'projects/demo/logs/run.googleapis.com%2Fstdout' },
+      { text: 'Container called exit(3).', severity: 'WARNING', logName: 'projects/demo/logs/run.googleapis.com%2Fvarlog%2Fsystem' },
+      {
+        text: 'Default STARTUP TCP probe failed 1 time consecutively for container "foxtrot" on port 8080. The instance was not started.',
+        severity: 'ERROR',
+        logName: 'projects/demo/logs/run.googleapis.com%2Fvarlog%2Fsystem',
+      },
+    ]);
 
     const after = await get('foxtrot');
     expect(short(after.latestCreatedRevision)).toBe('foxtrot-crash');
@@ -190,6 +203,7 @@ describe('services', () => {
     const [rev] = await api.revisions.getRevision({ name: `${PARENT}/services/foxtrot/revisions/foxtrot-crash` }, NO_RETRY);
     const ready = plain(rev).conditions?.find((c) => c.type === 'Ready');
     expect(ready).toMatchObject({ state: 'CONDITION_FAILED', revisionReason: 'HEALTH_CHECK_CONTAINER_ERROR' });
+    expect(plain(rev).logUri).toBe(err.message.match(/Logs URL: (\S+)/)?.[1]);
     expect((await getJson(after.uri as string)).revision).toBe(good);
   });
 
@@ -271,7 +285,113 @@ describe('operations and faults', () => {
     expect(res.status).toBe(200);
     const err = await codeOf(update({ ...svc, template: template('v2') }));
     expect(err.code).toBe(9);
-    expect(err.message).toContain('panic: injected');
+    const failed = short((await get('lima')).latestCreatedRevision);
+    expect((await revisionLogs(emu, 'demo', 'lima', failed)).map((e) => e.text)).toContain('panic: injected');
     expect((await getJson(svc.uri as string)).version).toBe('v1');
+  });
+});
+
+describe('what Cloud Run refuses or restricts', () => {
+  const REV = 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' as const;
+
+  it('refuses a tag that, with the service name, is over 46 characters, in Cloud Run\'s words, and a tag ending with a dash', async () => {
+    const id = 'a-rather-long-service-name-for-tags'; // 35 characters
+    const svc = await create(id);
+    const rev = short(svc.latestReadyRevision);
+    const tooLong = await codeOf(update({ ...svc, traffic: [{ type: REV, revision: rev, percent: 100, tag: 'candidate-12' }] })); // 35 + 12 = 47
+    expect(tooLong.code).toBe(3);
+    expect(tooLong.message).toContain(`traffic tag 'candidate-12' and service name '${id}' together are too long. Combined traffic tag and service name cannot exceed 46 characters.`);
+    const fits = await update({ ...svc, traffic: [{ type: REV, revision: rev, percent: 100, tag: 'candidate-1' }] }); // 46
+    expect(fits.trafficStatuses?.[0]?.tag).toBe('candidate-1');
+    const dash = await codeOf(update({ ...fits, traffic: [{ type: REV, revision: rev, percent: 100, tag: 'cand-' }] }));
+    expect(dash.code).toBe(3);
+    expect(dash.message).toContain('end with a letter or digit');
+  });
+
+  it('refuses CPU, memory and concurrency combinations Cloud Run refuses for services, and accepts the edges of its table', async () => {
+    const withLimits = (cpu: string, memory: string, concurrency?: number) => ({
+      template: { containers: [{ image: IMAGE, resources: { limits: { cpu, memory } } }], ...(concurrency ? { maxInstanceRequestConcurrency: concurrency } : {}) },
+    });
+    const refused: Array<[string, ReturnType<typeof withLimits>, RegExp]> = [
+      ['4 CPUs with 1 GiB', withLimits('4', '1Gi'), /with 4 CPUs Cloud Run needs 2 GiB to 16 GiB/],
+      ['3 CPUs', withLimits('3', '4Gi'), /1, 2, 4, 6 or 8 CPUs/],
+      ['0.5 CPU at the default concurrency', withLimits('0.5', '512Mi'), /needs concurrency: 1/],
+      ['0.4 CPU with 1 GiB', withLimits('0.4', '1Gi', 1), /needs at least 0.5 CPU/],
+      ['0.9 CPU with 2 GiB', withLimits('0.9', '2Gi', 1), /needs at least 1 CPU/],
+    ];
+    for (const [what, service, message] of refused) {
+      const err = await codeOf(create(`res-${refused.findIndex((r) => r[0] === what)}`, service));
+      expect(err.code, what).toBe(3);
+      expect(err.message, what).toMatch(message);
+    }
+    expect((await create('res-ok-8', withLimits('8', '32Gi'))).terminalCondition?.state).toBe('CONDITION_SUCCEEDED');
+    expect((await create('res-ok-small', withLimits('0.08', '512Mi', 1))).terminalCondition?.state).toBe('CONDITION_SUCCEEDED');
+  });
+
+  it('serves a new service only to callers with a bearer token (403 without, 401 for another scheme), HTTP and WebSocket alike', async () => {
+    const svc = await create('private-one');
+    const uri = svc.uri as string;
+    const anon = await fetch(uri, { signal: AbortSignal.timeout(5000) });
+    expect(anon.status).toBe(403);
+    expect(await anon.text()).toContain('Your client does not have permission');
+    const basic = await fetch(uri, { headers: { authorization: 'Basic dTpw' }, signal: AbortSignal.timeout(5000) });
+    expect(basic.status).toBe(401);
+    await expect(wsEcho(uri, 'x', {})).rejects.toThrow(/403/);
+    expect((await getJson(uri, { authorization: 'Bearer any-token' })).version).toBe('v1');
+    expect(await wsEcho(uri, 'x', { authorization: 'Bearer any-token' })).toBe('v1:x');
+  });
+
+  it('serves everyone once invokerIamDisabled is set, and private again once it is cleared', async () => {
+    const svc = await create('open-flag', { template: template('v1'), invokerIamDisabled: true });
+    expect((await getJson(svc.uri as string, {})).version).toBe('v1');
+    const [op] = await api.services.updateService({ service: { name: svc.name, invokerIamDisabled: false }, updateMask: { paths: ['invoker_iam_disabled'] } }, NO_RETRY);
+    await op.promise();
+    expect((await fetch(svc.uri as string, { signal: AbortSignal.timeout(5000) })).status).toBe(403);
+  });
+
+  it('implements GetIamPolicy, SetIamPolicy (allUsers as invoker makes the URL public; a stale etag is ABORTED) and TestIamPermissions', async () => {
+    const svc = await create('open-iam');
+    const resource = svc.name as string;
+    const [empty] = await api.services.getIamPolicy({ resource }, NO_RETRY);
+    expect(empty.bindings ?? []).toEqual([]);
+    const [set] = await api.services.setIamPolicy({ resource, policy: { bindings: [{ role: 'roles/run.invoker', members: ['allUsers'] }], etag: empty.etag } }, NO_RETRY);
+    expect(set.bindings).toEqual([expect.objectContaining({ role: 'roles/run.invoker', members: ['allUsers'] })]);
+    expect((await getJson(svc.uri as string, {})).version).toBe('v1');
+    const stale = await codeOf(api.services.setIamPolicy({ resource, policy: { bindings: [], etag: empty.etag } }, NO_RETRY));
+    expect(stale.code).toBe(10);
+    const badMember = await codeOf(api.services.setIamPolicy({ resource, policy: { bindings: [{ role: 'roles/run.invoker', members: ['everyone'] }] } }, NO_RETRY));
+    expect(badMember.code).toBe(3);
+    const [perms] = await api.services.testIamPermissions({ resource, permissions: ['run.routes.invoke', 'storage.buckets.get'] }, NO_RETRY);
+    expect(perms.permissions).toEqual(['run.routes.invoke']);
+    expect((await codeOf(api.services.getIamPolicy({ resource: `${PARENT}/services/nope` }, NO_RETRY))).code).toBe(5);
+  });
+
+  it('applies only the fields an update_mask names: a traffic-only update ignores the template it carries', async () => {
+    const svc = await create('masked');
+    const rev = short(svc.latestReadyRevision);
+    const [op] = await api.services.updateService(
+      { service: { name: svc.name, template: template('v9', { revision: 'masked-v9' }), traffic: [{ type: REV, revision: rev, percent: 100, tag: 'cur' }] }, updateMask: { paths: ['traffic'] } },
+      NO_RETRY,
+    );
+    const [res] = await op.promise();
+    const after = plain(res);
+    expect(short(after.latestCreatedRevision)).toBe(rev);
+    expect(after.trafficStatuses?.[0]).toMatchObject({ revision: rev, tag: 'cur' });
+    expect(after.template?.containers?.[0]?.env).toEqual([{ name: 'APP_VERSION', value: 'v1' }]);
+  });
+
+  it('serves Cloud Logging ListLogEntries on the same port: the revision\'s real output, filtered by revision and time', async () => {
+    const svc = await create('loggy');
+    const rev = short(svc.latestReadyRevision);
+    const before = new Date(Date.now() - 60_000).toISOString();
+    const later = new Date(Date.now() + 60_000).toISOString();
+    const crash = await codeOf(update({ ...svc, template: { revision: 'loggy-crash', containers: [{ image: IMAGE, env: [{ name: 'CRASH', value: '1' }] }] } }));
+    expect(crash.code).toBe(9);
+    expect((await revisionLogs(emu, 'demo', 'loggy', 'loggy-crash', `timestamp>="${before}"`)).map((e) => e.text)[0]).toBe('boom: crashing on purpose before listening');
+    expect(await revisionLogs(emu, 'demo', 'loggy', 'loggy-crash', `timestamp>="${later}"`)).toEqual([]);
+    // The serving revision printed nothing: no entries of the crashed one leak into it.
+    expect((await revisionLogs(emu, 'demo', 'loggy', rev)).map((e) => e.text)).not.toContain('boom: crashing on purpose before listening');
+    const bad = await codeOf(revisionLogs(emu, 'demo', 'loggy', rev, 'severity>=ERROR OR textPayload:"x"'));
+    expect(bad.code).toBe(3);
   });
 });

@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { v2 } from '@google-cloud/run';
 import { PassThroughClient } from 'google-auth-library';
 import WebSocket from 'ws';
+import { createLogging } from '../../src/deploy/cloudrun/logs.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 
 export const TMP_ROOT = path.resolve(import.meta.dirname, '..', '..', '.test-tmp');
@@ -95,16 +96,22 @@ export interface AppAnswer {
   secret: string | null;
 }
 
-export async function getJson(url: string, headers: Record<string, string> = {}): Promise<AppAnswer> {
+/**
+ * What an invoker sends: emulated services are private, as Cloud Run's are, and admit any bearer
+ * token (the emulator cannot check Google's signature).
+ */
+export const INVOKER = { authorization: 'Bearer test-invoker' };
+
+export async function getJson(url: string, headers: Record<string, string> = INVOKER): Promise<AppAnswer> {
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
   if (res.status !== 200) throw new Error(`GET ${url}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as AppAnswer;
 }
 
 /** Sends one WebSocket message and returns the first reply. */
-export function wsEcho(url: string, message: string): Promise<string> {
+export function wsEcho(url: string, message: string, headers: Record<string, string> = INVOKER): Promise<string> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url.replace(/^http/, 'ws'));
+    const ws = new WebSocket(url.replace(/^http/, 'ws'), { headers });
     const timer = setTimeout(() => {
       ws.terminate();
       reject(new Error('no WebSocket reply within 5 s'));
@@ -120,6 +127,17 @@ export function wsEcho(url: string, message: string): Promise<string> {
       reject(err);
     });
   });
+}
+
+/**
+ * The real @google-cloud/logging client against the emulator's Logging API (same port), built the
+ * way the Cloud Run target builds it. Reads a revision's entries, oldest first.
+ */
+export async function revisionLogs(emu: Emulator, project: string, service: string, revision: string, extraFilter = ''): Promise<Array<{ text: string; severity: string; logName: string }>> {
+  const logging = await createLogging({ project, endpoint: { host: emu.host, port: emu.port, insecure: true } });
+  const filter = `resource.type="cloud_run_revision" AND resource.labels.service_name="${service}" AND resource.labels.revision_name="${revision}"${extraFilter ? ` AND ${extraFilter}` : ''}`;
+  const [entries] = await logging.getEntries({ resourceNames: [`projects/${project}`], filter, orderBy: 'timestamp asc', autoPaginate: false, pageSize: 200 });
+  return entries.map((e) => ({ text: String(e.data), severity: String(e.metadata.severity), logName: String(e.metadata.logName) }));
 }
 
 /** Plain JSON form of a client result: protobufjs instances and plain objects alike. */

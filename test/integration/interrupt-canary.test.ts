@@ -28,6 +28,7 @@ function cloudRunCanaryConfig(dir: string, holdMs: number): string {
   kind: cloudrun
   project: demo-project
   region: europe-west4
+  access: public
   endpoint: { host: 127.0.0.1, port: ${emu.port}, insecure: true }
   operationTimeoutMs: 20000
 `;

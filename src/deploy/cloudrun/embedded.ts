@@ -10,7 +10,7 @@ import type { TargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
 import type { Emulator } from '../../emulator/index.js';
 import type { DeployOutcome, LockHolder, Target, TrafficEntry } from '../target.js';
-import { CloudRunTarget, type CloudRunTargetOptions } from './target.js';
+import { CloudRunTarget, type CloudRunTargetOptions, type DeployInfo } from './target.js';
 
 export interface EmbeddedEmulatorOptions extends CloudRunTargetOptions {
   /** Folder `endpoint.emulator.config` is relative to (the loop config's folder). */
@@ -52,6 +52,14 @@ export class EmbeddedEmulatorTarget implements Target {
 
   serviceUrl(): string | undefined {
     return this.inner?.serviceUrl();
+  }
+
+  async logs(revision: string, lines: number): Promise<string[]> {
+    return (await this.target()).logs(revision, lines);
+  }
+
+  deployInfo(revision: string): DeployInfo | undefined {
+    return this.inner?.deployInfo(revision);
   }
 
   async smokeHeaders(url: string): Promise<Record<string, string>> {

@@ -4,6 +4,7 @@
  * are not part of the revision template, so writing one creates no revision, and every
  * read-modify-write deploy carries it along unchanged.
  */
+import { hostname } from 'node:os';
 import { UsageError } from '../../errors.js';
 import type { LockHolder } from '../target.js';
 import type { IService } from './spec.js';
@@ -35,15 +36,42 @@ export function readRemoteLock(svc: IService | undefined): RemoteLock | undefine
   }
 }
 
-/** Throws when `svc` is locked by another run whose lock has not expired at `now`. */
-export function checkRemoteLock(svc: IService | undefined, serviceName: string, runId: string, now: number): void {
+/** Whether a process with this pid exists on this machine (EPERM: it exists, someone else's). */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export type LockState = 'expired' | 'dead' | 'live' | 'unknown';
+
+/**
+ * What is known of a lock's holder at `now`: expired; dead (its host is this machine and its pid
+ * is gone: provably, so it may be taken over); live (same host, pid alive); unknown (another host,
+ * unexpired: it cannot be checked from here).
+ */
+export function lockState(held: RemoteLock, now: number, host = hostname(), alive: (pid: number) => boolean = pidAlive): LockState {
+  const expires = Date.parse(held.expiresAt);
+  if (Number.isFinite(expires) && expires <= now) return 'expired';
+  if (held.host !== host) return 'unknown';
+  return alive(held.pid) ? 'live' : 'dead';
+}
+
+/** Throws when `svc` is locked by another run that may still be alive at `now`. */
+export function checkRemoteLock(svc: IService | undefined, serviceName: string, runId: string, now: number, host = hostname(), alive: (pid: number) => boolean = pidAlive): void {
   const held = readRemoteLock(svc);
   if (!held || held.runId === runId) return;
-  const expires = Date.parse(held.expiresAt);
-  if (Number.isFinite(expires) && expires <= now) return;
+  const state = lockState(held, now, host, alive);
+  if (state === 'expired' || state === 'dead') return;
   throw new UsageError(
     `Cloud Run service ${serviceName} is locked by another loop: run ${held.runId} (${held.command}) on host ${held.host}, pid ${held.pid}, since ${held.startedAt}; the lock expires at ${held.expiresAt}`,
-    `wait for that run to end, or remove the service annotation ${LOCK_ANNOTATION} if it is certainly gone`,
+    state === 'live'
+      ? 'wait for that run to end, or stop it'
+      : 'wait for that run to end; if it is certainly gone, `deploy-loop unlock --force` removes the lock',
   );
 }
 

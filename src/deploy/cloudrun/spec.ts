@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { protos } from '@google-cloud/run';
 import { INGRESS, VPC_EGRESS, type CloudRunTargetConfig } from '../../config/cloudrun-schema.js';
+import { revisionNameFrom } from '../../model/cloud-run-names.js';
 import type { TrafficEntry } from '../target.js';
 
 export type IService = protos.google.cloud.run.v2.IService;
@@ -13,6 +14,7 @@ export type IRevision = protos.google.cloud.run.v2.IRevision;
 export type IRevisionTemplate = protos.google.cloud.run.v2.IRevisionTemplate;
 export type ITrafficTarget = protos.google.cloud.run.v2.ITrafficTarget;
 type IContainer = protos.google.cloud.run.v2.IContainer;
+type IEnvVar = protos.google.cloud.run.v2.IEnvVar;
 type ICondition = protos.google.cloud.run.v2.ICondition;
 
 export const REVISION = 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION';
@@ -30,10 +32,40 @@ export function shortName(name: string | null | undefined): string {
   return (name ?? '').split('/').pop() ?? '';
 }
 
+/** Where a container variable of a deploy came from: `target.env`, `target.secrets`, or the service as it was. */
+export type EnvSource = 'config' | 'secret' | 'service';
+
+/**
+ * The container env a deploy asks for. `merge` (the default, as `gcloud run deploy
+ * --update-env-vars`) keeps variables set on the service by other means and overrides those the
+ * config names; `replace` (as `--set-env-vars`) keeps only the config's.
+ */
+export function buildEnv(cfg: CloudRunTargetConfig, current: IContainer | null | undefined): { env: IEnvVar[]; sources: Record<string, EnvSource> } {
+  const sources: Record<string, EnvSource> = {};
+  const env: IEnvVar[] = [];
+  const ours = new Set([...Object.keys(cfg.env), ...cfg.secrets.map((s) => s.name)]);
+  if (cfg.envStrategy === 'merge') {
+    for (const e of current?.env ?? []) {
+      if (!e.name || ours.has(e.name)) continue;
+      env.push(compact({ ...e }));
+      sources[e.name] = 'service';
+    }
+  }
+  for (const name of Object.keys(cfg.env).sort()) {
+    env.push({ name, value: cfg.env[name] as string });
+    sources[name] = 'config';
+  }
+  for (const s of cfg.secrets) {
+    env.push({ name: s.name, valueSource: { secretKeyRef: { secret: s.secret, version: s.version } } });
+    sources[s.name] = 'secret';
+  }
+  return { env, sources };
+}
+
 /**
  * The template a deploy asks for: the config's fields over the current template (so settings made
  * elsewhere, such as probes or volumes, survive, as with `gcloud run deploy`), with the new image.
- * Env is replaced as a whole: the config is its truth.
+ * Env follows `target.envStrategy` (see buildEnv).
  */
 export function buildTemplate(cfg: CloudRunTargetConfig, image: string, current: IRevisionTemplate | null | undefined): IRevisionTemplate {
   const base: IRevisionTemplate = compact({ ...(current ?? {}) });
@@ -41,10 +73,7 @@ export function buildTemplate(cfg: CloudRunTargetConfig, image: string, current:
   const [first, ...others] = current?.containers ?? [];
   const container: IContainer = compact({ ...(first ?? {}) });
   container.image = image;
-  container.env = [
-    ...Object.keys(cfg.env).sort().map((name) => ({ name, value: cfg.env[name] as string })),
-    ...cfg.secrets.map((s) => ({ name: s.name, valueSource: { secretKeyRef: { secret: s.secret, version: s.version } } })),
-  ];
+  container.env = buildEnv(cfg, first).env;
   if (cfg.cpu || cfg.memory) {
     const limits: Record<string, string> = { ...(container.resources?.limits ?? {}) };
     if (cfg.cpu) limits.cpu = cfg.cpu;
@@ -72,22 +101,40 @@ export function buildTemplate(cfg: CloudRunTargetConfig, image: string, current:
 }
 
 /**
- * `SERVICE-c<cycle>-<hash of the template>`: a retried cycle asks for the same name with the same
- * template, which Cloud Run treats as no change (no second revision); a changed template in the same
- * cycle gets a different name instead of an ALREADY_EXISTS.
+ * `SERVICE-c<cycle>-<hash>`, the hash over the run and the template: a retried cycle of the same run
+ * asks for the same name with the same template, which Cloud Run treats as no change (no second
+ * revision); another run (a fresh CI checkout, a second reports folder, both starting at cycle 1)
+ * or a changed template gets another name instead of a 409 on a name already taken. Cloud Run's
+ * revision names are unique per service, for good (deleted revisions' names included).
  */
-export function revisionName(service: string, cycle: number, template: IRevisionTemplate): string {
-  const hash = createHash('sha256').update(canonicalJson(template)).digest('hex');
-  const prefix = `${service}-c${cycle}-`;
-  return prefix + hash.slice(0, Math.max(4, Math.min(8, 63 - prefix.length)));
+export function revisionName(service: string, cycle: number, template: IRevisionTemplate, runTag = ''): string {
+  const hash = BigInt(`0x${createHash('sha256').update(runTag).update('\0').update(canonicalJson(template)).digest('hex').slice(0, 24)}`).toString(36);
+  return revisionNameFrom(service, [`c${cycle}`, hash.slice(0, 8)]);
 }
 
 /** Service-level fields the config owns. */
-export function serviceFields(cfg: CloudRunTargetConfig, current?: IService): Pick<IService, 'labels' | 'ingress'> {
-  const out: Pick<IService, 'labels' | 'ingress'> = {};
+export function serviceFields(cfg: CloudRunTargetConfig, current?: IService): Pick<IService, 'labels' | 'ingress' | 'invokerIamDisabled'> {
+  const out: Pick<IService, 'labels' | 'ingress' | 'invokerIamDisabled'> = {};
   if (Object.keys(cfg.labels).length > 0) out.labels = { ...(current?.labels ?? {}), ...cfg.labels };
   if (cfg.ingress) out.ingress = INGRESS[cfg.ingress];
+  // Only when the config says: an unset access leaves the service as it is.
+  if (cfg.access) out.invokerIamDisabled = cfg.access === 'public' && cfg.publicVia === 'invoker-iam-disabled';
   return out;
+}
+
+/** `invokerIamDisabled` → `invoker_iam_disabled`: update_mask paths are proto field names. */
+export function maskPath(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
+ * An UpdateService request that changes only `fields`: the service name, its etag, those fields,
+ * and an update_mask naming them, so Cloud Run leaves everything else (the template above all) as
+ * it stored it.
+ */
+export function maskedUpdate(name: string, etag: string | null | undefined, fields: IService): { service: IService; updateMask: { paths: string[] } } {
+  const paths = Object.keys(fields).map(maskPath).sort();
+  return { service: { ...fields, name, etag: etag ?? '' }, updateMask: { paths } };
 }
 
 /** The caller-settable part of a Service as read, for a read-modify-write update. */

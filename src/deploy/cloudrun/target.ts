@@ -4,18 +4,22 @@
  * traffic changes are read-modify-write updates guarded by the service etag. A revision that does
  * not become ready is an outcome (ok: false with Cloud Run's reason and message), not an exception.
  */
+import { randomUUID } from 'node:crypto';
+import type { Logging } from '@google-cloud/logging';
 import type { BuiltImage } from '../../build/builder.js';
 import type { CloudRunTargetConfig } from '../../config/cloudrun-schema.js';
 import type { TargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
-import { StageError, type Stage } from '../../errors.js';
+import { StageError, UsageError, type Stage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { DeployOutcome, LockHolder, Target, TrafficEntry } from '../target.js';
-import { checkRemoteLock, readRemoteLock, withLock } from './lock.js';
+import { checkRemoteLock, lockState, readRemoteLock, withLock, type LockState, type RemoteLock } from './lock.js';
 import { createRunClients, idTokenHeaders, type RunClients } from './client.js';
+import { createLogging, readRevisionLogs } from './logs.js';
 import { waitForOperation } from './operation.js';
 import { DEFAULT_RETRY, GRPC, apiFailure, errorInfo, hasCode, withRetry, type RetryPolicy } from './retry.js';
 import {
+  buildEnv,
   buildTemplate,
   candidateTraffic,
   isSucceeded,
@@ -25,7 +29,8 @@ import {
   serviceFields,
   shortName,
   trafficTargets,
-  updatableSpec,
+  maskedUpdate,
+  type EnvSource,
   type IService,
 } from './spec.js';
 
@@ -37,7 +42,29 @@ export interface CloudRunTargetOptions {
   clients?: RunClients;
   /** Backoff for transient API errors. */
   retry?: Partial<RetryPolicy>;
+  /**
+   * Goes into every revision name's hash, so two runs never ask for the same name (Cloud Run
+   * refuses a name twice). Default: random per target, i.e. per run.
+   */
+  runId?: string;
+  /** Injected Cloud Logging client (tests); by default built from the config on first use. */
+  logging?: Logging;
 }
+
+/** What the target knows of a revision it deployed (see CloudRunTarget.deployInfo). */
+export interface DeployInfo {
+  startedAt: Date;
+  /** Container variable → where its value came from. */
+  envSources: Record<string, EnvSource>;
+  /** An existing revision of the same name (so the same image and config) was reused. */
+  adopted: boolean;
+  /** Cloud Run's Logs URL for the revision (Revision.log_uri). */
+  logUri?: string;
+}
+
+/** The members that make a service public through IAM. */
+const PUBLIC_MEMBERS = ['allUsers', 'allAuthenticatedUsers'];
+const INVOKER = 'roles/run.invoker';
 
 /** Read-modify-write attempts when the service changed under us (ABORTED on the etag). */
 const MAX_CONFLICTS = 5;
@@ -54,6 +81,9 @@ export class CloudRunTarget implements Target {
   private readonly policy: RetryPolicy;
   private readonly log: Logger;
   private uri: string | undefined;
+  private readonly runTag: string;
+  private readonly deployed = new Map<string, DeployInfo>();
+  private logging: Logging | undefined;
 
   constructor(
     private cfg: CloudRunTargetConfig,
@@ -65,6 +95,8 @@ export class CloudRunTarget implements Target {
     this.clients = opts.clients ?? createRunClients(cfg);
     this.policy = { ...DEFAULT_RETRY, ...opts.retry };
     this.log = opts.log.child({ target: 'cloudrun', service: this.serviceId });
+    this.runTag = opts.runId ?? randomUUID();
+    this.logging = opts.logging;
   }
 
   /** The next candidate's template uses these settings; the service, project, region and endpoint stay (the loop refuses changing them). */
@@ -75,19 +107,22 @@ export class CloudRunTarget implements Target {
 
   async deployCandidate(ctx: StageContext, image: BuiltImage, tag: string): Promise<DeployOutcome> {
     const started = performance.now();
+    const startedAt = new Date();
     const elapsed = () => Math.round(performance.now() - started);
     const log = ctx.log.child({ target: 'cloudrun', service: this.serviceId });
     const sctx = { ...ctx, log };
     let current = await this.read(sctx, 'deploy');
-    // Named from what this deploy asks for (config and image), not from the merged template: the
-    // server fills defaults into what it returns, and a retry must still ask for the same name.
-    const revision = revisionName(this.serviceId, ctx.cycle, buildTemplate(this.cfg, image.ref, undefined));
+    // Named from what this deploy asks for (config and image) and this run, not from the merged
+    // template: the server fills defaults into what it returns, and a retry must ask for the same name.
+    const revision = revisionName(this.serviceId, ctx.cycle, buildTemplate(this.cfg, image.ref, undefined), this.runTag);
     const desired = (svc: IService | undefined) => ({
       template: { ...buildTemplate(this.cfg, image.ref, svc?.template), revision },
       traffic: candidateTraffic(svc, revision, tag),
     });
+    let envSources = buildEnv(this.cfg, current?.template?.containers?.[0]).sources;
 
     let op;
+    let adopted = false;
     if (!current) {
       const { template, traffic } = desired(undefined);
       log.info({ revision, image: image.ref }, 'creating the Cloud Run service');
@@ -102,13 +137,22 @@ export class CloudRunTarget implements Target {
         // Created meanwhile (or by our own earlier attempt whose answer was lost): update it instead.
         if (!hasCode(err, GRPC.ALREADY_EXISTS)) throw apiFailure('deploy', `creating Cloud Run service ${this.serviceName}`, err);
         current = await this.read(sctx, 'deploy');
+        envSources = buildEnv(this.cfg, current?.template?.containers?.[0]).sources;
       }
+    }
+    if (!op && current && (await this.readRevision(sctx, revision))) {
+      // The revision exists (this run's earlier attempt whose answer was lost): its name says it was
+      // made from this image and config, and Cloud Run refuses a name twice, so only the tag moves.
+      adopted = true;
+      log.info({ revision }, 'the candidate revision exists already: adopting it, moving only the tag');
+      op = await this.update(sctx, 'deploy', current, (svc) => ({ traffic: candidateTraffic(svc, revision, tag) }));
     }
     if (!op) {
       op = await this.update(sctx, 'deploy', current, (svc) => {
         const { template, traffic } = desired(svc);
+        envSources = buildEnv(this.cfg, svc.template?.containers?.[0]).sources;
         log.info({ revision, image: image.ref, traffic }, 'updating the Cloud Run service with a candidate revision');
-        return { ...updatableSpec(svc), ...serviceFields(this.cfg, svc), template, traffic };
+        return { ...serviceFields(this.cfg, svc), template, traffic };
       });
     }
 
@@ -118,24 +162,37 @@ export class CloudRunTarget implements Target {
     this.remember(svc);
     const rev = await this.readRevision(sctx, revision);
     const ready = readyCondition(rev?.conditions);
+    const logUri = rev?.logUri || undefined;
     if (outcome.error || !isSucceeded(ready)) {
       const message = ready?.message || outcome.error?.message || `revision ${revision} did not become ready (${ready?.state ?? 'no Ready condition'})`;
       log.warn({ revision, reason: ready?.reason, code: outcome.error?.code }, 'candidate revision is not ready');
+      const logTail = await this.revisionLogLines(sctx, revision, startedAt, 50);
       return {
         ok: false,
         revisionName: revision,
-        message,
+        message: logUri && !message.includes(logUri) ? `${message}\nLogs URL: ${logUri}` : message,
         ...(ready?.reason ? { reason: ready.reason } : {}),
-        logTail: [],
+        logTail,
         durationMs: elapsed(),
       };
     }
+    await this.ensureAccess(sctx);
     const url = svc?.trafficStatuses?.find((t) => t.tag === tag)?.uri;
     if (!url) {
       return { ok: false, revisionName: revision, reason: 'NoTagUrl', message: `Cloud Run gave tag "${tag}" of revision ${revision} no URL`, logTail: [], durationMs: elapsed() };
     }
-    log.info({ revision, url, ms: elapsed() }, 'candidate revision ready');
+    this.deployed.set(revision, { startedAt, envSources, adopted, ...(logUri ? { logUri } : {}) });
+    log.info({ revision, url, ms: elapsed(), adopted, env: envSources }, 'candidate revision ready');
     return { ok: true, revision: { name: revision, url, image: image.ref, startMs: elapsed() } };
+  }
+
+  /**
+   * What the target knows of a revision it deployed in this run: when its deploy started (the
+   * start of its log window), where each container variable came from, whether an existing
+   * revision was adopted, and Cloud Run's Logs URL. For the record and the report.
+   */
+  deployInfo(revision: string): DeployInfo | undefined {
+    return this.deployed.get(revision);
   }
 
   async setTraffic(ctx: StageContext, split: TrafficEntry[]): Promise<void> {
@@ -144,7 +201,7 @@ export class CloudRunTarget implements Target {
     const current = await this.read(sctx, 'traffic');
     if (!current) throw new StageError('traffic', `Cloud Run service ${this.serviceName} does not exist`, 'deploy a revision first');
     const traffic = trafficTargets(split);
-    const op = await this.update(sctx, 'traffic', current, (svc) => ({ ...updatableSpec(svc), traffic }));
+    const op = await this.update(sctx, 'traffic', current, () => ({ traffic }));
     const doing = `setting traffic of ${this.serviceId}`;
     const outcome = await waitForOperation(sctx, op, { stage: 'traffic', doing, timeoutMs: this.cfg.operationTimeoutMs, policy: this.policy });
     if (outcome.error) throw new StageError('traffic', `${doing}: ${outcome.error.message}`);
@@ -167,7 +224,9 @@ export class CloudRunTarget implements Target {
    * service is known, the origin of `url`.
    */
   async smokeHeaders(url?: string): Promise<Record<string, string>> {
-    if (!this.cfg.auth.idToken || this.cfg.endpoint) return {};
+    if (!this.cfg.auth.idToken) return {};
+    // The emulator admits any bearer token to a private service: it cannot verify Google's signature.
+    if (this.cfg.endpoint) return { authorization: 'Bearer deploy-loop-emulator' };
     const audience = this.uri ?? (url ? new URL(url).origin : undefined);
     if (!audience) throw new StageError('smoke', 'no URL to request an ID token for: the service has not been deployed yet');
     return idTokenHeaders(audience);
@@ -191,8 +250,11 @@ export class CloudRunTarget implements Target {
       (s) => {
         checkRemoteLock(s, this.serviceName, holder.runId, Date.now());
         const taken = readRemoteLock(s);
-        if (taken && taken.runId !== holder.runId) log.warn({ holder: taken }, 'taking over an expired Cloud Run service lock');
-        return { ...updatableSpec(s), annotations: withLock(s, lock) };
+        if (taken && taken.runId !== holder.runId) {
+          const state = lockState(taken, Date.now());
+          log.warn({ holder: taken, state }, state === 'dead' ? `taking over the Cloud Run service lock of run ${taken.runId}: its process ${taken.pid} on this host is gone` : 'taking over an expired Cloud Run service lock');
+        }
+        return { annotations: withLock(s, lock) };
       },
       2,
     );
@@ -208,7 +270,7 @@ export class CloudRunTarget implements Target {
         const lost = new Error('the lock changed hands');
         const unlock = (s: IService) => {
           if (readRemoteLock(s)?.runId !== holder.runId) throw lost;
-          return { ...updatableSpec(s), annotations: withLock(s, undefined) };
+          return { annotations: withLock(s, undefined) };
         };
         try {
           await this.settle(rctx, await this.update(rctx, 'deploy', now, unlock, 2), `unlocking ${this.serviceId}`);
@@ -219,6 +281,99 @@ export class CloudRunTarget implements Target {
         log.info({ runId: holder.runId }, 'Cloud Run service lock released');
       },
     };
+  }
+
+  /**
+   * The revision's container output from Cloud Logging since its deploy started (or the last hour
+   * for a revision this run did not deploy), newest `lines` of it. Never throws: evidence that
+   * cannot be read is a warning in the log, not a failed cycle.
+   */
+  async logs(revision: string, lines: number): Promise<string[]> {
+    const since = this.deployed.get(revision)?.startedAt ?? new Date(Date.now() - 3_600_000);
+    return this.revisionLogLines({ signal: AbortSignal.timeout(30_000), log: this.log, cycle: 0 }, revision, since, lines);
+  }
+
+  /** The revision's entries in [since, until), for one check's window. */
+  async logsBetween(revision: string, since: Date, until: Date, lines: number): Promise<string[]> {
+    return this.revisionLogLines({ signal: AbortSignal.timeout(30_000), log: this.log, cycle: 0 }, revision, since, lines, until);
+  }
+
+  private async revisionLogLines(ctx: StageContext, revision: string, since: Date, limit: number, until?: Date): Promise<string[]> {
+    try {
+      this.logging ??= await createLogging(this.cfg);
+      const logging = this.logging;
+      return await withRetry(ctx, `reading the logs of ${revision}`, this.policy, () =>
+        readRevisionLogs(logging, this.cfg, { service: this.serviceId, revision, since, limit, ...(until ? { until } : {}) }),
+      );
+    } catch (err) {
+      ctx.log.warn({ revision, message: errorInfo(err).message }, 'could not read the revision\'s logs from Cloud Logging (roles/logging.viewer gives access)');
+      return [];
+    }
+  }
+
+  /**
+   * `access: public` through IAM (`publicVia: iam-policy`) binds allUsers to roles/run.invoker;
+   * `access: private` removes public members from that role. Read-modify-write with the policy's
+   * etag; nothing is written when the policy already says so.
+   */
+  private async ensureAccess(ctx: StageContext): Promise<void> {
+    const access = this.cfg.access;
+    const viaIam = access === 'public' && this.cfg.publicVia === 'iam-policy';
+    if (!viaIam && access !== 'private') return;
+    const resource = this.serviceName;
+    try {
+      const [policy] = await withRetry(ctx, `reading the IAM policy of ${this.serviceId}`, this.policy, () =>
+        this.clients.services.getIamPolicy({ resource }, CALL_OPTIONS),
+      );
+      const bindings = (policy.bindings ?? []).map((b) => ({ role: b.role ?? '', members: [...(b.members ?? [])], ...(b.condition ? { condition: b.condition } : {}) }));
+      const invoker = bindings.find((b) => b.role === INVOKER && !b.condition);
+      const isPublic = Boolean(invoker?.members.includes('allUsers'));
+      if (viaIam && !isPublic) {
+        if (invoker) invoker.members.push('allUsers');
+        else bindings.push({ role: INVOKER, members: ['allUsers'] });
+      } else if (access === 'private' && bindings.some((b) => b.role === INVOKER && b.members.some((m) => PUBLIC_MEMBERS.includes(m)))) {
+        for (const b of bindings) if (b.role === INVOKER) b.members = b.members.filter((m) => !PUBLIC_MEMBERS.includes(m));
+      } else return;
+      const next = { version: policy.version ?? 1, etag: policy.etag ?? '', bindings: bindings.filter((b) => b.members.length > 0) };
+      await withRetry(ctx, `setting the IAM policy of ${this.serviceId}`, this.policy, () =>
+        this.clients.services.setIamPolicy({ resource, policy: next }, CALL_OPTIONS),
+      );
+      ctx.log.info({ access, via: 'iam-policy' }, access === 'public' ? 'allUsers may now invoke the service' : 'public members removed from roles/run.invoker');
+    } catch (err) {
+      throw apiFailure(
+        'deploy',
+        `making Cloud Run service ${this.serviceId} ${access}`,
+        err,
+      );
+    }
+  }
+
+  /** The lock on the service, with what is known of its holder; undefined when there is none. */
+  async readLock(ctx: StageContext): Promise<{ lock: RemoteLock; state: LockState } | undefined> {
+    const held = readRemoteLock(await this.read(ctx, 'deploy'));
+    return held ? { lock: held, state: lockState(held, Date.now()) } : undefined;
+  }
+
+  /**
+   * Removes the lock annotation, whoever holds it, unless the holder is provably alive (same host,
+   * pid alive) and `force` is not set. Returns the lock removed, or undefined when there was none.
+   */
+  async removeLock(ctx: StageContext, force: boolean): Promise<RemoteLock | undefined> {
+    const svc = await this.read(ctx, 'deploy');
+    const held = readRemoteLock(svc);
+    if (!svc || !held) return undefined;
+    if (!force && lockState(held, Date.now()) === 'live') {
+      throw new UsageError(
+        `Cloud Run service ${this.serviceId} is locked by a live run: ${held.runId} (${held.command}), pid ${held.pid} on this host, since ${held.startedAt}`,
+        'stop that run (it releases the lock itself), or pass --force to remove the lock anyway',
+      );
+    }
+    const op = await this.update(ctx, 'deploy', svc, (s) => {
+      if (readRemoteLock(s)?.runId !== held.runId) throw new UsageError(`the lock on ${this.serviceId} changed hands meanwhile`, 'run unlock again to see the new holder');
+      return { annotations: withLock(s, undefined) };
+    }, 2);
+    await this.settle(ctx, op, `unlocking ${this.serviceId}`);
+    return held;
   }
 
   async close(): Promise<void> {
@@ -253,17 +408,18 @@ export class CloudRunTarget implements Target {
   }
 
   /**
-   * UpdateService with the etag of the service as read; when someone else changed it meanwhile
-   * (ABORTED), read it again and rebuild the request from the fresh copy.
+   * UpdateService of the fields `build` returns (and only those, named in update_mask), with the
+   * etag of the service as read; when someone else changed it meanwhile (ABORTED), read it again
+   * and rebuild the request from the fresh copy.
    */
   private async update(ctx: StageContext, stage: Stage, first: IService | undefined, build: (svc: IService) => IService, attempts = MAX_CONFLICTS) {
     let svc = first;
     for (let attempt = 1; ; attempt++) {
       if (!svc) throw new StageError(stage, `Cloud Run service ${this.serviceName} disappeared while it was being updated`);
-      const request = { ...build(svc), name: this.serviceName, etag: svc.etag ?? '' };
+      const request = maskedUpdate(this.serviceName, svc.etag, build(svc));
       try {
         const [op] = await withRetry(ctx, `updating service ${this.serviceId}`, this.policy, () =>
-          this.clients.services.updateService({ service: request }, CALL_OPTIONS),
+          this.clients.services.updateService(request, CALL_OPTIONS),
         );
         return op;
       } catch (err) {

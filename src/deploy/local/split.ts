@@ -4,8 +4,8 @@
  */
 import type { TrafficEntry } from '../target.js';
 import type { Backend, ProxyRoutes } from '../../runtime/proxy.js';
+import { TAG_PATTERN, TAG_RULE } from '../../model/cloud-run-names.js';
 
-const TAG_PATTERN = /^[a-z][a-z0-9-]{0,45}$/;
 
 /** Every problem with a split, one sentence each; empty when Cloud Run would accept it. */
 export function splitProblems(split: readonly TrafficEntry[], revisionState: (name: string) => 'running' | 'stopped' | 'unknown'): string[] {
@@ -18,7 +18,7 @@ export function splitProblems(split: readonly TrafficEntry[], revisionState: (na
       problems.push(`${where}: percent must be a whole number from 0 to 100, got ${e.percent}`);
     } else sum += e.percent;
     if (e.tag !== undefined) {
-      if (!TAG_PATTERN.test(e.tag)) problems.push(`${where}: tag "${e.tag}" must be lowercase letters, digits and dashes, starting with a letter`);
+      if (!TAG_PATTERN.test(e.tag)) problems.push(`${where}: tag "${e.tag}" must be ${TAG_RULE}`);
       if (tags.has(e.tag)) problems.push(`${where}: tag "${e.tag}" is used more than once; tags must be unique`);
       tags.add(e.tag);
     }
