@@ -14,6 +14,8 @@ import { rollbackCommand } from './rollback.js';
 import { runCommand } from './run.js';
 import { schemaCommand } from './schema.js';
 import { smokeCommand } from './smoke.js';
+import { statusCommand } from './status.js';
+import { unlockCommand } from './unlock.js';
 import { validateCommand } from './validate.js';
 import { versionCommand } from './version.js';
 
@@ -27,6 +29,8 @@ export const COMMANDS: readonly Command[] = [
   reportCommand,
   acceptSuiteCommand,
   rollbackCommand,
+  statusCommand,
+  unlockCommand,
   emulatorCommand,
   helpCommand,
   versionCommand,

@@ -20,6 +20,7 @@ export interface LoopCommandValues extends LogValues {
   config?: string | undefined;
   json?: string | undefined;
   junit?: string | undefined;
+  'adopt-live-traffic'?: boolean | undefined;
 }
 
 export async function runLoopCommand(command: 'run' | 'cycle', values: LoopCommandValues, signal: AbortSignal, maxCycles?: number): Promise<ExitCode> {
@@ -33,6 +34,7 @@ export async function runLoopCommand(command: 'run' | 'cycle', values: LoopComma
     signal,
     ...(maxCycles !== undefined ? { maxCycles } : {}),
     noFix: command === 'cycle',
+    ...(values['adopt-live-traffic'] ? { adoptLiveTraffic: true } : {}),
     onCycle: (rec, pub) => print(renderCycleEnd(rec, pub, cwd, { quiet })),
   });
   await writeExtraOutputs(values, outcome);

@@ -5,6 +5,7 @@ import { positiveInt } from './shared.js';
 export const OUTPUT_OPTIONS = {
   json: { type: 'string', value: 'PATH', files: true, description: "also write the run's outcome and the last cycle's JSON report to PATH" },
   junit: { type: 'string', value: 'PATH', files: true, description: "also write the last cycle's JUnit XML to PATH" },
+  'adopt-live-traffic': { type: 'boolean', description: 'keep the split a killed run left (default: restore it)' },
 } as const satisfies OptionTable;
 
 export const runCommand = defineCommand({

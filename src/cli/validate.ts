@@ -26,7 +26,7 @@ file, line and field, and exits 2.`,
   options: { ...CONFIG_OPTION, ...HELP_OPTION },
   async run({ values }) {
     const { loadConfig } = await import('../config/load.js');
-    const { config, file } = await loadConfig(values.config ?? 'loop.config.yaml');
+    const { config, file } = await loadConfig(values.config ?? 'loop.config.yaml', process.env, { checkPaths: true });
     process.stdout.write(renderValidation(file, config));
     return EXIT.ok;
   },

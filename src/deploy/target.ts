@@ -47,6 +47,8 @@ export interface Target {
   /** The URL that serves the split. Undefined until the service exists. */
   serviceUrl(): string | undefined;
   logs?(revision: string, lines: number): Promise<string[]>;
+  /** What the target knows of a revision it deployed: where each env variable came from, adoption, its Logs URL. */
+  deployInfo?(revision: string): { envSources?: Record<string, 'config' | 'secret' | 'service'>; adopted?: boolean; logUri?: string } | undefined;
   /** The revision's output lines with the time each was captured, for per-check log windows. */
   timedLogs?(revision: string): Promise<TimedLine[]>;
   /** Headers every smoke request to `url` needs (a Google ID token for private services). Never recorded. */

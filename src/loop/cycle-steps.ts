@@ -83,6 +83,10 @@ const deployCandidate: CycleStep = {
     const rev = dep.revision;
     state.revision = rev;
     rec.deploy = { status: 'ok', revision: rev.name, image: rev.image, tagUrl: rev.url, durationMs: rev.startMs, startMs: rev.startMs };
+    const info = deps.target.deployInfo?.(rev.name);
+    if (info?.envSources && Object.keys(info.envSources).length > 0) rec.deploy.env = info.envSources;
+    if (info?.adopted) rec.deploy.adopted = true;
+    if (info?.logUri) rec.deploy.logUri = info.logUri;
     log.info({ stage: 'deploy', revision: rev.name, url: rev.url, ms: rev.startMs }, 'candidate ready');
     if (ctx.signal.aborted) return;
     state.afterDeploy = await deps.target.currentTraffic(ctx);

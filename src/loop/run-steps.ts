@@ -20,10 +20,12 @@ import { relativizePaths } from '../report/paths.js';
 import { runCycle } from './cycle.js';
 import { fingerprintDeployInputs, inputsKey } from './deploy-inputs.js';
 import { runFix } from './fix.js';
-import { nextCycleNumber, readHistory, type History } from './history.js';
+import { nextCycleNumber, readHistoryIndexed, writeRecord, type History } from './history.js';
 import { assessIntegrity, fingerprintSuite, integrityBlocker, readAcceptedSuite } from './integrity.js';
 import { clearCycleStarted, journalStep, markCycleStarted, recoverUnfinishedCycles, type StartedCycle } from './journal.js';
 import { acquireLock, type HeldLock } from './lock.js';
+import { assertReportsWritable } from '../fs-atomic.js';
+import { restoreTrafficAfterCrash } from '../traffic/after-crash.js';
 import { startProcessJournal } from '../runtime/process-journal.js';
 import { nextLocalRevisionNumber } from '../deploy/local/target.js';
 import { publishCycle } from './publish.js';
@@ -39,6 +41,8 @@ export interface LoopOptions {
   noFix?: boolean;
   /** For tests and the emulator wiring: supply the target instead of building it from config. */
   target?: Target;
+  /** After a killed run: keep the live split instead of restoring the one recorded before its cycle. */
+  adoptLiveTraffic?: boolean;
   /** For tests: supply the builder instead of building it from config. */
   builder?: Builder;
   onCycle?: (record: CycleRecord, published: PublishedCycle) => void;
@@ -77,10 +81,13 @@ export async function openRun(opts: LoopOptions): Promise<RunState> {
   const { config, baseDir } = loaded;
   const reportsDir = resolve(baseDir, config.reports.dir);
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
-  const history = await readHistory(reportsDir, config.service);
+  // The index: only the last record is read and validated in full; older cycles come as skeletons.
+  const history = await readHistoryIndexed(reportsDir, config.service);
   // Read once: a suite accepted while this run is going (by its own fix step, say) counts from the next run.
   const acceptedSha = (await readAcceptedSuite(reportsDir))?.sha256;
   for (const p of history.problems) log.warn({ file: p.file }, `history: ${p.message} (left as it is)`);
+  // A reports folder that cannot take a record is refused before anything is started or moved.
+  await assertReportsWritable(reportsDir);
   // Before anything is started: a second loop on the same service is refused, naming the holder.
   const lock = await acquireLock(reportsDir, { runId, service: config.service, command: command(opts) }, log);
   try {
@@ -119,7 +126,11 @@ export async function lockServiceStep(run: RunState): Promise<void> {
     run.remoteLock = await target.acquireLock({ signal, log, cycle: nextCycleNumber(run.history) }, holder, ttlMs);
   }
   const unfinished = run.recovered.at(-1);
-  if (unfinished) await checkTrafficAfterCrash(target, unfinished, { signal, log, cycle: unfinished.cycle });
+  if (unfinished) {
+    await checkTrafficAfterCrash(target, unfinished, { signal, log, cycle: unfinished.cycle }, run.opts.adoptLiveTraffic === true);
+    // The recovered record says what the next run found and did about traffic.
+    await writeRecord(run.reportsDir, unfinished);
+  }
 }
 
 /** The fix command may have edited the config: every change is applied or refused (reload.ts). */
@@ -146,6 +157,8 @@ export async function cycleStep(run: RunState, integrity: SuiteIntegrity): Promi
     cycle, runId: run.runId, pid: process.pid, startedAt: new Date().toISOString(), service: config.service,
     target: run.target.kind, trafficBefore: run.history.records.at(-1)?.traffic.after ?? [],
   };
+  // Checked again before each cycle: a disk that filled since must not be found after traffic moved.
+  await assertReportsWritable(run.reportsDir);
   await markCycleStarted(run.reportsDir, entry);
   const secrets = [...run.secrets];
   const inputs = fingerprintDeployInputs(config.target, run.inputsKey);
@@ -259,23 +272,16 @@ function failingKey(r: CycleRecord): string {
 }
 
 /**
- * After a run died mid-cycle, the split may have been left half-moved. The live split is compared with
- * the one recorded before that cycle and any difference is logged; the loop carries on from the live
- * split. A local target's traffic dies with its process, so there is nothing to compare there.
+ * After a run died mid-cycle, the split may have been left half-moved (an unvetted candidate at 45%):
+ * the split recorded before that cycle is put back before anything else, unless the user asked to
+ * adopt the live one. A local target's traffic dies with its process, so there is nothing to restore.
  */
-async function checkTrafficAfterCrash(target: Target, unfinished: CycleRecord, ctx: { signal: AbortSignal; log: Logger; cycle: number }): Promise<void> {
-  if (target.kind === 'local') return;
-  const live = await target.currentTraffic(ctx).catch(() => undefined);
-  if (!live) return;
-  const key = (split: readonly TrafficEntry[]) =>
-    JSON.stringify([...split].map((e) => [e.revision, e.percent]).filter(([, p]) => Number(p) > 0).sort());
-  const recorded = unfinished.traffic.before;
-  if (key(live) === key(recorded)) {
-    ctx.log.info({ cycle: unfinished.cycle, traffic: live }, `traffic matches the split recorded before unfinished cycle ${unfinished.cycle}`);
-  } else {
-    ctx.log.warn(
-      { cycle: unfinished.cycle, live, recorded },
-      `traffic differs from the split recorded before unfinished cycle ${unfinished.cycle}: the loop carries on from the live split (deploy-loop rollback restores the last good revision)`,
-    );
-  }
+async function checkTrafficAfterCrash(target: Target, unfinished: CycleRecord, ctx: { signal: AbortSignal; log: Logger; cycle: number }, adoptLive: boolean): Promise<void> {
+  const outcome = await restoreTrafficAfterCrash(target, unfinished, ctx, { adoptLive }).catch((err: unknown) => {
+    ctx.log.warn({ err: (err as Error).message }, `could not read the traffic split after unfinished cycle ${unfinished.cycle}`);
+    return undefined;
+  });
+  if (!outcome) return;
+  ctx.log[outcome.action === 'matched' ? 'info' : 'warn']({ cycle: unfinished.cycle, action: outcome.action, live: outcome.live, recorded: outcome.recorded }, outcome.note);
+  unfinished.traffic.note = `${unfinished.traffic.note ?? ''} On the next run: ${outcome.note}.`.trim();
 }

@@ -158,7 +158,7 @@ describe('a full or read-only reports disk', () => {
   // src/loop/run-steps.ts openRun() just before acquireLock() (so EROFS on the lock is this clear
   // error), and `await assertReportsWritable(run.reportsDir)` in cycleStep() just before
   // markCycleStarted(). Until then the lock's EROFS is exit 70. (Both tests pass with that wiring.)
-  it.skip('a read-only reports folder: exit 3 before any stage runs, python service (real CLI)', async () => {
+  it('a read-only reports folder: exit 3 before any stage runs, python service (real CLI)', async () => {
     const dir = join(root, 'readonly');
     await writeFiles(dir, { 'app/server.py': PY_SERVER, 'rsrc/.keep': '' });
     const reports = join(dir, 'reports');
@@ -177,7 +177,7 @@ describe('a full or read-only reports disk', () => {
 
   // Needs the same wiring (assertReportsWritable before the cycle): a nearly full disk refuses the
   // cycle before build and traffic, and so leaves no journal entry a later run would record as killed.
-  it.skip('a nearly full disk: exit 3 before any stage runs, and no "killed" record after space is freed (real CLI)', async () => {
+  it('a nearly full disk: exit 3 before any stage runs, and no "killed" record after space is freed (real CLI)', async () => {
     const dir = join(root, 'nearly-full');
     const reports = join(dir, 'reports');
     await writeFiles(dir, { 'app/server.mjs': SERVER });

@@ -151,7 +151,7 @@ describe('runSuite', () => {
     expect(r?.attemptLog?.[0]?.status).toBe('fail');
   });
 
-  it('logs each check result at info and each attempt at debug, without secrets', async () => {
+  it('logs each attempt at debug and a failing check at warn with its reason, without secrets', async () => {
     const lines: Record<string, unknown>[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -167,10 +167,10 @@ describe('runSuite', () => {
       headers: { authorization: 'Bearer log-secret-abcdef' },
     });
     const attempts = lines.filter((l) => l.level === 20 && l.check === 'logged');
-    const results = lines.filter((l) => l.level === 30 && l.check === 'logged');
+    const results = lines.filter((l) => l.level === 40 && l.check === 'logged');
     expect(attempts).toHaveLength(2);
     expect(results).toHaveLength(1);
-    expect(results[0]).toMatchObject({ status: 'fail', attempts: 2, class: 'http-5xx' });
+    expect(results[0]).toMatchObject({ status: 'fail', attempts: 2, class: 'http-5xx', reason: expect.stringContaining('500') });
     expect(typeof results[0]?.durationMs).toBe('number');
     expect(JSON.stringify(lines)).not.toContain('log-secret-abcdef');
   });
