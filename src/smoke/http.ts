@@ -20,7 +20,7 @@ import {
   type AttemptContext,
   type AttemptOutcome,
 } from './attempt.js';
-import { classifyStatus, describeError } from './classify.js';
+import { classifyStatus, cloudRunAuthHint, describeError } from './classify.js';
 import { formatMismatches, matchJson } from './match.js';
 import { REDACTED, isSecretHeader, redactUrl, secretsFromHeaders } from '../redact.js';
 import type { FailureClass } from '../model/check-result.js';
@@ -261,6 +261,9 @@ export async function runHttpAttempt(check: HttpCheckConfig, baseUrl: string, ct
 
   const view = new ResponseView(res.statusCode, res.headers);
   const problems = findProblems(check, view, read, latencyMs);
+  // A first real Cloud Run deploy is private: say what to change instead of a bare 403.
+  const hint = problems[0]?.class === 'http-4xx' ? cloudRunAuthHint(res.statusCode, url.href, read.text) : undefined;
+  if (hint && problems[0]) problems[0] = { ...problems[0], message: `${problems[0].message}. ${hint}` };
   const first = problems[0];
   if (!first) return { status: 'pass', figures };
   // Cookies the server set are secrets too, should the body echo them.

@@ -33,6 +33,15 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' });
       return void res.end(bomb);
     }
+    if (req.url === '/private') {
+      // Cloud Run's front end for a private service: 403 with its permission page.
+      res.writeHead(403, { 'content-type': 'text/html' });
+      return void res.end('<h1>Error: Forbidden</h1><h2>Your client does not have permission to get URL <code>/private</code> from this server.</h2>');
+    }
+    if (req.url === '/forbidden') {
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      return void res.end('nope');
+    }
     if (req.url === '/bom') {
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"ok":true}')]));
@@ -138,5 +147,12 @@ describe('http check against a Python service', () => {
     );
     expect(results.map((r) => r.status)).toEqual(['pass', 'pass', 'fail']);
     expect(results[2]?.failure).toMatchObject({ class: 'http-4xx', evidence: { status: 404 } });
+  });
+
+  it("a 403 from Cloud Run's front end names target.access, auth.idToken and the invoker role; another 403 does not", async () => {
+    const [priv, other] = await runSuite([check({ name: 'p', path: '/private' }), check({ name: 'o', path: '/forbidden' })], base, opts);
+    expect(priv?.failure?.class).toBe('http-4xx');
+    expect(priv?.failure?.message).toMatch(/expected status 200, got 403\. Cloud Run refused the call \(403\): the service is private\. Set target\.access: public, or target\.auth\.idToken: true .*roles\/run\.invoker/);
+    expect(other?.failure?.message).toMatch(/expected status 200, got 403$/);
   });
 });
