@@ -10,10 +10,30 @@ import type { z } from 'zod';
 import type { configSchema } from '../../src/config/schema.js';
 
 export type ConfigInput = z.input<typeof configSchema>;
+export type LocalTargetInput = Extract<ConfigInput['target'], { kind: 'local' }>;
+export type CloudRunTargetInput = Extract<ConfigInput['target'], { kind: 'cloudrun' }>;
+export type CheckInput = ConfigInput['smoke']['checks'][number];
+/** A config whose `loop` is spelled out, so a test can spread it: `{ ...c, loop: { ...c.loop, fix } }`. */
+export type TinyConfig = ConfigInput & { loop: NonNullable<ConfigInput['loop']> };
+
+/** The config as the YAML a user would write. */
+export function configYaml(config: ConfigInput): string {
+  return stringify(config);
+}
+
+/**
+ * For text a test does not own (`init`'s output, a generated file): replace `search` once, and throw
+ * when it does not occur, so a patch that stopped matching fails instead of silently testing nothing.
+ */
+export function patchText(text: string, search: string | RegExp, replacement: string): string {
+  const found = typeof search === 'string' ? text.includes(search) : new RegExp(search.source, search.flags.replace('g', '')).test(text);
+  if (!found) throw new Error(`patchText: ${String(search)} does not occur in the text, so the patch would do nothing:\n${text}`);
+  return text.replace(search, replacement);
+}
 
 export async function writeConfig(dir: string, config: ConfigInput, name = 'loop.config.yaml'): Promise<string> {
   const file = join(dir, name);
-  await writeFile(file, stringify(config));
+  await writeFile(file, configYaml(config));
   return file;
 }
 

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { writeFiles } from './cli.js';
+import { configYaml, type LocalTargetInput, type TinyConfig } from './config-fixture.js';
 
 export type Mode = 'ok' | 'ws1011' | 'crash' | 'slow';
 
@@ -35,43 +36,48 @@ writeFileSync(new URL('./app/mode.txt', import.meta.url), 'ok');
 console.log('fixed mode after cycle', process.env.DEPLOY_LOOP_CYCLE, 'report', process.env.DEPLOY_LOOP_REPORT_JSON);
 `;
 
-export function tinyConfig(opts: { maxCycles?: number; fix?: boolean; buildCommand?: string[]; slowCheck?: boolean } = {}): string {
-  const build = opts.buildCommand ? `  command: ${JSON.stringify(opts.buildCommand)}\n` : '';
-  const slow = opts.slowCheck
-    ? `    - name: slow
-      kind: http
-      priority: P1
-      path: /slow
-      timeoutMs: 20000
-`
-    : '';
-  return `apiVersion: deploy-loop/v1
-service: tiny
-build:
-  kind: command
-  context: app
-${build}target:
-  kind: local
-  command: [${JSON.stringify(process.execPath)}, server.mjs]
-  readiness: { path: /healthz, timeoutMs: 5000 }
-smoke:
-  defaults: { timeoutMs: 3000 }
-  checks:
-    - name: health
-      kind: http
-      priority: P0
-      path: /healthz
-      expect: { json: { ok: true } }
-    - name: agent
-      kind: websocket
-      priority: P0
-      path: /ws
-      script:
-        - send: { type: user, text: hi }
-        - expect: { json: { type: user } }
-${slow}loop:
-  maxCycles: ${opts.maxCycles ?? 3}
-${opts.fix ? `  fix:\n    command: [${JSON.stringify(process.execPath)}, fix.mjs]\n` : ''}`;
+export type TinyOptions = { maxCycles?: number; fix?: boolean; buildCommand?: string[]; slowCheck?: boolean };
+
+/** The local target that runs the tiny service; `command`/`readinessTimeoutMs` swap its start for tests that need another. */
+export function tinyTarget(over: { command?: string[]; readinessTimeoutMs?: number } = {}): LocalTargetInput {
+  return {
+    kind: 'local',
+    command: over.command ?? [process.execPath, 'server.mjs'],
+    readiness: { path: '/healthz', timeoutMs: over.readinessTimeoutMs ?? 5000 },
+  };
+}
+
+/**
+ * The tiny service's config as typed data: tests change fields with object spreads the compiler
+ * checks, never by patching YAML text.
+ */
+export function tinyConfigInput(opts: TinyOptions = {}): TinyConfig {
+  return {
+    apiVersion: 'deploy-loop/v1',
+    service: 'tiny',
+    build: { kind: 'command', context: 'app', ...(opts.buildCommand ? { command: opts.buildCommand } : {}) },
+    target: tinyTarget(),
+    smoke: {
+      defaults: { timeoutMs: 3000 },
+      checks: [
+        { name: 'health', kind: 'http', priority: 'P0', path: '/healthz', expect: { json: { ok: true } } },
+        {
+          name: 'agent',
+          kind: 'websocket',
+          priority: 'P0',
+          path: '/ws',
+          script: [{ send: { type: 'user', text: 'hi' } }, { expect: { json: { type: 'user' } } }],
+        },
+        ...(opts.slowCheck ? [{ name: 'slow', kind: 'http' as const, priority: 'P1' as const, path: '/slow', timeoutMs: 20000 }] : []),
+      ],
+    },
+    loop: { maxCycles: opts.maxCycles ?? 3, ...(opts.fix ? { fix: { command: [process.execPath, 'fix.mjs'] } } : {}) },
+  };
+}
+
+/** The tiny service's config as YAML text, for the files and APIs that take text. */
+export function tinyConfig(opts: TinyOptions = {}): string {
+  return configYaml(tinyConfigInput(opts));
 }
 
 export async function writeTinyProject(dir: string, mode: Mode, config: string): Promise<void> {
