@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
-import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
+import { tinyConfigInput, writeTinyProject } from '../helpers/tiny-service.js';
+import { configYaml, type TinyConfig } from '../helpers/config-fixture.js';
 import { ISSUES_SCHEMA_FILE, REPORT_SCHEMA_FILE } from '../../src/report/json-schema.js';
 import { schemaValidator } from '../helpers/json-schema.js';
 import { type CycleReportJson } from '../../src/model/report.js';
@@ -21,20 +22,15 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map(removeDir));
 });
 
-function config(abortOnFail: boolean): string {
-  return `${tinyConfig({ slowCheck: true })}gate:
-  thresholds:
-    - expr: rate(fail) == 0
-      priority: P0
-      abortOnFail: ${abortOnFail}
-`;
+function config(abortOnFail: boolean): TinyConfig {
+  return { ...tinyConfigInput({ slowCheck: true }), gate: { thresholds: [{ expr: 'rate(fail) == 0', priority: 'P0', abortOnFail }] } };
 }
 
 async function cycleOnce(prefix: string, abortOnFail: boolean): Promise<{ code: number | null; md: string; json: CycleReportJson }> {
   const dir = await scratchDir(prefix);
   dirs.push(dir);
   // ws1011: the P0 agent check fails at once, while the P1 /slow check takes 5 s to answer.
-  await writeTinyProject(dir, 'ws1011', config(abortOnFail));
+  await writeTinyProject(dir, 'ws1011', configYaml(config(abortOnFail)));
   const r = await runCli(['cycle'], { cwd: dir });
   expect(r.stderr).not.toContain('internal error');
   const base = join(dir, 'reports', 'cycle-001');
@@ -79,8 +75,8 @@ describe('abortOnFail and the fix step', () => {
 copyFileSync(process.env.DEPLOY_LOOP_ISSUES_JSON, 'issues-seen.json');
 writeFileSync('app/mode.txt', 'ok');
 `;
-    const yaml = config(true).replace('loop:\n  maxCycles: 3\n', `loop:\n  maxCycles: 2\n  fix:\n    command: [${JSON.stringify(process.execPath)}, keep-issues.mjs]\n`);
-    await writeTinyProject(dir, 'ws1011', yaml);
+    const base = config(true);
+    await writeTinyProject(dir, 'ws1011', configYaml({ ...base, loop: { ...base.loop, maxCycles: 2, fix: { command: [process.execPath, 'keep-issues.mjs'] } } }));
     await writeFiles(dir, { 'keep-issues.mjs': fix });
     const r = await runCli(['run'], { cwd: dir });
     expect(r.stderr).not.toContain('internal error');
@@ -119,7 +115,7 @@ describe('deploy-loop smoke --url', () => {
     try {
       const dir = await scratchDir('smoke-url');
       dirs.push(dir);
-      await writeFiles(dir, { 'loop.config.yaml': config(true) });
+      await writeFiles(dir, { 'loop.config.yaml': configYaml(config(true)) });
       const started = Date.now();
       const r = await runCli(['smoke', '--url', svc.url], { cwd: dir });
       expect(Date.now() - started).toBeLessThan(4500);
@@ -129,7 +125,7 @@ describe('deploy-loop smoke --url', () => {
       expect(r.stdout).toMatch(/^skipped P1 slow$/m);
       expect(r.stdout).toMatch(/^gate: failed: .*abortOnFail threshold rate\(fail\) == 0 \(P0 checks\) failed after \d results?/m);
 
-      await writeFiles(dir, { 'loop.config.yaml': config(false) });
+      await writeFiles(dir, { 'loop.config.yaml': configYaml(config(false)) });
       const full = await runCli(['smoke', '--url', svc.url], { cwd: dir });
       expect(full.code).toBe(1);
       expect(full.stdout).toMatch(/^pass {2}P1 slow/m);

@@ -16,7 +16,8 @@ import { silentLogger } from '../../src/log.js';
 import { runLoop } from '../../src/loop/run.js';
 import type { CycleRecord } from '../../src/model/record.js';
 import { removeDir, runCli, scratchDir } from '../helpers/cli.js';
-import { tinyConfig, writeTinyProject, type Mode } from '../helpers/tiny-service.js';
+import { tinyConfigInput, writeTinyProject, type Mode, type TinyOptions } from '../helpers/tiny-service.js';
+import { configYaml, type CloudRunTargetInput, type TinyConfig } from '../helpers/config-fixture.js';
 import { getJson, runClients, startTinyServiceEmulator } from './emulator-fixtures.js';
 
 let emu: Emulator;
@@ -32,26 +33,28 @@ afterAll(async () => {
 });
 
 /** The tiny service's config with the local target swapped for Cloud Run through the emulator. */
-function cloudRunConfig(service: string, opts: Parameters<typeof tinyConfig>[0] = {}): string {
-  const target = `target:
-  kind: cloudrun
-  project: demo-project
-  region: europe-west4
-  env: { GREETING: hello }
-  # Private, as Cloud Run creates services: smoke requests carry a bearer token.
-  auth: { idToken: true }
-  endpoint: { host: 127.0.0.1, port: ${emu.port}, insecure: true }
-  operationTimeoutMs: 20000
-`;
-  return tinyConfig(opts)
-    .replace(/^service: tiny$/m, `service: ${service}`)
-    .replace(/^target:\n(?: {2}.*\n)+/m, target);
+function cloudRunConfig(
+  service: string,
+  opts: TinyOptions = {},
+  endpoint: CloudRunTargetInput['endpoint'] = { host: '127.0.0.1', port: emu.port, insecure: true },
+): TinyConfig {
+  const target: CloudRunTargetInput = {
+    kind: 'cloudrun',
+    project: 'demo-project',
+    region: 'europe-west4',
+    env: { GREETING: 'hello' },
+    // Private, as Cloud Run creates services: smoke requests carry a bearer token.
+    auth: { idToken: true },
+    endpoint,
+    operationTimeoutMs: 20000,
+  };
+  return { ...tinyConfigInput(opts), service, target };
 }
 
-async function project(service: string, mode: Mode, opts: Parameters<typeof tinyConfig>[0] = {}): Promise<string> {
+async function project(service: string, mode: Mode, opts: TinyOptions = {}): Promise<string> {
   const dir = await scratchDir('cloudrun-loop');
   dirs.push(dir);
-  await writeTinyProject(dir, mode, cloudRunConfig(service, opts));
+  await writeTinyProject(dir, mode, configYaml(cloudRunConfig(service, opts)));
   return dir;
 }
 
@@ -231,11 +234,8 @@ describe('two reports folders deploying one service', () => {
 describe('an embedded emulator (target.endpoint.emulator)', () => {
   it('is started by the loop, runs the cycle, and is stopped with every revision when the loop ends', async () => {
     const dir = await project('embedded', 'ok');
-    const config = (await readFile(join(dir, 'loop.config.yaml'), 'utf8')).replace(
-      /endpoint: .*\n/,
-      'endpoint: { insecure: true, emulator: { config: emulator.yaml } }\n',
-    );
-    await writeFile(join(dir, 'loop.config.yaml'), config);
+    const config = cloudRunConfig('embedded', {}, { insecure: true, emulator: { config: 'emulator.yaml' } });
+    await writeFile(join(dir, 'loop.config.yaml'), configYaml(config));
     await writeFile(
       join(dir, 'emulator.yaml'),
       `operationDelayMs: 50\nadminPort: false\nreadiness: { path: /healthz, intervalMs: 50 }\nimages:\n  "dir:": { command: [${JSON.stringify(process.execPath)}, server.mjs] }\n`,
@@ -258,8 +258,7 @@ describe('an embedded emulator (target.endpoint.emulator)', () => {
 
   it('rejects an endpoint with neither a port nor an emulator', async () => {
     const dir = await project('noport', 'ok');
-    const config = (await readFile(join(dir, 'loop.config.yaml'), 'utf8')).replace(/endpoint: .*\n/, 'endpoint: { insecure: true }\n');
-    await writeFile(join(dir, 'loop.config.yaml'), config);
+    await writeFile(join(dir, 'loop.config.yaml'), configYaml(cloudRunConfig('noport', {}, { insecure: true })));
     await expect(loadConfig(join(dir, 'loop.config.yaml'))).rejects.toThrow(/target\.endpoint\.port/);
   });
 });

@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
-import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
+import { tinyConfigInput, writeTinyProject } from '../helpers/tiny-service.js';
+import { configYaml } from '../helpers/config-fixture.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -34,11 +35,9 @@ describe('a fix command that hangs', () => {
   it('is killed after its timeout, recorded as timed out, and the loop runs its next cycle', async () => {
     const dir = await scratchDir('fix-timeout');
     dirs.push(dir);
-    const config = tinyConfig({ maxCycles: 2 }).replace(
-      /loop:\n {2}maxCycles: 2\n/,
-      `loop:\n  maxCycles: 2\n  fix:\n    command: [${JSON.stringify(process.execPath)}, hang.mjs]\n    timeoutMs: 1000\n`,
-    );
-    await writeTinyProject(dir, 'ws1011', config);
+    const base = tinyConfigInput({ maxCycles: 2 });
+    const config = { ...base, loop: { ...base.loop, fix: { command: [process.execPath, 'hang.mjs'], timeoutMs: 1000 } } };
+    await writeTinyProject(dir, 'ws1011', configYaml(config));
     await writeFiles(dir, { 'hang.mjs': HANG });
     const started = Date.now();
     const r = await runCli(['run'], { cwd: dir });

@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeDir, scratchDir, startCli, writeFiles } from '../helpers/cli.js';
-import { tinyConfig, writeTinyProject, type Mode } from '../helpers/tiny-service.js';
+import { tinyConfig, tinyConfigInput, tinyTarget, writeTinyProject, type Mode } from '../helpers/tiny-service.js';
+import { configYaml } from '../helpers/config-fixture.js';
 
 const dirs: string[] = [];
 const running: Array<ReturnType<typeof startCli>> = [];
@@ -82,10 +83,8 @@ describe('interrupting the loop at each stage', () => {
 
   it('SIGINT while the candidate starts: exit 130, the revision process stopped, no traffic moved', async () => {
     // A revision that never listens (it inherits PID_FILE from the loop's environment).
-    const config = tinyConfig()
-      .replace(`command: [${JSON.stringify(process.execPath)}, server.mjs]`, `command: [${JSON.stringify(process.execPath)}, hang.mjs]`)
-      .replace('timeoutMs: 5000 }', 'timeoutMs: 60000 }');
-    const dir = await project('ok', config);
+    const config = { ...tinyConfigInput(), target: tinyTarget({ command: [process.execPath, 'hang.mjs'], readinessTimeoutMs: 60000 }) };
+    const dir = await project('ok', configYaml(config));
     const r = await interruptAt(dir, ['cycle'], 'starting revision', 'SIGINT');
     expect(r.code).toBe(130);
     expect(r.ms).toBeLessThan(10_000);
@@ -96,11 +95,9 @@ describe('interrupting the loop at each stage', () => {
   });
 
   it('SIGTERM during the fix step: exit 130, the fix command stopped, no further cycle', async () => {
-    const config = tinyConfig({ maxCycles: 3 }).replace(
-      /loop:\n {2}maxCycles: 3\n/,
-      `loop:\n  maxCycles: 3\n  fix:\n    command: [${JSON.stringify(process.execPath)}, hang.mjs]\n    timeoutMs: 60000\n`,
-    );
-    const dir = await project('ws1011', config);
+    const base = tinyConfigInput({ maxCycles: 3 });
+    const config = { ...base, loop: { ...base.loop, fix: { command: [process.execPath, 'hang.mjs'], timeoutMs: 60000 } } };
+    const dir = await project('ws1011', configYaml(config));
     const r = await interruptAt(dir, ['run'], 'running fix command', 'SIGTERM');
     expect(r.code).toBe(130);
     expect(r.ms).toBeLessThan(10_000);

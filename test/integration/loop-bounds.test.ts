@@ -7,16 +7,18 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
-import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
+import { tinyConfigInput, writeTinyProject } from '../helpers/tiny-service.js';
+import { configYaml, type TinyConfig } from '../helpers/config-fixture.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
   await Promise.all(dirs.splice(0).map(removeDir));
 });
 
-/** The tiny config with extra `loop:` keys after maxCycles. */
-function withLoop(maxCycles: number, extra: string): string {
-  return tinyConfig({ maxCycles }).replace(`loop:\n  maxCycles: ${maxCycles}\n`, `loop:\n  maxCycles: ${maxCycles}\n${extra}`);
+/** The tiny config with extra `loop:` keys besides maxCycles. */
+function withLoop(maxCycles: number, extra: Omit<TinyConfig['loop'], 'maxCycles'>): string {
+  const base = tinyConfigInput({ maxCycles });
+  return configYaml({ ...base, loop: { ...base.loop, ...extra } });
 }
 
 async function lastReport(dir: string, cycle: number): Promise<{ md: string; json: { runStatus?: string; record: { runStatus?: string } } }> {
@@ -34,7 +36,7 @@ async function project(prefix: string, config: string, files: Record<string, str
 
 describe('loop bounds', () => {
   it('stops as stalled when the same checks fail for stallAfter cycles', async () => {
-    const dir = await project('stall', withLoop(5, '  stallAfter: 2\n'));
+    const dir = await project('stall', withLoop(5, { stallAfter: 2 }));
     const r = await runCli(['run'], { cwd: dir });
     expect(r.stderr).not.toContain('internal error');
     expect(r.code).toBe(4);
@@ -50,7 +52,7 @@ describe('loop bounds', () => {
   });
 
   it('stops as fix-failed when the fix command fails and onFixFailure is stop', async () => {
-    const config = withLoop(3, `  onFixFailure: stop\n  fix:\n    command: [${JSON.stringify(process.execPath)}, broken-fix.mjs]\n`);
+    const config = withLoop(3, { onFixFailure: 'stop', fix: { command: [process.execPath, 'broken-fix.mjs'] } });
     const dir = await project('fixfail', config, { 'broken-fix.mjs': 'console.error("cannot fix"); process.exit(7);\n' });
     const r = await runCli(['run'], { cwd: dir });
     expect(r.code).toBe(4);
@@ -63,7 +65,7 @@ describe('loop bounds', () => {
   });
 
   it('goes on after a failing fix command by default (onFixFailure: continue)', async () => {
-    const config = withLoop(2, `  stallAfter: 5\n  fix:\n    command: [${JSON.stringify(process.execPath)}, broken-fix.mjs]\n`);
+    const config = withLoop(2, { stallAfter: 5, fix: { command: [process.execPath, 'broken-fix.mjs'] } });
     const dir = await project('fixcont', config, { 'broken-fix.mjs': 'process.exit(7);\n' });
     const r = await runCli(['run'], { cwd: dir });
     expect(r.code).toBe(4);
@@ -73,7 +75,7 @@ describe('loop bounds', () => {
   });
 
   it('starts no cycle after maxMinutes', async () => {
-    const dir = await project('maxmin', withLoop(3, '  maxMinutes: 0.001\n'));
+    const dir = await project('maxmin', withLoop(3, { maxMinutes: 0.001 }));
     const r = await runCli(['run'], { cwd: dir });
     expect(r.code).toBe(4);
     expect(r.stdout).toMatch(/cycle 1: gate-failed/);

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { removeDir, runCli, scratchDir } from '../helpers/cli.js';
-import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
+import { tinyConfig, tinyConfigInput, writeTinyProject } from '../helpers/tiny-service.js';
+import { configYaml } from '../helpers/config-fixture.js';
 import { getJson, startTinyServiceEmulator } from './emulator-fixtures.js';
 
 let emu: Emulator;
@@ -30,16 +31,19 @@ async function project(config: string): Promise<string> {
   return dir;
 }
 
-function cloudRunConfig(): string {
-  const target = `target:
-  kind: cloudrun
-  project: demo-project
-  region: europe-west4
-  access: public
-  endpoint: { host: 127.0.0.1, port: ${emu.port}, insecure: true }
-  operationTimeoutMs: 20000
-`;
-  return tinyConfig().replace(/^service: tiny$/m, 'service: rollback-shop').replace(/^target:\n(?: {2}.*\n)+/m, target);
+function cloudRunConfig(service = 'rollback-shop'): string {
+  return configYaml({
+    ...tinyConfigInput(),
+    service,
+    target: {
+      kind: 'cloudrun',
+      project: 'demo-project',
+      region: 'europe-west4',
+      access: 'public',
+      endpoint: { host: '127.0.0.1', port: emu.port, insecure: true },
+      operationTimeoutMs: 20000,
+    },
+  });
 }
 
 const record = async (dir: string, cycle: number) =>
@@ -73,7 +77,7 @@ describe('deploy-loop rollback', () => {
   });
 
   it('on Cloud Run, fails with the API message for a revision that does not exist and leaves traffic alone', async () => {
-    const dir = await project(cloudRunConfig().replace('service: rollback-shop', 'service: rollback-other'));
+    const dir = await project(cloudRunConfig('rollback-other'));
     expect((await runCli(['cycle'], { cwd: dir })).code).toBe(0);
     const r1 = await record(dir, 1);
     const r = await runCli(['rollback', '--revision', 'rollback-other-nope'], { cwd: dir });
@@ -83,7 +87,7 @@ describe('deploy-loop rollback', () => {
   });
 
   it('on Cloud Run, refuses with exit 2 when no other recorded revision passed', async () => {
-    const dir = await project(cloudRunConfig().replace('service: rollback-shop', 'service: rollback-single'));
+    const dir = await project(cloudRunConfig('rollback-single'));
     expect((await runCli(['cycle'], { cwd: dir })).code).toBe(0);
     const r = await runCli(['rollback'], { cwd: dir });
     expect(r.code).toBe(2);
