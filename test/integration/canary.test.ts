@@ -6,7 +6,8 @@ import { runCycle } from '../../src/loop/cycle.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import { removeDir, scratchDir } from '../helpers/cli.js';
 import { localCycleBase } from './local-fixtures.js';
-import { canaryConfig, failFlag, writeCanaryProject } from './canary-fixtures.js';
+import { canaryConfig, canaryConfigInput, failFlag, writeCanaryProject, type CanaryConfig } from './canary-fixtures.js';
+import { configYaml, type ConfigInput } from '../helpers/config-fixture.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -104,11 +105,11 @@ describe('canary promotion on the local target', () => {
 
 describe('a failed canary step and the cycle gate', () => {
   /** Cycle 1 (nothing served: straight to 100%), then cycle 2 with the fault switched on at the 50% step. */
-  async function failAtHalf(prefix: string, edit: (yaml: string) => string) {
+  async function failAtHalf(prefix: string, edit: (config: CanaryConfig) => ConfigInput) {
     const dir = await scratchDir(prefix);
     cleanups.push(() => removeDir(dir));
     await writeCanaryProject(dir, 'ok');
-    const base = localCycleBase(dir, edit(canaryConfig(dir)), (t) => cleanups.push(() => t.close()));
+    const base = localCycleBase(dir, configYaml(edit(canaryConfigInput(dir))), (t) => cleanups.push(() => t.close()));
     expect((await runCycle({ ...base, cycle: 1 })).verdict).toBe('passed');
     await writeFile(join(dir, 'app', 'mode.txt'), 'flag');
     return runCycle({ ...base, cycle: 2, onStep: (step) => void (step === 'canary-50' && writeFileSync(failFlag(dir), '')) });
@@ -116,7 +117,7 @@ describe('a failed canary step and the cycle gate', () => {
 
   it('a cycle whose canary rolled back does not pass, even when the merged results meet the gate', async () => {
     // P0 at 50%: the tag URL's health pass plus the step's burst failure is 1 of 2, which alone would pass.
-    const c2 = await failAtHalf('canary-merged', (yaml) => `${yaml}gate:\n  P0: 50\n`);
+    const c2 = await failAtHalf('canary-merged', (c) => ({ ...c, gate: { P0: 50 } }));
     expect(c2.traffic.canary?.failedAtStep).toBe(1);
     expect(c2.gate.tallies.find((t) => t.priority === 'P0')).toMatchObject({ total: 2, passed: 1, ok: true });
     expect(c2.gate.passed).toBe(false);
@@ -126,17 +127,13 @@ describe('a failed canary step and the cycle gate', () => {
   });
 
   it('abortOnFail stops a canary step at its first failure; the step record and the report say so', async () => {
-    const c2 = await failAtHalf('canary-abort', (yaml) =>
+    const c2 = await failAtHalf('canary-abort', (c) => ({
+      ...c,
+      traffic: { ...c.traffic, smoke: ['burst', 'after-burst'] },
       // One at a time, in config order: burst fails, and the P1 check after it never starts.
-      `${yaml
-        .replace('  smoke: [burst]', '  smoke: [burst, after-burst]')
-        .replace('smoke:\n  defaults:', 'smoke:\n  concurrency: 1\n  defaults:')
-        .replace('loop:\n', '    - { name: after-burst, kind: http, priority: P1, path: /healthz }\nloop:\n')}gate:
-  thresholds:
-    - expr: count(fail) == 0
-      abortOnFail: true
-`,
-    );
+      smoke: { ...c.smoke, concurrency: 1, checks: [...c.smoke.checks, { name: 'after-burst', kind: 'http', priority: 'P1', path: '/healthz' }] },
+      gate: { thresholds: [{ expr: 'count(fail) == 0', abortOnFail: true }] },
+    }));
     const step = c2.traffic.canary?.steps[1];
     expect(step).toMatchObject({ percent: 50, passed: false, results: { total: 2, passed: 0, failed: 1, failedChecks: ['burst'], skipped: 1 } });
     expect(step?.stoppedEarly).toMatchObject({ expr: 'count(fail) == 0', value: 1, afterResults: 1, skipped: 1 });

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { removeDir, runCli, scratchDir, startCli } from '../helpers/cli.js';
-import { canaryConfig, writeCanaryProject } from './canary-fixtures.js';
+import { canaryConfigInput, writeCanaryProject } from './canary-fixtures.js';
+import { configYaml } from '../helpers/config-fixture.js';
 import { getJson, startTinyServiceEmulator } from './emulator-fixtures.js';
 
 let emu: Emulator;
@@ -24,15 +25,17 @@ afterAll(async () => {
 });
 
 function cloudRunCanaryConfig(dir: string, holdMs: number): string {
-  const target = `target:
-  kind: cloudrun
-  project: demo-project
-  region: europe-west4
-  access: public
-  endpoint: { host: 127.0.0.1, port: ${emu.port}, insecure: true }
-  operationTimeoutMs: 20000
-`;
-  return canaryConfig(dir, { holdMs }).replace(/^target:\n(?: {2}.*\n)+/m, target);
+  return configYaml({
+    ...canaryConfigInput(dir, { holdMs }),
+    target: {
+      kind: 'cloudrun',
+      project: 'demo-project',
+      region: 'europe-west4',
+      access: 'public',
+      endpoint: { host: '127.0.0.1', port: emu.port, insecure: true },
+      operationTimeoutMs: 20000,
+    },
+  });
 }
 
 const serving = (split: { revision: string; percent: number }[]) => split.filter((e) => e.percent > 0);
