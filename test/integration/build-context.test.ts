@@ -12,6 +12,7 @@ import { parseConfigText } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
+import { configYaml, type ConfigInput } from '../helpers/config-fixture.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -190,12 +191,14 @@ describe('what the loop passes the command builder', () => {
   it('leaves the config file and the reports folder out, so a new report does not change the digest, and says since when it is unchanged', async () => {
     const dir = await scratchDir('build-own-files');
     dirs.push(dir);
-    const yaml = `apiVersion: deploy-loop/v1
-service: own-files
-build: { kind: command, context: . }
-target: { kind: local, command: [node, server.js] }
-smoke: { checks: [{ name: health, kind: http, priority: P0, path: / }] }
-`;
+    const ownFiles: ConfigInput = {
+      apiVersion: 'deploy-loop/v1',
+      service: 'own-files',
+      build: { kind: 'command', context: '.' },
+      target: { kind: 'local', command: ['node', 'server.js'] },
+      smoke: { checks: [{ name: 'health', kind: 'http', priority: 'P0', path: '/' }] },
+    };
+    const yaml = configYaml(ownFiles);
     await writeFiles(dir, { 'server.js': NODE_SERVER, 'loop.config.yaml': yaml, 'reports/history/cycle-001.json': '{}' });
     const { config } = parseConfigText(yaml, join(dir, 'loop.config.yaml'));
     const builder = createBuilder(config.build, {
@@ -221,7 +224,10 @@ smoke: { checks: [{ name: health, kind: http, priority: P0, path: / }] }
     expect(b3.ok && b3.image.snapshot).toMatchObject({ reused: true, builtInCycle: 1, unchangedSinceCycle: 1 });
 
     // Same files, another build command: a new build (the command ran in it), the context still unchanged.
-    const withCommand = parseConfigText(yaml.replace('build: { kind: command, context: . }', `build: { kind: command, context: ., command: [${JSON.stringify(process.execPath)}, -e, "require('fs').writeFileSync('built.txt', 'yes')"] }`), join(dir, 'loop.config.yaml')).config;
+    const withCommand = parseConfigText(
+      configYaml({ ...ownFiles, build: { kind: 'command', context: '.', command: [process.execPath, '-e', "require('fs').writeFileSync('built.txt', 'yes')"] } }),
+      join(dir, 'loop.config.yaml'),
+    ).config;
     const b4 = await createBuilder(withCommand.build, { service: config.service, baseDir: dir, configFile: join(dir, 'loop.config.yaml'), reportsDir: join(dir, 'reports') }).build(ctx(4));
     if (!b4.ok) throw new Error(b4.message);
     expect(b4.image.dir).not.toBe(b1.image.dir);

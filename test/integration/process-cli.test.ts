@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { removeDir, runCli, startCli, writeFiles, type CliRun } from '../helpers/cli.js';
 import { readProcStat } from '../../src/runtime/process-group.js';
 import { isAlive } from './local-fixtures.js';
+import { configYaml, type TinyConfig } from '../helpers/config-fixture.js';
 
 /** Answers /healthz; /slow hangs for a minute unless MARK_DIR/fast exists. Notes pid, group and port in MARK_DIR/servers. */
 const NODE_SERVER = `
@@ -56,35 +57,20 @@ print('listening on', os.environ['PORT'], flush=True)
 server.serve_forever()
 `;
 
-function config(command: string[], marks: string, opts: { slow?: boolean; maxCycles?: number } = {}): string {
-  const slow = opts.slow
-    ? `    - name: slow
-      kind: http
-      priority: P1
-      path: /slow
-      timeoutMs: 120000
-`
-    : '';
-  return `apiVersion: deploy-loop/v1
-service: wrapped
-build:
-  kind: command
-  context: app
-target:
-  kind: local
-  command: ${JSON.stringify(command)}
-  env:
-    MARK_DIR: ${JSON.stringify(marks)}
-  readiness: { path: /healthz, timeoutMs: 15000 }
-smoke:
-  checks:
-    - name: health
-      kind: http
-      priority: P0
-      path: /healthz
-${slow}loop:
-  maxCycles: ${opts.maxCycles ?? 1}
-`;
+function config(command: string[], marks: string, opts: { slow?: boolean; maxCycles?: number } = {}): TinyConfig {
+  return {
+    apiVersion: 'deploy-loop/v1',
+    service: 'wrapped',
+    build: { kind: 'command', context: 'app' },
+    target: { kind: 'local', command, env: { MARK_DIR: marks }, readiness: { path: '/healthz', timeoutMs: 15000 } },
+    smoke: {
+      checks: [
+        { name: 'health', kind: 'http', priority: 'P0', path: '/healthz' },
+        ...(opts.slow ? [{ name: 'slow', kind: 'http' as const, priority: 'P1' as const, path: '/slow', timeoutMs: 120000 }] : []),
+      ],
+    },
+    loop: { maxCycles: opts.maxCycles ?? 1 },
+  };
 }
 
 interface Server {
@@ -122,7 +108,7 @@ async function project(files: Record<string, string>, command: string[], opts: {
   dirs.push(dir);
   const marks = join(dir, 'marks');
   await mkdir(marks);
-  await writeFiles(dir, { ...Object.fromEntries(Object.entries(files).map(([k, v]) => [`app/${k}`, v])), 'loop.config.yaml': config(command, marks, opts) });
+  await writeFiles(dir, { ...Object.fromEntries(Object.entries(files).map(([k, v]) => [`app/${k}`, v])), 'loop.config.yaml': configYaml(config(command, marks, opts)) });
   return { dir, marks };
 }
 
@@ -271,9 +257,15 @@ describe('kill -9 of a running loop', () => {
     const { dir, marks } = await project({ 'server.js': NODE_SERVER }, ['node', 'server.js'], { maxCycles: 2 });
     // A fix that keeps editing the working copy: it writes its pid, then touches a file every 100 ms.
     const fix = `const fs = require('node:fs'); fs.writeFileSync(${JSON.stringify(join(marks, 'fix.pid'))}, String(process.pid)); setInterval(() => fs.writeFileSync(${JSON.stringify(join(dir, 'app', 'edited.txt'))}, String(Date.now())), 100);`;
+    const base = config(['node', 'server.js'], marks, { maxCycles: 2 });
     await writeFiles(dir, {
       'fix.cjs': fix,
-      'loop.config.yaml': `${config(['node', 'server.js'], marks, { maxCycles: 2 }).replace('      path: /healthz\n', '      path: /healthz\n      expect: { status: 418 }\n')}  fix:\n    command: [node, fix.cjs]\n`,
+      'loop.config.yaml': configYaml({
+        ...base,
+        // The health check fails (the server answers 200), so the loop runs the fix step.
+        smoke: { checks: [{ name: 'health', kind: 'http', priority: 'P0', path: '/healthz', expect: { status: 418 } }] },
+        loop: { ...base.loop, fix: { command: ['node', 'fix.cjs'] } },
+      }),
     });
     const first = startCli(['run'], { cwd: dir });
     running.push(first);
