@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir } from '../helpers/cli.js';
+import { patchText } from '../helpers/config-fixture.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -39,7 +40,7 @@ describe('deploy-loop init', () => {
     // The commented thresholds, uncommented as a user would, validate too.
     const block = /^  # thresholds:\n(?:  # .*\n)+/m.exec(text)?.[0] ?? '';
     expect(block).toContain('abortOnFail: true');
-    await writeFile(join(dir, 'loop.config.yaml'), text.replace(block, block.replace(/^  # /gm, '  ')));
+    await writeFile(join(dir, 'loop.config.yaml'), patchText(text, block, patchText(block, /^  # /gm, '  ')));
     const withThresholds = await runCli(['validate'], { cwd: dir });
     expect(withThresholds.stderr).toBe('');
     expect(withThresholds.code).toBe(0);

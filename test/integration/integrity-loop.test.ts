@@ -9,7 +9,10 @@ const CHEATING_FIX = `
 import { readFileSync, writeFileSync } from 'node:fs';
 const file = new URL('./loop.config.yaml', import.meta.url);
 const text = readFileSync(file, 'utf8');
-writeFileSync(file, text.replace(/    - name: agent\\n[\\s\\S]*?(?=loop:)/, ''));
+const cut = text.replace(/    - name: agent\\n[\\s\\S]*?(?=loop:)/, '');
+// A cut that stops matching the config's layout would leave the suite whole and test nothing.
+if (cut === text) throw new Error('the agent check was not found in loop.config.yaml');
+writeFileSync(file, cut);
 console.log('removed the agent check');
 `;
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT, removeDir, runCli, scratchDir, startCli } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
+import { patchText } from '../helpers/config-fixture.js';
 import { schemaValidator } from '../helpers/json-schema.js';
 import { ISSUES_SCHEMA_FILE, OUTCOME_SCHEMA_FILE, RECORD_SCHEMA_FILE, REPORT_SCHEMA_FILE } from '../../src/report/json-schema.js';
 
@@ -131,7 +132,7 @@ describe('deploy-loop cycle', () => {
 
 describe('usage and configuration errors', () => {
   it('exits 2 naming file, line and field for an invalid config', async () => {
-    const dir = await project('ok', tinyConfig().replace('priority: P0', 'priority: P7'));
+    const dir = await project('ok', patchText(tinyConfig(), 'priority: P0', 'priority: P7'));
     const r = await runCli(['validate'], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/loop\.config\.yaml:\d+:\d+: smoke\.checks\[0\]\.priority/);

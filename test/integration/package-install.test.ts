@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROOT, runCli } from '../helpers/cli.js';
+import { patchText } from '../helpers/config-fixture.js';
 
 const run = promisify(execFile);
 // npm runs under the repository's Node (>= 22), found first on PATH.
@@ -92,7 +93,7 @@ describe('the published package', () => {
         '',
       ].join('\n'),
     );
-    writeFileSync(join(project, 'loop.config.yaml'), config.replace('  context: .\n', '  context: app\n').replace('command: [node, server.js]', 'command: [python3, server.py]'));
+    writeFileSync(join(project, 'loop.config.yaml'), patchText(patchText(config, '  context: .\n', '  context: app\n'), 'command: [node, server.js]', 'command: [python3, server.py]'));
 
     const validate = await cli(['validate']);
     expect(validate.code, validate.stderr).toBe(0);
