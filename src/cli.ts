@@ -7,7 +7,6 @@ import { parseCommandArgs, renderCommandHelp, type Command } from './cli/command
 import { isEntryPoint, nodeTooOld } from './cli/entry.js';
 import { renderTopHelp, unknownCommand } from './cli/help.js';
 import { COMMANDS } from './cli/index.js';
-import { packageVersion } from './cli/version.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../fs-atomic.js';
 import type { Logger } from '../log.js';
 import type { CycleRecord } from '../model/record.js';
+import { pidAlive } from '../pid.js';
 
 /** A complete build folder's name: the cycle that made it (3 or more digits) and the build key's first 12 hex digits. */
 export const BUILD_NAME = /^c(\d{3,})-([0-9a-f]{12})$/;
@@ -199,7 +200,7 @@ export class BuildStore {
         continue;
       }
       if (!pin) continue;
-      if (pin.pids.some(isAlive)) live.add(pin.build);
+      if (pin.pids.some(pidAlive)) live.add(pin.build);
       else await rm(full, { force: true });
     }
     return live;
@@ -233,7 +234,7 @@ export class BuildStore {
   private async removeLeftovers(): Promise<void> {
     for (const name of await readdir(this.dir).catch(() => [] as string[])) {
       const pid = STAGING_NAME.exec(name)?.[2] ?? TRASH_NAME.exec(name)?.[1];
-      if (pid !== undefined && !isAlive(Number(pid))) await rm(join(this.dir, name), { recursive: true, force: true });
+      if (pid !== undefined && !pidAlive(Number(pid))) await rm(join(this.dir, name), { recursive: true, force: true });
     }
   }
 }
@@ -325,12 +326,3 @@ async function isDir(path: string): Promise<boolean> {
   return stat(path).then((s) => s.isDirectory(), () => false);
 }
 
-/** Signal 0 tests for existence; EPERM means alive under another user. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -10,7 +10,7 @@
 import { isPassing, type CheckResult } from '../model/check-result.js';
 import type { ThresholdResult } from '../model/record.js';
 import { sampleValues } from '../model/samples.js';
-import { evaluateThreshold, parseThreshold, type ParsedThreshold, type ThresholdConfig } from '../model/thresholds.js';
+import { compareThreshold, evaluateThreshold, inThresholdScope, parseThreshold, type ParsedThreshold, type ThresholdConfig } from '../model/thresholds.js';
 
 interface Watch {
   config: ThresholdConfig;
@@ -26,24 +26,6 @@ interface Watch {
   /** For times: every sample, sorted ascending. */
   sorted: number[];
   sum: number;
-}
-
-function compare(a: number, op: ParsedThreshold['op'], b: number): boolean {
-  switch (op) {
-    case '<': return a < b;
-    case '<=': return a <= b;
-    case '>': return a > b;
-    case '>=': return a >= b;
-    case '==': return a === b;
-    case '!=': return a !== b;
-  }
-}
-
-/** As the model's inScope: priority, check names (a command check's name covers its cases), not skipped. */
-function inScope(r: CheckResult, t: ThresholdConfig): boolean {
-  if (t.priority && r.priority !== t.priority) return false;
-  if (t.checks && !t.checks.some((n) => r.name === n || r.name.startsWith(`${n} › `))) return false;
-  return r.status !== 'skipped';
 }
 
 function insertSorted(xs: number[], x: number): void {
@@ -98,7 +80,7 @@ export function watchThresholds(thresholds: readonly ThresholdConfig[]): Increme
   const addOne = (r: CheckResult): void => {
     count++;
     for (const w of watches) {
-      if (!w.parsed || !inScope(r, w.config)) continue;
+      if (!w.parsed || !inThresholdScope(r, w.config)) continue;
       const p = w.parsed;
       if (p.fn === 'rate' || p.fn === 'count') {
         w.total++;
@@ -132,7 +114,7 @@ export function watchThresholds(thresholds: readonly ThresholdConfig[]): Increme
         if (!w.parsed) continue;
         const m = minMaxAvg(w) ? { value: minMaxAvgValue(w, w.parsed), samples: w.total === 0 ? 0 : w.measured } : value(w, w.parsed);
         if (m.samples === 0 || m.value === null) continue;
-        if (!compare(m.value, w.parsed.op, w.parsed.value)) {
+        if (!compareThreshold(m.value, w.parsed.op, w.parsed.value)) {
           return { expr: w.config.expr, scope: w.scope, value: m.value, passed: false, samples: m.samples };
         }
       }

@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { pidAlive } from '../pid.js';
 
 export interface LockHolder {
   pid: number;
@@ -57,7 +58,7 @@ export async function acquireLock(reportsDir: string, who: { runId: string; serv
       unlinkQuietly(file);
       continue;
     }
-    if (current.host === holder.host && !isAlive(current.pid)) {
+    if (current.host === holder.host && !pidAlive(current.pid)) {
       log?.warn({ file, stale: current }, `taking over a stale lock: process ${current.pid} is gone`);
       unlinkQuietly(file);
       continue;
@@ -108,15 +109,6 @@ function readHolder(file: string): LockHolder | undefined | 'gone' {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists and belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function ageMs(file: string): Promise<number | undefined> {
   try {

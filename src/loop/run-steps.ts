@@ -14,7 +14,6 @@ import type { Target } from '../deploy/target.js';
 import type { Logger } from '../log.js';
 import type { CycleRecord, FixRecord, RunStatus, SuiteIntegrity } from '../model/record.js';
 import type { PublishedCycle, RunOutcome } from '../model/run-outcome.js';
-import type { TrafficEntry } from '../model/traffic.js';
 import { collectSecrets, redactDeep } from '../redact.js';
 import { relativizePaths } from '../report/paths.js';
 import { runCycle } from './cycle.js';

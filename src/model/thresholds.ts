@@ -76,7 +76,7 @@ export function parseThreshold(expr: string): ThresholdParse {
   return { ok: true, threshold: { fn, metric: metricText as Metric, op: op as Op, value } };
 }
 
-function compare(a: number, op: Op, b: number): boolean {
+export function compareThreshold(a: number, op: Op, b: number): boolean {
   switch (op) {
     case '<': return a < b;
     case '<=': return a <= b;
@@ -87,7 +87,8 @@ function compare(a: number, op: Op, b: number): boolean {
   }
 }
 
-function inScope(r: CheckResult, t: ThresholdConfig): boolean {
+/** Which results a threshold looks at: its priority, its checks (a command check's name covers its cases), never skipped ones. */
+export function inThresholdScope(r: CheckResult, t: ThresholdConfig): boolean {
   if (t.priority && r.priority !== t.priority) return false;
   if (t.checks && !t.checks.some((n) => r.name === n || r.name.startsWith(`${n} › `))) return false;
   return r.status !== 'skipped';
@@ -129,8 +130,8 @@ export function evaluateThreshold(results: readonly CheckResult[], t: ThresholdC
   const parsed = parseThreshold(t.expr);
   // The schema rejects unreadable expressions; one that slips through fails closed.
   if (!parsed.ok) return { expr: t.expr, scope, value: null, passed: false, samples: 0 };
-  const { value, samples } = measure(parsed.threshold, results.filter((r) => inScope(r, t)));
-  const passed = value !== null && samples > 0 && compare(value, parsed.threshold.op, parsed.threshold.value);
+  const { value, samples } = measure(parsed.threshold, results.filter((r) => inThresholdScope(r, t)));
+  const passed = value !== null && samples > 0 && compareThreshold(value, parsed.threshold.op, parsed.threshold.value);
   return { expr: t.expr, scope, value, passed, samples };
 }
 

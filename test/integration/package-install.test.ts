@@ -145,6 +145,8 @@ describe('the CI examples it ships', () => {
   });
 
   it('the shipped emulated Cloud Run example validates', async () => {
+    // Its build context is the demo copy `npm start` prepares (validate checks the folder exists).
+    mkdirSync(join(ROOT, '.deploy-loop', 'demo', 'chat-service'), { recursive: true });
     const r = await runCli(['validate', '-c', 'examples/cloudrun-emulated.yaml'], { cwd: ROOT });
     expect(r.code, r.stderr).toBe(0);
   });

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { UsageError } from '../../errors.js';
 import type { LockHolder } from '../target.js';
 import type { IService } from './spec.js';
+import { pidAlive } from '../../pid.js';
 
 export const LOCK_ANNOTATION = 'deploy-loop.dev/lock';
 
@@ -36,16 +37,6 @@ export function readRemoteLock(svc: IService | undefined): RemoteLock | undefine
   }
 }
 
-/** Whether a process with this pid exists on this machine (EPERM: it exists, someone else's). */
-export function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export type LockState = 'expired' | 'dead' | 'live' | 'unknown';
 
@@ -82,3 +73,5 @@ export function withLock(svc: IService, lock: RemoteLock | undefined): Record<st
   else delete out[LOCK_ANNOTATION];
   return out;
 }
+
+export { pidAlive };
