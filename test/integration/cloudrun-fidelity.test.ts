@@ -15,7 +15,7 @@ import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { silentLogger } from '../../src/log.js';
 import { cloudRunAuthHint } from '../../src/smoke/classify.js';
 import { removeDir as removeCliDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
-import { emulatorConfig, getJson, makeTmpDir, plain, removeDir, runClients, writeApp } from './emulator-fixtures.js';
+import { emulatorConfig, getJson, makeTmpDir, plain, removeDir, runClients, writeApp, emulatedTarget } from './emulator-fixtures.js';
 
 const PARENT = 'projects/demo-project/locations/europe-west4';
 let tmp: string;
@@ -46,15 +46,7 @@ afterAll(async () => {
 });
 
 function target(service: string, extra: Partial<CloudRunTargetInput> = {}, opts: Partial<CloudRunTargetOptions> = {}): CloudRunTarget {
-  const cfg = cloudRunTargetSchema.parse({
-    kind: 'cloudrun',
-    project: 'demo-project',
-    region: 'europe-west4',
-    endpoint: { host: '127.0.0.1', port: emu.port, insecure: true },
-    operationTimeoutMs: 20_000,
-    ...extra,
-  });
-  const t = new CloudRunTarget(cfg, { service, log: silentLogger(), retry: { baseDelayMs: 10, maxDelayMs: 50 }, ...opts });
+  const t = emulatedTarget(emu, service, extra, opts);
   targets.push(t);
   return t;
 }

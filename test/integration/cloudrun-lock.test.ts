@@ -5,7 +5,6 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BuiltImage } from '../../src/build/builder.js';
-import { cloudRunTargetSchema } from '../../src/config/cloudrun-schema.js';
 import type { StageContext } from '../../src/context.js';
 import { CloudRunTarget } from '../../src/deploy/cloudrun/index.js';
 import { LOCK_ANNOTATION } from '../../src/deploy/cloudrun/lock.js';
@@ -13,7 +12,7 @@ import type { LockHolder } from '../../src/deploy/target.js';
 import { UsageError } from '../../src/errors.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { silentLogger } from '../../src/log.js';
-import { NO_RETRY, emulatorConfig, makeTmpDir, plain, removeDir, runClients, writeApp } from './emulator-fixtures.js';
+import { NO_RETRY, emulatorConfig, makeTmpDir, plain, removeDir, runClients, writeApp, emulatedTarget } from './emulator-fixtures.js';
 
 let tmp: string;
 let emu: Emulator;
@@ -40,14 +39,7 @@ afterAll(async () => {
 });
 
 function target(service: string): CloudRunTarget {
-  const cfg = cloudRunTargetSchema.parse({
-    kind: 'cloudrun',
-    project: 'demo-project',
-    region: 'europe-west4',
-    endpoint: { host: '127.0.0.1', port: emu.port, insecure: true },
-    operationTimeoutMs: 20_000,
-  });
-  const t = new CloudRunTarget(cfg, { service, log: silentLogger(), retry: { baseDelayMs: 10, maxDelayMs: 50 } });
+  const t = emulatedTarget(emu, service);
   targets.push(t);
   return t;
 }

@@ -7,13 +7,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BuiltImage } from '../../src/build/builder.js';
-import { cloudRunTargetSchema, type CloudRunTargetInput } from '../../src/config/cloudrun-schema.js';
+import type { CloudRunTargetInput } from '../../src/config/cloudrun-schema.js';
 import type { StageContext } from '../../src/context.js';
 import { CloudRunTarget } from '../../src/deploy/cloudrun/index.js';
 import { StageError } from '../../src/errors.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { silentLogger } from '../../src/log.js';
-import { emulatorConfig, getJson, makeTmpDir, removeDir, runClients, writeApp } from './emulator-fixtures.js';
+import { emulatorConfig, getJson, makeTmpDir, removeDir, runClients, writeApp, emulatedTarget } from './emulator-fixtures.js';
 
 let tmp: string;
 let emu: Emulator;
@@ -39,15 +39,7 @@ afterAll(async () => {
 });
 
 function target(service: string, extra: Partial<CloudRunTargetInput> = {}, clients?: ReturnType<typeof runClients>): CloudRunTarget {
-  const cfg = cloudRunTargetSchema.parse({
-    kind: 'cloudrun',
-    project: 'demo-project',
-    region: 'europe-west4',
-    endpoint: { host: '127.0.0.1', port: emu.port, insecure: true },
-    operationTimeoutMs: 20_000,
-    ...extra,
-  });
-  const t = new CloudRunTarget(cfg, { service, log: silentLogger(), retry: { baseDelayMs: 10, maxDelayMs: 50 }, ...(clients ? { clients } : {}) });
+  const t = emulatedTarget(emu, service, extra, clients ? { clients } : {});
   targets.push(t);
   return t;
 }

@@ -10,7 +10,6 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cloudRunTargetSchema } from '../../src/config/cloudrun-schema.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { StageContext } from '../../src/context.js';
 import { CloudRunTarget } from '../../src/deploy/cloudrun/index.js';
@@ -22,7 +21,7 @@ import { restoreTrafficAfterCrash } from '../../src/traffic/after-crash.js';
 import { status } from '../../src/traffic/status-command.js';
 import { unlock } from '../../src/traffic/unlock-command.js';
 import { removeDir as removeCliDir, scratchDir } from '../helpers/cli.js';
-import { NO_RETRY, emulatorConfig, getJson, makeTmpDir, plain, removeDir, runClients, writeApp } from './emulator-fixtures.js';
+import { NO_RETRY, emulatorConfig, getJson, makeTmpDir, plain, removeDir, runClients, writeApp, emulatedTarget } from './emulator-fixtures.js';
 
 const PARENT = 'projects/demo-project/locations/europe-west4';
 let tmp: string;
@@ -51,15 +50,7 @@ afterAll(async () => {
 });
 
 function target(service: string): CloudRunTarget {
-  const cfg = cloudRunTargetSchema.parse({
-    kind: 'cloudrun',
-    project: 'demo-project',
-    region: 'europe-west4',
-    access: 'public',
-    endpoint: { host: '127.0.0.1', port: emu.port, insecure: true },
-    operationTimeoutMs: 20_000,
-  });
-  const t = new CloudRunTarget(cfg, { service, log: silentLogger(), retry: { baseDelayMs: 10, maxDelayMs: 50 } });
+  const t = emulatedTarget(emu, service, { access: 'public' });
   targets.push(t);
   return t;
 }

@@ -10,6 +10,9 @@ import { PassThroughClient } from 'google-auth-library';
 import WebSocket from 'ws';
 import { createLogging } from '../../src/deploy/cloudrun/logs.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { cloudRunTargetSchema, type CloudRunTargetInput } from '../../src/config/cloudrun-schema.js';
+import { CloudRunTarget, type CloudRunTargetOptions } from '../../src/deploy/cloudrun/index.js';
+import { silentLogger } from '../../src/log.js';
 
 export const TMP_ROOT = path.resolve(import.meta.dirname, '..', '..', '.test-tmp');
 
@@ -169,4 +172,17 @@ export function startTinyServiceEmulator(operationDelayMs = 20): Promise<Emulato
       adminPort: false,
     },
   });
+}
+
+/** The real Cloud Run target against the emulator, with short retries; `extra` adds config fields, `opts` target options. */
+export function emulatedTarget(emu: Emulator, service: string, extra: Partial<CloudRunTargetInput> = {}, opts: Partial<CloudRunTargetOptions> = {}): CloudRunTarget {
+  const cfg = cloudRunTargetSchema.parse({
+    kind: 'cloudrun',
+    project: 'demo-project',
+    region: 'europe-west4',
+    endpoint: { host: '127.0.0.1', port: emu.port, insecure: true },
+    operationTimeoutMs: 20_000,
+    ...extra,
+  });
+  return new CloudRunTarget(cfg, { service, log: silentLogger(), retry: { baseDelayMs: 10, maxDelayMs: 50 }, ...opts });
 }
