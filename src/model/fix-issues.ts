@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { prioritySchema } from './check-result.js';
 import { stoppedEarlySchema } from './record.js';
 import { issueGroupSchema, rankedIssueSchema } from './report.js';
+import { attributionSchema, cycleChangesSchema } from './changes.js';
 
 /** Evidence strings are cut to this many characters so an agent's context is not flooded. */
 export const EVIDENCE_BUDGET = 2000;
@@ -27,5 +28,7 @@ export const fixIssuesFileSchema = z.object({
   groups: z.array(issueGroupSchema).describe('The same issues grouped by root cause.'),
   flaky: z.array(flakyIssueSchema).describe('P0 checks that passed only after a failed attempt: the gate may count them as not passed.'),
   stoppedEarly: stoppedEarlySchema.optional().describe('An abortOnFail threshold stopped the smoke run: `skipped` checks did not run and are not among the issues.'),
+  changes: cycleChangesSchema.optional().describe('What the previous fix changed (files, inputs, suite), as the report lists it.'),
+  attribution: attributionSchema.optional(),
 });
 export type FixIssuesFile = z.infer<typeof fixIssuesFileSchema>;

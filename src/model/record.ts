@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { trafficEntrySchema } from './traffic.js';
 import { checkResultSchema, prioritySchema } from './check-result.js';
+import { cycleChangesSchema } from './changes.js';
 
 export const RECORD_SCHEMA_VERSION = 1;
 
@@ -145,6 +146,7 @@ export const fixRecordSchema = z.object({
   timedOut: z.boolean(),
   outputTail: z.array(z.string()),
   afterCycle: z.number().int().describe('The cycle whose report the fix command was given.'),
+  notes: z.string().optional().describe("What the fix command wrote to DEPLOY_LOOP_FIX_NOTES (its own claims, redacted, cut to a budget); shown apart from what was measured."),
 }).meta({ id: 'FixRecord' });
 export type FixRecord = z.infer<typeof fixRecordSchema>;
 
@@ -227,6 +229,7 @@ export const cycleRecordSchema = z.object({
   durations: z.object({ buildMs: z.number(), deployMs: z.number(), smokeMs: z.number(), totalMs: z.number() }),
   steps: z.array(stepRecordSchema).optional().describe('Each step the cycle ran, in order, with how it ended; a recovered record lists the steps that finished before the run was killed.'),
   suite: suiteIntegritySchema.optional().describe('Fingerprint of the smoke suite and gate, and how they changed since the previous cycle.'),
+  changes: cycleChangesSchema.optional().describe("What differs from the previous deployed cycle: build context files, deploy inputs, suite."),
   runStatus: z.enum(RUN_STATUSES).optional().describe('On the last cycle of a `run`: how the run ended.'),
   runStatusDetail: z.string().optional().describe('Why the run ended, in one sentence.'),
 }).meta({ id: 'CycleRecord' });

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { FAILURE_CLASSES, checkStatusSchema, evidenceSchema, prioritySchema } from './check-result.js';
+import { attributionSchema, evidenceChainSchema } from './changes.js';
 import { CYCLE_VERDICTS, RUN_STATUSES, cycleRecordSchema, gateVerdictSchema } from './record.js';
 
 const changeStatus = z.union([checkStatusSchema, z.literal('absent')]);
@@ -55,6 +56,7 @@ export const rankedIssueSchema = z.object({
   location: z.string().optional().describe('Config location of the check, `file:line`.'),
   failingSince: z.number().int().describe('First cycle of the current failing streak.'),
   failingCycles: z.number().int().describe('Cycles of that streak in which the failure was observed, this one included.'),
+  chain: evidenceChainSchema.optional(),
 }).meta({ id: 'RankedIssue' });
 export type RankedIssue = z.infer<typeof rankedIssueSchema>;
 
@@ -88,6 +90,7 @@ export const cycleReportJsonSchema = z.object({
   issues: z.array(rankedIssueSchema),
   issueGroups: z.array(issueGroupSchema).describe('The same issues grouped by root cause, as the markdown\'s "Remaining issues" lists them.'),
   nextSteps: z.array(z.string()),
+  attribution: attributionSchema.optional().describe('Which checks flipped since the previous deployed cycle, and what changed (record.changes).'),
   record: cycleRecordSchema.describe('The cycle record itself, with authorization and cookie values masked.'),
   runStatus: z.enum(RUN_STATUSES).optional().describe('On the last cycle of a run: how the run ended (as the markdown\'s "Run ended" line).'),
   runStatusDetail: z.string().optional(),
