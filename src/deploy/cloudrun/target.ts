@@ -12,10 +12,12 @@ import type { TargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
 import { StageError, UsageError, type Stage } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import type { TimedLine } from '../../model/log-line.js';
+import { isSecretName, redactText } from '../../redact.js';
 import type { DeployOutcome, LockHolder, Target, TrafficEntry } from '../target.js';
 import { checkRemoteLock, lockState, readRemoteLock, withLock, type LockState, type RemoteLock } from './lock.js';
 import { createRunClients, idTokenHeaders, type RunClients } from './client.js';
-import { createLogging, readRevisionLogs } from './logs.js';
+import { createLogging, logReadFailure, readRevisionLogs, readRevisionTimedLogs } from './logs.js';
 import { waitForOperation } from './operation.js';
 import { DEFAULT_RETRY, GRPC, apiFailure, errorInfo, hasCode, withRetry, type RetryPolicy } from './retry.js';
 import {
@@ -163,15 +165,18 @@ export class CloudRunTarget implements Target {
     const rev = await this.readRevision(sctx, revision);
     const ready = readyCondition(rev?.conditions);
     const logUri = rev?.logUri || undefined;
+    // Known for a failed revision too: its log window starts here, and its Logs URL goes on the record.
+    this.deployed.set(revision, { startedAt, envSources, adopted, ...(logUri ? { logUri } : {}) });
     if (outcome.error || !isSucceeded(ready)) {
       const message = ready?.message || outcome.error?.message || `revision ${revision} did not become ready (${ready?.state ?? 'no Ready condition'})`;
       log.warn({ revision, reason: ready?.reason, code: outcome.error?.code }, 'candidate revision is not ready');
-      const logTail = await this.revisionLogLines(sctx, revision, startedAt, 50);
+      const logTail = await this.revisionLogLines({ ...sctx, signal: AbortSignal.timeout(30_000) }, revision, startedAt, 50);
       return {
         ok: false,
         revisionName: revision,
         message: logUri && !message.includes(logUri) ? `${message}\nLogs URL: ${logUri}` : message,
         ...(ready?.reason ? { reason: ready.reason } : {}),
+        ...(logUri ? { logUri } : {}),
         logTail,
         durationMs: elapsed(),
       };
@@ -181,7 +186,6 @@ export class CloudRunTarget implements Target {
     if (!url) {
       return { ok: false, revisionName: revision, reason: 'NoTagUrl', message: `Cloud Run gave tag "${tag}" of revision ${revision} no URL`, logTail: [], durationMs: elapsed() };
     }
-    this.deployed.set(revision, { startedAt, envSources, adopted, ...(logUri ? { logUri } : {}) });
     log.info({ revision, url, ms: elapsed(), adopted, env: envSources }, 'candidate revision ready');
     return { ok: true, revision: { name: revision, url, image: image.ref, startMs: elapsed() } };
   }
@@ -285,29 +289,69 @@ export class CloudRunTarget implements Target {
 
   /**
    * The revision's container output from Cloud Logging since its deploy started (or the last hour
-   * for a revision this run did not deploy), newest `lines` of it. Never throws: evidence that
-   * cannot be read is a warning in the log, not a failed cycle.
+   * for a revision this run did not deploy), newest `lines` of it, redacted. Never throws: logs
+   * that cannot be read give one line saying why (`Cloud Logging: PERMISSION_DENIED: …`).
    */
   async logs(revision: string, lines: number): Promise<string[]> {
-    const since = this.deployed.get(revision)?.startedAt ?? new Date(Date.now() - 3_600_000);
-    return this.revisionLogLines({ signal: AbortSignal.timeout(30_000), log: this.log, cycle: 0 }, revision, since, lines);
+    return this.revisionLogLines(this.logCtx(), revision, this.logsSince(revision), lines);
+  }
+
+  /**
+   * The revision's entries since its deploy started, each at its Cloud Logging timestamp, redacted,
+   * for per-check log windows (a bounded number of pages, newest kept). Throws an Error whose
+   * message says why when Cloud Logging cannot be read; the loop records it on the evidence.
+   */
+  async timedLogs(revision: string): Promise<TimedLine[]> {
+    const ctx = this.logCtx();
+    try {
+      const logging = await this.loggingClient();
+      const read = await withRetry(ctx, `reading the logs of ${revision}`, this.policy, () =>
+        readRevisionTimedLogs(logging, this.cfg, { service: this.serviceId, revision, since: this.logsSince(revision), until: new Date() }),
+      );
+      if (read.truncated) ctx.log.info({ revision, lines: read.lines.length }, 'more log entries than are read for evidence: the oldest were left out');
+      return read.lines.map((l) => ({ at: l.at, text: this.redact(l.text) }));
+    } catch (err) {
+      const why = logReadFailure(err, this.cfg.project);
+      ctx.log.warn({ revision }, why);
+      throw new Error(why, { cause: err });
+    }
   }
 
   /** The revision's entries in [since, until), for one check's window. */
   async logsBetween(revision: string, since: Date, until: Date, lines: number): Promise<string[]> {
-    return this.revisionLogLines({ signal: AbortSignal.timeout(30_000), log: this.log, cycle: 0 }, revision, since, lines, until);
+    return this.revisionLogLines(this.logCtx(), revision, since, lines, until);
+  }
+
+  private logCtx(): StageContext {
+    return { signal: AbortSignal.timeout(30_000), log: this.log, cycle: 0 };
+  }
+
+  private logsSince(revision: string): Date {
+    return this.deployed.get(revision)?.startedAt ?? new Date(Date.now() - 3_600_000);
+  }
+
+  private async loggingClient(): Promise<Logging> {
+    this.logging ??= await createLogging(this.cfg);
+    return this.logging;
+  }
+
+  /** Values of the config's secret-looking env variables, masked in every log line read. */
+  private redact(text: string): string {
+    const secrets = Object.entries(this.cfg.env).filter(([k, v]) => isSecretName(k) && v.length >= 4).map(([, v]) => v);
+    return redactText(text, secrets);
   }
 
   private async revisionLogLines(ctx: StageContext, revision: string, since: Date, limit: number, until?: Date): Promise<string[]> {
     try {
-      this.logging ??= await createLogging(this.cfg);
-      const logging = this.logging;
-      return await withRetry(ctx, `reading the logs of ${revision}`, this.policy, () =>
+      const logging = await this.loggingClient();
+      const lines = await withRetry(ctx, `reading the logs of ${revision}`, this.policy, () =>
         readRevisionLogs(logging, this.cfg, { service: this.serviceId, revision, since, limit, ...(until ? { until } : {}) }),
       );
+      return lines.map((l) => this.redact(l));
     } catch (err) {
-      ctx.log.warn({ revision, message: errorInfo(err).message }, 'could not read the revision\'s logs from Cloud Logging (roles/logging.viewer gives access)');
-      return [];
+      const why = logReadFailure(err, this.cfg.project);
+      ctx.log.warn({ revision }, why);
+      return [why];
     }
   }
 
