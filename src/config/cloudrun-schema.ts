@@ -115,6 +115,18 @@ export const VPC_EGRESS = {
   'private-ranges-only': 'PRIVATE_RANGES_ONLY',
 } as const;
 
+/**
+ * `traffic.afterPromote`, for the traffic section of the config (schema.ts): what the split names
+ * once a candidate was promoted.
+ */
+export const afterPromoteSchema = z
+  .enum(['pinned', 'latest'], { error: 'expected traffic.afterPromote: pinned or latest' })
+  .default('pinned')
+  .describe(
+    "What the split names after a promotion. pinned: the promoted revision by name, so a later plain `gcloud run deploy` (or the console) creates a revision that gets 0% until traffic is moved. latest: Cloud Run's LATEST at 100% (as `gcloud run services update-traffic --to-latest`), so such deploys get all the traffic at once, unsmoked. deploy-loop's own candidates get 0% either way.",
+  );
+export type AfterPromote = z.output<typeof afterPromoteSchema>;
+
 export const cloudRunTargetSchema = z
   .strictObject({
     kind: z.literal('cloudrun').describe('Google Cloud Run (Admin API v2).'),

@@ -57,6 +57,12 @@ export interface Target {
    * in one line; the loop records that message on the evidence instead of lines.
    */
   timedLogs?(revision: string): Promise<TimedLine[]>;
+  /**
+   * `traffic.afterPromote: latest`: after `revision` took 100%, let the split follow the latest
+   * revision (Cloud Run: 100% LATEST), so deploys made by other means get traffic. Returns whether
+   * it did (it does not when `revision` is no longer the latest ready one).
+   */
+  followLatest?(ctx: StageContext, revision: string): Promise<boolean>;
   /** Headers every smoke request to `url` needs (a Google ID token for private services). Never recorded. */
   smokeHeaders?(url: string): Promise<Record<string, string>>;
   /**

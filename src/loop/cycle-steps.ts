@@ -261,6 +261,24 @@ async function attachLogs(state: CycleState, revision: string): Promise<CheckRes
   return attachRevisionTail(results, tail, { mapLine });
 }
 
+/**
+ * `traffic.afterPromote: latest`: once the candidate holds 100%, a target that can (Cloud Run) lets
+ * the split follow the latest revision, so deploys made by other means get traffic; `pinned` (the
+ * default) leaves the split naming the candidate. Call after a promotion succeeded. The record's
+ * note says which happened.
+ */
+export async function followLatestAfterPromote(state: CycleState, mode: 'pinned' | 'latest'): Promise<void> {
+  const { deps, ctx, rec, log } = state;
+  const rev = state.revision?.name;
+  if (mode !== 'latest' || !rev || !deps.target.followLatest) return;
+  const followed = await deps.target.followLatest(ctx, rev);
+  const note = followed
+    ? 'Traffic follows the latest revision (traffic.afterPromote: latest): a later deploy by other means gets it.'
+    : 'Traffic stays pinned to the candidate: it is no longer the latest ready revision, so following the latest would serve an unsmoked one.';
+  rec.traffic.note = rec.traffic.note ? `${rec.traffic.note} ${note}` : note;
+  log.info({ stage: 'traffic', revision: rev, followed }, note);
+}
+
 /** Each failing result without output of its own says why the revision's logs are missing, and where to read them. */
 function withUnreadLogs(results: CheckResult[], why: string, logUri: string | undefined): CheckResult[] {
   const logTail = [why, ...(logUri ? [`Logs URL: ${logUri}`] : [])];

@@ -51,6 +51,10 @@ export class EmbeddedEmulatorTarget implements Target {
     return (await this.target()).currentTraffic(ctx);
   }
 
+  async followLatest(ctx: StageContext, revision: string): Promise<boolean> {
+    return (await this.target()).followLatest(ctx, revision);
+  }
+
   serviceUrl(): string | undefined {
     return this.inner?.serviceUrl();
   }
