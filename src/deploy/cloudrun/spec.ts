@@ -80,7 +80,12 @@ export function buildTemplate(cfg: CloudRunTargetConfig, image: string, current:
     if (cfg.memory) limits.memory = cfg.memory;
     container.resources = { ...(container.resources ?? {}), limits };
   }
-  if (cfg.containerPort) container.ports = [{ name: 'http1', containerPort: cfg.containerPort }];
+  if (cfg.containerPort || cfg.portName) {
+    // The port's name is its protocol: rewriting the port must not turn an h2c service into HTTP/1.
+    const had = first?.ports?.[0];
+    const name = cfg.portName ?? (had?.name || 'http1');
+    container.ports = [{ name, containerPort: cfg.containerPort ?? (had?.containerPort || 8080) }];
+  }
   const t: IRevisionTemplate = { ...base, containers: [container, ...others] };
   if (cfg.minInstances !== undefined || cfg.maxInstances !== undefined) {
     t.scaling = { ...(t.scaling ?? {}) };
@@ -89,6 +94,7 @@ export function buildTemplate(cfg: CloudRunTargetConfig, image: string, current:
   }
   if (cfg.concurrency !== undefined) t.maxInstanceRequestConcurrency = cfg.concurrency;
   if (cfg.timeoutSeconds !== undefined) t.timeout = { seconds: cfg.timeoutSeconds };
+  if (cfg.sessionAffinity !== undefined) t.sessionAffinity = cfg.sessionAffinity;
   if (cfg.serviceAccount) t.serviceAccount = cfg.serviceAccount;
   if (cfg.vpcConnector) {
     const connector = cfg.vpcConnector.includes('/')
