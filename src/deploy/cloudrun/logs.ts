@@ -21,10 +21,15 @@ export interface RevisionLogQuery {
   limit: number;
 }
 
-/** The Cloud Logging filter for one revision's entries in a time window. */
-export function revisionLogFilter(cfg: Pick<CloudRunTargetConfig, 'region'>, q: Omit<RevisionLogQuery, 'limit'>): string {
+/**
+ * The Cloud Logging filter for one revision's entries in a time window: what the container and
+ * Cloud Run's system log say, without the request log (one entry per request, no payload), so
+ * evidence holds what the service wrote.
+ */
+export function revisionLogFilter(cfg: Pick<CloudRunTargetConfig, 'project' | 'region'>, q: Omit<RevisionLogQuery, 'limit'>): string {
   const parts = [
     'resource.type="cloud_run_revision"',
+    `logName!="projects/${cfg.project}/logs/run.googleapis.com%2Frequests"`,
     `resource.labels.service_name="${q.service}"`,
     `resource.labels.revision_name="${q.revision}"`,
     `resource.labels.location="${cfg.region}"`,

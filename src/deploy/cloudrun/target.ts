@@ -55,6 +55,12 @@ export interface CloudRunTargetOptions {
   logging?: Logging;
   /** How often, and how far apart, a split that does not add up to 100 is read again. */
   settle?: Partial<SettlePolicy>;
+  /**
+   * Pause before reading a revision's logs, for entries still on their way to Cloud Logging (its
+   * tail API buffers 2 s by default for late entries). Default: 3000 against Google, 0 against an
+   * emulator, which stores a line the moment it is printed.
+   */
+  logSettleMs?: number;
 }
 
 /** Re-reads of a service whose traffic is mid-reconcile: `reads` in all, pauses doubling from base to max. */
@@ -96,6 +102,7 @@ export class CloudRunTarget implements Target {
   private readonly clients: RunClients;
   private readonly policy: RetryPolicy;
   private readonly settlePolicy: SettlePolicy;
+  private readonly logSettleMs: number;
   private readonly log: Logger;
   private uri: string | undefined;
   private readonly runTag: string;
@@ -112,6 +119,7 @@ export class CloudRunTarget implements Target {
     this.clients = opts.clients ?? createRunClients(cfg);
     this.policy = { ...DEFAULT_RETRY, ...opts.retry };
     this.settlePolicy = { ...DEFAULT_SETTLE, ...opts.settle };
+    this.logSettleMs = opts.logSettleMs ?? (cfg.endpoint ? 0 : 3000);
     this.log = opts.log.child({ target: 'cloudrun', service: this.serviceId });
     this.runTag = opts.runId ?? randomUUID();
     this.logging = opts.logging;
@@ -347,6 +355,7 @@ export class CloudRunTarget implements Target {
     const ctx = this.logCtx();
     try {
       const logging = await this.loggingClient();
+      await sleep(this.logSettleMs, ctx.signal);
       const read = await withRetry(ctx, `reading the logs of ${revision}`, this.policy, () =>
         readRevisionTimedLogs(logging, this.cfg, { service: this.serviceId, revision, since: this.logsSince(revision), until: new Date() }),
       );
@@ -386,6 +395,7 @@ export class CloudRunTarget implements Target {
   private async revisionLogLines(ctx: StageContext, revision: string, since: Date, limit: number, until?: Date): Promise<string[]> {
     try {
       const logging = await this.loggingClient();
+      await sleep(this.logSettleMs, ctx.signal);
       const lines = await withRetry(ctx, `reading the logs of ${revision}`, this.policy, () =>
         readRevisionLogs(logging, this.cfg, { service: this.serviceId, revision, since, limit, ...(until ? { until } : {}) }),
       );
