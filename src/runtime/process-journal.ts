@@ -12,7 +12,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from '../log.js';
 import { isProcessAlive, processStartTicks, stopGroup, type GroupId, type StopOutcome } from './process-group.js';
 
@@ -30,6 +30,12 @@ export interface ProcessJournalEntry {
   label?: string;
   /** The program's file name only: arguments may hold secrets, and paths do not belong in reports. */
   program: string;
+  /**
+   * An argument array the reaper runs once the group is stopped: what the group started outside
+   * itself and would outlive it (a container that `podman run` started keeps running under conmon
+   * when the client is killed). Written by deploy-loop from the engine's own argv, never from output.
+   */
+  afterStop?: string[];
 }
 
 export interface StoppedSurvivor {
@@ -40,10 +46,12 @@ export interface StoppedSurvivor {
   startedAt: string;
   loopPid: number;
   runId?: string;
-  /** How it ended: SIGTERM within the grace period, SIGKILL after it, or still there after SIGKILL. */
-  outcome: Exclude<StopOutcome, 'gone'>;
+  /** How it ended: SIGTERM within the grace period, SIGKILL after it, still there after SIGKILL, or gone already (only its afterStop had work left). */
+  outcome: StopOutcome;
   /** Live processes in the group when it was found. */
   members: number;
+  /** The entry's afterStop command ran and succeeded (e.g. its container was there and was removed). */
+  afterStop?: 'done' | 'failed';
 }
 
 const ENTRY = /^group-(\d+)-(\d+)\.json$/;
@@ -107,7 +115,7 @@ export async function startProcessJournal(reportsDir: string, log: Logger, opts:
  * Records a group in the active journal; the returned function removes the entry (call it once the
  * group is stopped). A journal that cannot be written costs a warning, never the command.
  */
-export function recordGroup(group: GroupId, what: { kind: ProcessJournalEntry['kind']; program: string; label?: string }): () => void {
+export function recordGroup(group: GroupId, what: { kind: ProcessJournalEntry['kind']; program: string; label?: string; afterStop?: readonly string[] }): () => void {
   const journal = active;
   if (!journal) return () => {};
   const entry: ProcessJournalEntry = {
@@ -120,6 +128,7 @@ export function recordGroup(group: GroupId, what: { kind: ProcessJournalEntry['k
     kind: what.kind,
     ...(what.label ? { label: what.label } : {}),
     program: what.program,
+    ...(what.afterStop?.length ? { afterStop: [...what.afterStop] } : {}),
   };
   const name = `group-${group.pgid}-${group.startTicks}.json`;
   const file = join(journal.dir, name);
@@ -183,8 +192,10 @@ export async function reapSurvivors(reportsDir: string, log: Logger, opts: { gra
 
 async function reapOne(entry: ProcessJournalEntry, file: string, log: Logger, graceMs: number): Promise<StoppedSurvivor | undefined> {
   const { outcome, members } = await stopGroup({ pgid: entry.pgid, startTicks: entry.startTicks }, graceMs);
+  // Even when the group is gone, what it started outside itself may not be (a container).
+  const after = entry.afterStop ? await runAfterStop(entry, log) : undefined;
   rmSync(file, { force: true });
-  if (outcome === 'gone') return undefined;
+  if (outcome === 'gone' && after !== 'done') return undefined;
   const survivor: StoppedSurvivor = {
     pgid: entry.pgid,
     kind: entry.kind,
@@ -195,14 +206,25 @@ async function reapOne(entry: ProcessJournalEntry, file: string, log: Logger, gr
     ...(entry.loop.runId ? { runId: entry.loop.runId } : {}),
     outcome,
     members,
+    ...(after ? { afterStop: after } : {}),
   };
   const what = entry.label ? `${entry.kind} ${entry.label} (${entry.program})` : `${entry.kind} ${entry.program}`;
-  const how = outcome === 'SIGTERM' ? 'stopped with SIGTERM' : outcome === 'SIGKILL' ? `killed (SIGKILL after ${graceMs} ms)` : 'still running after SIGKILL';
+  const how = outcome === 'SIGTERM' ? 'stopped with SIGTERM' : outcome === 'SIGKILL' ? `killed (SIGKILL after ${graceMs} ms)` : outcome === 'gone' ? 'already gone' : 'still running after SIGKILL';
   log.warn(
     { pgid: entry.pgid, members, startedAt: entry.startedAt, loopPid: entry.loop.pid, runId: entry.loop.runId, outcome },
     `left running by loop pid ${entry.loop.pid}, which is gone: ${what}, process group ${entry.pgid} started ${entry.startedAt}; ${how}`,
   );
   return survivor;
+}
+
+/** Runs the entry's afterStop command; exit 0 means it had something to do and did it. */
+async function runAfterStop(entry: ProcessJournalEntry, log: Logger): Promise<'done' | 'failed'> {
+  // Imported here: exec.ts records its groups in this journal, so a static import would be a cycle.
+  // The environment is this run's: the engine is reached as the run that started it did (CONTAINER_HOST, DOCKER_HOST).
+  const { runCommand } = await import('../exec.js');
+  const res = await runCommand(entry.afterStop!, { timeoutMs: 30_000, tailLines: 5 });
+  if (res.ok) log.warn({ pgid: entry.pgid, label: entry.label }, `left running by loop pid ${entry.loop.pid}: removed what ${entry.label ?? entry.program} had started outside its process group (${entry.afterStop![0] ? basename(entry.afterStop![0]) : ''} ${entry.afterStop!.slice(1, 2).join(' ')})`);
+  return res.ok ? 'done' : 'failed';
 }
 
 function readEntry(file: string): ProcessJournalEntry | undefined {
@@ -219,6 +241,7 @@ function readEntry(file: string): ProcessJournalEntry | undefined {
       kind: raw.kind === 'process' ? 'process' : 'command',
       ...(typeof raw.label === 'string' ? { label: raw.label } : {}),
       program: typeof raw.program === 'string' ? raw.program : 'unknown',
+      ...(Array.isArray(raw.afterStop) && raw.afterStop.length && raw.afterStop.every((a) => typeof a === 'string') ? { afterStop: raw.afterStop } : {}),
     };
   } catch {
     return undefined;
