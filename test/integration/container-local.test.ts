@@ -22,7 +22,7 @@ import { cloudRunTargetSchema } from '../../src/config/cloudrun-schema.js';
 import { CloudRunTarget } from '../../src/deploy/cloudrun/target.js';
 import { startEmulator } from '../../src/emulator/index.js';
 import { silentLogger } from '../../src/log.js';
-import { reapSurvivors } from '../../src/runtime/process-journal.js';
+import { reapSurvivors } from '../../src/runtime/reap.js';
 import { runSuite } from '../../src/smoke/runner.js';
 import { runCli, scratchDir } from '../helpers/cli.js';
 import { engineOutput, REPO_ROOT, setUpEngine, tearDownEngine, type TestEngine } from './container-fixtures.js';
