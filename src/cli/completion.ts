@@ -61,9 +61,13 @@ complete -o default -F _deploy_loop deploy-loop
 `;
 }
 
-/** Text inside a single-quoted zsh word, and inside an _arguments `[description]`. */
+/**
+ * Text inside a single-quoted zsh word, and inside an _arguments `[description]`: first the
+ * backslash escapes _arguments reads (`\:`, `\[`), then the quote, so the `'\''` that closes and
+ * reopens the quoted word is not itself escaped into a stray backslash (a parse error in zsh).
+ */
 function zshText(text: string): string {
-  return text.replace(/'/g, "'\\''").replace(/([[\]:\\])/g, '\\$1');
+  return text.replace(/([[\]:\\])/g, '\\$1').replace(/'/g, "'\\''");
 }
 
 export function renderZshCompletion(commands: readonly Command[]): string {

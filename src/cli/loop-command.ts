@@ -58,7 +58,7 @@ async function writeExtraOutputs(values: LoopCommandValues, outcome: RunOutcome)
     // The last cycle's report as written, so the copy cannot differ from reports/cycle-NNN.json.
     const lastJson = outcome.published.at(-1)?.json;
     const lastReport = lastJson ? (JSON.parse(await readFile(lastJson, 'utf8')) as CycleReportJson) : undefined;
-    await writeFileAtomic(resolve(values.json), `${JSON.stringify(renderRunOutcome(outcome, lastReport), null, 2)}\n`);
+    await writeFileAtomic(resolve(values.json), `${JSON.stringify(renderRunOutcome(outcome, lastReport, process.cwd()), null, 2)}\n`);
   }
   if (values.junit && last) await writeFileAtomic(resolve(values.junit), renderJunit(last));
 }

@@ -14,13 +14,15 @@ export const publishedCycleSchema = z
     record: z.string().describe('The history record the reports are rendered from.'),
     summary: z.string().describe('reports/summary.md: the trend across every cycle of the service.'),
   })
-  .describe('Absolute paths of what the cycle wrote.')
+  .describe(
+    'Where the cycle wrote its reports. In the `--json` outcome these paths are relative to the working directory deploy-loop ran in (the repository root in CI), with / separators; in process (RunOutcome.published) they are absolute.',
+  )
   .meta({ id: 'PublishedCycle' });
 export type PublishedCycle = z.infer<typeof publishedCycleSchema>;
 
 export const runOutcomeJsonSchema = z.object({
   status: z.enum(RUN_STATUSES).describe('How the run ended (`cycle` runs one cycle: passed, max-cycles or interrupted).'),
-  reportsDir: z.string(),
+  reportsDir: z.string().describe('The reports folder, relative to the working directory deploy-loop ran in ("." when it is that folder), with / separators.'),
   cycles: z.array(
     z.object({
       cycle: z.number().int().min(1),

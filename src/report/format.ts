@@ -29,12 +29,18 @@ function trimZeros(fixed: string): string {
 const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)/g;
 // C0 controls other than tab and newline, DEL and the C1 range.
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+// The same class, unflagged for `test`: ESC (ANSI) and CR fall inside it, so without a match cleanText changes nothing.
+const HAS_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+// What escapeText changes: markdown punctuation, a newline (collapsed) or a control character.
+const MARKDOWN_SPECIAL = /[\\`*_[\]<>&~\u0000-\u001f\u007f-\u009f]/;
 
 /**
  * Removes ANSI sequences, turns CR/CRLF into newlines (progress bars rewrite a line with CR) and
  * shows any other control character as `\xNN`, so what was measured stays visible.
  */
 export function cleanText(text: string): string {
+  // Most text (names, kinds, statuses) has no control character, so nothing to clean: skip the passes.
+  if (!HAS_CONTROL.test(text)) return text;
   return text
     .replace(ANSI, '')
     .replace(/\r\n?/g, '\n')
@@ -43,6 +49,7 @@ export function cleanText(text: string): string {
 
 /** One line of plain markdown text: newlines collapsed, markdown punctuation escaped. */
 export function escapeText(text: string): string {
+  if (!MARKDOWN_SPECIAL.test(text) && !/^[#+=-]/.test(text)) return text;
   const oneLine = cleanText(text).replace(/\s*\n\s*/g, ' ');
   // Pipes are left alone here: renderTable escapes every pipe of a cell, once.
   return oneLine.replace(/[\\`*_[\]<>&~]/g, '\\$&').replace(/^([#+=-])/, '\\$1');
@@ -84,7 +91,7 @@ export type Align = 'left' | 'right';
  * pipe is escaped here, which GitHub honours even inside code spans, and newlines become spaces.
  */
 export function renderTable(headers: string[], rows: string[][], align: Align[] = []): string {
-  const cell = (s: string): string => s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|').trim();
+  const cell = (s: string): string => (/[\n|]/.test(s) ? s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|') : s).trim();
   const line = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`;
   const rule = headers.map((_, i) => (align[i] === 'right' ? '---:' : '---'));
   const body = rows.map((r) => line(headers.map((_, i) => r[i] ?? '')));

@@ -11,8 +11,10 @@ import type { RankedIssue } from '../model/report.js';
  */
 export function rankIssues(current: CycleRecord, history: CycleRecord[]): RankedIssue[] {
   const earlier = earlierCycles(current, history);
-  const found = failingOutcomes(current).map((result) => {
-    const streak = failingStreak(current, earlier, result);
+  const failing = failingOutcomes(current);
+  const own = ownResults(earlier, failing);
+  const found = failing.map((result) => {
+    const streak = failingStreak(current, earlier, result, own);
     return { result, streak };
   });
   found.sort(
@@ -51,11 +53,11 @@ interface Streak {
  * Walks back through the history while the check keeps failing. Cycles that did not measure it
  * (smoke never ran, check skipped, stage skipped) neither extend nor end the streak.
  */
-function failingStreak(current: CycleRecord, earlier: CycleRecord[], result: CheckResult): Streak {
+function failingStreak(current: CycleRecord, earlier: CycleRecord[], result: CheckResult, own: Map<string, CheckResult>[]): Streak {
   const streak: Streak = { since: current.cycle, count: 1, startIndex: earlier.length };
   for (let i = earlier.length - 1; i >= 0; i--) {
     const record = earlier[i]!;
-    const seen = observe(record, result);
+    const seen = observe(record, result, own[i]!.get(result.name));
     if (seen === 'not-failing') break;
     if (seen === 'failing') {
       streak.since = record.cycle;
@@ -66,8 +68,22 @@ function failingStreak(current: CycleRecord, earlier: CycleRecord[], result: Che
   return streak;
 }
 
-function observe(record: CycleRecord, result: CheckResult): Observation {
-  const own = record.smoke.results.find((r) => r.name === result.name);
+/**
+ * Each earlier cycle's results for the checks failing now (the first of a name, as `find` would):
+ * one pass over each cycle's results instead of a search per failing check per cycle, which made
+ * ranking cost failing checks × checks × cycles (bench: render).
+ */
+function ownResults(earlier: CycleRecord[], failing: CheckResult[]): Map<string, CheckResult>[] {
+  const names = new Set(failing.map((r) => r.name));
+  return earlier.map((record) => {
+    const own = new Map<string, CheckResult>();
+    for (const r of record.smoke.results) if (names.has(r.name) && !own.has(r.name)) own.set(r.name, r);
+    return own;
+  });
+}
+
+/** `own` is the record's result of the same name, if it has one. */
+function observe(record: CycleRecord, result: CheckResult, own: CheckResult | undefined): Observation {
   if (own !== undefined) {
     if (own.status === 'skipped') return 'unmeasured';
     return isFailing(own.status) ? 'failing' : 'not-failing';

@@ -4,11 +4,11 @@
  * Its zod schema is the source of its type and of schema/cycle-report.schema.json.
  */
 import { type CycleRecord } from '../model/record.js';
-import { summarizeCycle } from './summary.js';
+import { summarizeCycle, type CycleSummary } from './summary.js';
 import { REPORT_VERSION, type CycleReportJson } from '../model/report.js';
 
-export function renderCycleJson(current: CycleRecord, history: CycleRecord[]): CycleReportJson {
-  const s = summarizeCycle(current, history);
+/** `s` lets a caller rendering several formats summarize once (renderCycleReports). */
+export function renderCycleJson(current: CycleRecord, history: CycleRecord[], s: CycleSummary = summarizeCycle(current, history)): CycleReportJson {
   return {
     reportVersion: REPORT_VERSION,
     service: s.record.service,

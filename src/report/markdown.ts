@@ -11,8 +11,8 @@ import { renderComparison, renderIssues, renderNextSteps, renderResults } from '
 import { summarizeCycle, type CycleSummary } from './summary.js';
 import { describeSnapshot } from '../model/snapshot-text.js';
 
-export function renderCycleMarkdown(current: CycleRecord, history: CycleRecord[]): string {
-  const summary = summarizeCycle(current, history);
+/** `summary` lets a caller rendering several formats summarize once (renderCycleReports). */
+export function renderCycleMarkdown(current: CycleRecord, history: CycleRecord[], summary: CycleSummary = summarizeCycle(current, history)): string {
   const sections = [
     renderHeader(summary),
     renderSuiteChange(summary.record),

@@ -1,5 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, readFile, writeFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject, type Mode } from '../helpers/tiny-service.js';
@@ -34,11 +34,39 @@ describe('CI outputs', () => {
     expect(schemaValidator(OUTCOME_SCHEMA_FILE)(outcome)).toEqual([]);
     expect(outcome.status).toBe('cycle-finished');
     expect(outcome.cycles.map((c) => [c.cycle, c.verdict, c.gate.passed])).toEqual([[1, 'gate-failed', false]]);
-    expect(outcome.cycles[0]?.reports.json).toBe(join(dir, 'reports', 'cycle-001.json'));
+    // Paths relative to the working directory, the form a later CI step (same folder) reads.
+    expect(outcome.reportsDir).toBe('reports');
+    expect(outcome.cycles[0]?.reports).toEqual({
+      markdown: 'reports/cycle-001.md',
+      json: 'reports/cycle-001.json',
+      junit: 'reports/cycle-001.junit.xml',
+      record: 'reports/history/cycle-001.json',
+      summary: 'reports/summary.md',
+    });
     // The embedded report is the report file, field for field.
     expect(outcome.lastReport).toEqual(JSON.parse(await readFile(join(dir, 'reports', 'cycle-001.json'), 'utf8')));
     expect(outcome.lastReport?.issues[0]).toMatchObject({ check: 'agent', class: 'ws-1011-internal-error' });
     expect(await readFile(join(dir, 'out', 'junit.xml'), 'utf8')).toBe(await readFile(join(dir, 'reports', 'cycle-001.junit.xml'), 'utf8'));
+  });
+
+  it('--json from outside the project: every path relative to where deploy-loop ran, each one there, none absolute', async () => {
+    // The project in a subfolder, run from its parent with -c (not the demo's layout).
+    const parent = await scratchDir('ci-outputs-parent');
+    dirs.push(parent);
+    await writeTinyProject(join(parent, 'svc'), 'ws1011', tinyConfig({ maxCycles: 1 }));
+    const r = await runCli(['cycle', '-c', 'svc/loop.config.yaml', '--json', 'out/outcome.json'], { cwd: parent });
+    expect(r.code, r.stderr).toBe(1);
+    const text = await readFile(join(parent, 'out', 'outcome.json'), 'utf8');
+    const outcome = JSON.parse(text) as RunOutcomeJson;
+    expect(schemaValidator(OUTCOME_SCHEMA_FILE)(outcome)).toEqual([]);
+    expect(outcome.reportsDir).toBe('svc/reports');
+    const reports = outcome.cycles[0]!.reports;
+    expect(reports.json).toBe('svc/reports/cycle-001.json');
+    for (const path of Object.values(reports)) {
+      expect(isAbsolute(path), path).toBe(false);
+      await expect(access(join(parent, path)), path).resolves.toBeUndefined();
+    }
+    expect(text).not.toContain(parent);
   });
 
   it('cycle appends a step summary and prints an annotation for the failing P0 check', async () => {

@@ -114,12 +114,12 @@ describe('the CI examples it ships', () => {
   it('GitHub: current majors of every action, JUnit published, reports uploaded, and a job on the local target', () => {
     // Looked up when written (release threads of each action): bump these together with the file.
     const current: Record<string, string> = {
-      'actions/checkout': 'v6',
-      'actions/setup-node': 'v6',
+      'actions/checkout': 'v7',
+      'actions/setup-node': 'v7',
       'actions/upload-artifact': 'v7',
       'google-github-actions/auth': 'v3',
       'google-github-actions/setup-gcloud': 'v3',
-      'dorny/test-reporter': 'v2',
+      'dorny/test-reporter': 'v3',
     };
     for (const u of uses) {
       const [name, ref] = u.split('@');
