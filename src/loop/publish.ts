@@ -1,10 +1,8 @@
 /** Writes a cycle's record and its rendered reports. Every file is written atomically. */
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { renderCycleJson } from '../report/json.js';
+import { renderCycleReports } from '../report/cycle-reports.js';
 import { HTML_REPORT_FILE, renderHtmlReport } from '../report/html.js';
-import { renderJunit } from '../report/junit.js';
-import { renderCycleMarkdown } from '../report/markdown.js';
 import { renderTrend } from '../report/trend.js';
 import { writeRecord } from './history.js';
 import type { CycleRecord } from '../model/record.js';
@@ -31,11 +29,11 @@ export async function publishCycle(reportsDir: string, record: CycleRecord, hist
     junit: `${base}.junit.xml`,
     summary: join(reportsDir, 'summary.md'),
   };
-  const md = renderCycleMarkdown(record, history);
-  const json = `${JSON.stringify(renderCycleJson(record, history), null, 2)}\n`;
+  // One summary (and one redaction of the record) for all three formats.
+  const { markdown: md, json, junit } = renderCycleReports(record, history);
   await writeFileAtomic(paths.markdown, md, REBUILDABLE);
   await writeFileAtomic(paths.json, json, REBUILDABLE);
-  await writeFileAtomic(paths.junit, renderJunit(record), REBUILDABLE);
+  await writeFileAtomic(paths.junit, junit, REBUILDABLE);
   await writeFileAtomic(join(reportsDir, 'latest.md'), md, REBUILDABLE);
   await writeFileAtomic(join(reportsDir, 'latest.json'), json, REBUILDABLE);
   const all = [...history.filter((h) => h.service === record.service), record];
