@@ -65,6 +65,12 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   } else {
     config = emulatorConfigSchema.parse(opts.config ?? {});
   }
+  if (config.readiness?.path !== undefined) {
+    log.warn(
+      { path: config.readiness.path },
+      'emulator config readiness.path is ignored: as on Cloud Run, revisions get a TCP startup probe on the container port unless their template sets startupProbe (use "startup" for the budget and interval)',
+    );
+  }
   let operationDelayMs = config.operationDelayMs;
   const faults = new Faults();
   const ops = new OperationStore();

@@ -8,9 +8,10 @@ import type { Logger } from '../log.js';
 import { TrafficProxy, type ProxyRoutes } from '../runtime/proxy.js';
 import { containerRunSettings, startContainerRevision } from '../runtime/container-runtime.js';
 import { startRevision, type RunningRevision, type StartRevisionOutcome } from '../runtime/revision-process.js';
-import { commandForImage, secretValue, type EmulatorConfig } from './config.js';
+import { commandForImage, secretValue, startupSettings, type EmulatorConfig } from './config.js';
 import { capturingLogger, revisionLogsUrl, type LogStore } from './logging.js';
 import type { Faults } from './faults.js';
+import { probeFailedText, probeSucceededLine, readinessFor, startupProbeOf, type ProbeTrace, type StartupProbe } from './startup.js';
 import type { Container } from './types.js';
 
 export interface RevisionLaunch {
@@ -151,15 +152,19 @@ export class RevisionRuntime {
       }
       env[e.name] = value;
     }
-    const port = rev.container.ports?.[0]?.containerPort ?? 8080;
+    const port = rev.container.ports?.[0]?.containerPort || 8080;
     const logs = this.opts.logs;
     const containerName = rev.container.name || rev.serviceId;
+    const settings = startupSettings(this.opts.config);
+    const probe = startupProbeOf(rev.container, settings.capMs);
+    const trace: ProbeTrace = {};
+    const readiness = readinessFor(probe, settings.intervalMs, trace);
     const fault = this.opts.faults.takeRevisionFault(image);
     if (fault) {
       log.info('failing the revision start (injected fault)');
       for (const line of fault.message.split('\n')) logs.append(rev.key, line, { log: 'stderr', severity: 'ERROR' });
-      startFailedLogs(logs, rev.key, containerName, port, fault.exitCode);
-      return { ok: false, failure: notListening(rev.key, port) };
+      startFailedLogs(logs, rev.key, containerName, probe, trace, fault.exitCode);
+      return { ok: false, failure: startFailure(rev.key, port, probe) };
     }
     // Every line the process prints becomes a Cloud Logging entry of the revision.
     const procLog = capturingLogger(log, (line, at) => logs.append(rev.key, line, { at }));
@@ -170,7 +175,7 @@ export class RevisionRuntime {
         command: mapped.command,
         cwd: mapped.cwd,
         env,
-        readiness: this.opts.config.readiness,
+        readiness,
         log: procLog,
         host: this.opts.host,
         signal: this.abort.signal,
@@ -182,7 +187,7 @@ export class RevisionRuntime {
         name: rev.name,
         image,
         env,
-        readiness: this.opts.config.readiness,
+        readiness,
         log: procLog,
         signal: this.abort.signal,
       });
@@ -190,9 +195,10 @@ export class RevisionRuntime {
     if (!outcome.ok) {
       // A container that never ran through our process helper: its own logs (the engine's) are its output.
       if (!logs.has(rev.key)) for (const line of outcome.logTail) logs.append(rev.key, line);
-      startFailedLogs(logs, rev.key, containerName, port, outcome.exitCode);
-      return { ok: false, failure: notListening(rev.key, port) };
+      startFailedLogs(logs, rev.key, containerName, probe, trace, outcome.exitCode);
+      return { ok: false, failure: startFailure(rev.key, port, probe) };
     }
+    logs.append(rev.key, probeSucceededLine(probe, containerName, trace), { log: 'varlog/system', severity: 'INFO' });
     if (this.closed) {
       await outcome.revision.stop();
       return { ok: false, failure: { reason: 'INTERNAL', message: 'the emulator is shutting down' } };
@@ -203,14 +209,18 @@ export class RevisionRuntime {
 }
 
 /**
- * Cloud Run's wording for a container that never listened: what the revision's Ready condition
- * says, with the Logs URL line instead of any output (that is in Cloud Logging, as on Cloud Run).
+ * Cloud Run's wording for a container that did not start: what the revision's Ready condition says,
+ * with the Logs URL line instead of any output (that is in Cloud Logging, as on Cloud Run). The
+ * default probe's failure is "failed to start and listen on the port"; a configured probe's is
+ * "failed the configured startup probe checks" (terraform-provider-google's Cloud Run v2 tests).
  */
-function notListening(revisionKey: string, port: number): LaunchFailure {
+function startFailure(revisionKey: string, port: number, probe: StartupProbe): LaunchFailure {
   const lines = [
-    `The user-provided container failed to start and listen on the port defined provided by the PORT=${port} environment variable within the allocated timeout. ` +
-      'This can happen when the container port is misconfigured or if the timeout is too short. The health check timeout can be extended. ' +
-      'Logs for this revision might contain more information.',
+    probe.configured
+      ? 'The user-provided container failed the configured startup probe checks. Logs for this revision might contain more information.'
+      : `The user-provided container failed to start and listen on the port defined provided by the PORT=${port} environment variable within the allocated timeout. ` +
+        'This can happen when the container port is misconfigured or if the timeout is too short. The health check timeout can be extended. ' +
+        'Logs for this revision might contain more information.',
     '',
     `Logs URL: ${revisionLogsUrl(revisionKey)}`,
     'For more troubleshooting guidance, see https://cloud.google.com/run/docs/troubleshooting#container-failed-to-start',
@@ -219,10 +229,7 @@ function notListening(revisionKey: string, port: number): LaunchFailure {
 }
 
 /** The lines Cloud Run itself writes to run.googleapis.com/varlog/system when an instance does not start. */
-function startFailedLogs(logs: LogStore, revisionKey: string, container: string, port: number, exitCode: number | null | undefined): void {
+function startFailedLogs(logs: LogStore, revisionKey: string, container: string, probe: StartupProbe, trace: ProbeTrace, exitCode: number | null | undefined): void {
   if (exitCode !== null && exitCode !== undefined) logs.append(revisionKey, `Container called exit(${exitCode}).`, { log: 'varlog/system', severity: 'WARNING' });
-  logs.append(revisionKey, `Default STARTUP TCP probe failed 1 time consecutively for container "${container}" on port ${port}. The instance was not started.`, {
-    log: 'varlog/system',
-    severity: 'ERROR',
-  });
+  logs.append(revisionKey, probeFailedText(probe, container, trace), { log: 'varlog/system', severity: 'ERROR' });
 }
