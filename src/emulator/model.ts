@@ -58,6 +58,8 @@ export interface ServiceRecord {
   trafficStatuses: TrafficTargetStatus[];
   uri: string;
   reconciling: boolean;
+  /** Operations accepted and not yet reconciled: `reconciling` is true while there is one. */
+  inFlight: number;
   revisionSeq: number;
   /** Reconciles run one at a time per service, in the order their operations were created. */
   queue: Promise<void>;

@@ -30,7 +30,7 @@ import type { OperationStore } from './operations.js';
 import { reconcile, type ReconcileDeps } from './reconcile.js';
 import type { RevisionRuntime } from './runtime.js';
 import { normalizeTraffic, toTrafficTargets, trafficProblems } from './traffic.js';
-import { ApiError, Code, REVISION_TYPE, SERVICE_TYPE, timestamp, type Operation, type Revision, type Service } from './types.js';
+import { ApiError, Code, REVISION_TYPE, SERVICE_TYPE, timestamp, type Condition, type Operation, type Revision, type Service } from './types.js';
 
 export interface StoreDeps {
   runtime: RevisionRuntime;
@@ -63,8 +63,7 @@ export class EmulatorState {
     if (this.services.has(key)) throw new ApiError(Code.ALREADY_EXISTS, `Resource '${req.serviceId}' already exists.`);
     const spec = specOf(req.service ?? {});
     checkTemplate(req.serviceId, spec.template);
-    const newName = spec.template?.revision;
-    this.checkTraffic(req.serviceId, spec, (n) => n === newName);
+    this.checkTraffic(req.serviceId, spec);
     const now = timestamp();
     const svc: ServiceRecord = {
       key,
@@ -82,6 +81,7 @@ export class EmulatorState {
       trafficStatuses: [],
       uri: '',
       reconciling: true,
+      inFlight: 0,
       revisionSeq: 0,
       queue: Promise.resolve(),
     };
@@ -111,7 +111,7 @@ export class EmulatorState {
     if (newName && this.revisions.has(`${svc.key}/revisions/${newName}`)) {
       throw new ApiError(Code.ALREADY_EXISTS, `Revision named '${newName}' with different configuration already exists.`);
     }
-    this.checkTraffic(id, spec, (n) => n === newName || this.revisions.has(`${svc.key}/revisions/${n}`));
+    this.checkTraffic(id, spec);
     if (req.validateOnly) return this.doneOperation(location, serviceView({ ...svc, spec }));
     const specChanged = templateChanged || canonical(spec) !== canonical(svc.spec);
     svc.spec = spec;
@@ -226,9 +226,10 @@ export class EmulatorState {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private checkTraffic(serviceId: string, spec: Service, exists: (name: string) => boolean): void {
+  /** What Cloud Run refuses at once; a revision that does not exist is not among it (the operation fails instead, see reconcile.ts). */
+  private checkTraffic(serviceId: string, spec: Service): void {
     const targets = normalizeTraffic(spec.traffic);
-    const problems = trafficProblems(targets, exists, serviceId);
+    const problems = trafficProblems(targets, serviceId);
     if (problems.length > 0) throw new ApiError(Code.INVALID_ARGUMENT, problems.join(' '));
     spec.traffic = toTrafficTargets(targets);
   }
@@ -246,8 +247,10 @@ export class EmulatorState {
       this.revisions.set(rev.key, rev);
       svc.latestCreatedRevision = name;
     }
+    svc.inFlight++;
     svc.reconciling = true;
-    svc.terminalCondition = condition('Ready', 'CONDITION_RECONCILING');
+    svc.terminalCondition = reconciling(svc.terminalCondition, 'Ready');
+    svc.conditions = svc.conditions.map((c) => (c.type === 'RoutesReady' || (templateChanged && c.type === 'ConfigurationsReady') ? reconciling(c, c.type) : c));
     const op = this.deps.ops.create(svc.location, { '@type': SERVICE_TYPE, ...serviceView(svc) });
     const started = performance.now();
     const delayMs = this.deps.operationDelayMs();
@@ -272,6 +275,11 @@ export class EmulatorState {
     this.pending.add(done);
     void done.finally(() => this.pending.delete(done));
   }
+}
+
+/** A condition entering CONDITION_RECONCILING (its transition time kept when it already was). */
+function reconciling(c: Condition | undefined, type: string): Condition {
+  return c?.state === 'CONDITION_RECONCILING' ? c : condition(type, 'CONDITION_RECONCILING');
 }
 
 /** An update mask names top-level fields (`template`, `traffic`, …); without one the whole spec is replaced. */
