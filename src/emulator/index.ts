@@ -78,6 +78,7 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   const runtime = new RevisionRuntime({ config, baseDir, faults, log, host: HOST, logs });
   const state = new EmulatorState({ runtime, ops, log, operationDelayMs: () => operationDelayMs + faults.takeOperationDelay() });
   runtime.admission = (serviceKey, headers) => state.admission(serviceKey, headers);
+  runtime.requestTimeouts = (serviceKey, port) => state.requestTimeouts(serviceKey, port);
 
   const server = new grpc.Server();
   addRunServices(server, loadRunProtos(), { state, ops, faults, log, logs });

@@ -3,9 +3,10 @@
  * command by the emulator config), and one TrafficProxy per service serving its URL and tag URLs.
  * Reuses the local target's process and proxy code, so both targets behave alike.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type net from 'node:net';
 import type { Logger } from '../log.js';
-import { TrafficProxy, type ProxyRoutes } from '../runtime/proxy.js';
+import { REVISION_HEADER, TrafficProxy, type ProxyRoutes } from '../runtime/proxy.js';
 import { containerRunSettings, startContainerRevision } from '../runtime/container-runtime.js';
 import { startRevision, type RunningRevision, type StartRevisionOutcome } from '../runtime/revision-process.js';
 import { commandForImage, secretValue, startupSettings, type EmulatorConfig } from './config.js';
@@ -42,6 +43,8 @@ export class RevisionRuntime {
   private readonly abort = new AbortController();
   /** Who may call a service's URLs (set by EmulatorState: its IAM policy and invokerIamDisabled). */
   admission: ((serviceKey: string, headers: IncomingHttpHeaders) => { status: number; body: string } | undefined) | undefined;
+  /** Request timeout (ms) of each revision a connection to this port of the service's URLs may reach (set by EmulatorState). */
+  requestTimeouts: ((serviceKey: string, port: number) => Map<string, number>) | undefined;
 
   constructor(
     private readonly opts: { config: EmulatorConfig; baseDir: string; faults: Faults; log: Logger; host: string; logs: LogStore },
@@ -85,7 +88,15 @@ export class RevisionRuntime {
     const existing = this.proxies.get(serviceKey);
     if (existing) return existing;
     if (this.closed) throw new Error('the emulator is shutting down');
-    const proxy = await TrafficProxy.start({ host: this.opts.host, log: this.opts.log, admit: (req) => this.admission?.(serviceKey, req.headers) });
+    const proxy = await TrafficProxy.start({
+      host: this.opts.host,
+      log: this.opts.log,
+      admit: (req) => {
+        const refused = this.admission?.(serviceKey, req.headers);
+        if (!refused && isUpgrade(req)) this.cutAtTimeout(serviceKey, req);
+        return refused;
+      },
+    });
     this.proxies.set(serviceKey, proxy);
     return proxy;
   }
@@ -98,6 +109,42 @@ export class RevisionRuntime {
     const proxy = await this.openProxy(serviceKey);
     await proxy.setRoutes(routes);
     return proxy;
+  }
+
+  /**
+   * Cloud Run treats a WebSocket as one long HTTP request: "if the client keeps the connection open
+   * longer than the timeout configured for the Cloud Run service, the client will be disconnected
+   * when the request times out" (cloud.google.com/run/docs/triggering/websockets). The emulator cuts
+   * the connection (no close frame, so a client sees 1006) when the revision's `timeout` has passed
+   * since the upgrade request arrived. When revisions with different timeouts share the URL, the
+   * revision header of the upgrade response says which one answered.
+   */
+  private cutAtTimeout(serviceKey: string, req: IncomingMessage): void {
+    const socket = req.socket;
+    const timeouts = this.requestTimeouts?.(serviceKey, socket.localPort ?? 0) ?? new Map<string, number>();
+    const distinct = [...new Set(timeouts.values())];
+    if (distinct.length === 0) return; // nothing serves: the proxy answers 503
+    const arrived = performance.now();
+    const arm = (ms: number) => {
+      const timer = setTimeout(() => {
+        this.opts.log.debug({ service: serviceKey, timeoutMs: ms }, 'request timeout: cutting the WebSocket');
+        socket.destroy();
+      }, Math.max(0, ms - (performance.now() - arrived)));
+      socket.once('close', () => clearTimeout(timer));
+    };
+    if (distinct.length === 1) {
+      arm(distinct[0] as number);
+      return;
+    }
+    const write = socket.write;
+    const sniff = (chunk: unknown, ...rest: unknown[]): boolean => {
+      socket.write = write;
+      const head = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('latin1', 0, Math.min(chunk.length, 64 * 1024)) : '';
+      const revision = new RegExp(`\r\n${REVISION_HEADER}: *([^\r\n]+)`, 'i').exec(head)?.[1]?.trim();
+      arm((revision !== undefined ? timeouts.get(revision) : undefined) ?? Math.max(...distinct));
+      return (write as (this: net.Socket, ...args: unknown[]) => boolean).apply(socket, [chunk, ...rest]);
+    };
+    socket.write = sniff as net.Socket['write'];
   }
 
   /** Stops a deleted service's proxy and every process whose key starts with the service's name. */
@@ -206,6 +253,10 @@ export class RevisionRuntime {
     this.running.set(rev.key, outcome.revision);
     return { ok: true, url: outcome.revision.url, startMs: outcome.revision.startMs };
   }
+}
+
+function isUpgrade(req: IncomingMessage): boolean {
+  return req.headers.upgrade !== undefined && /\bupgrade\b/i.test(req.headers.connection ?? '');
 }
 
 /**

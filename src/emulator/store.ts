@@ -162,6 +162,24 @@ export class EmulatorState {
     return invokerRefusal(headers, svc.spec.invokerIamDisabled === true || this.iam.publicByPolicy(serviceKey));
   }
 
+  /**
+   * Request timeout (template `timeout`, Cloud Run's default 300 s) of each revision a connection to
+   * `port` may reach: the split's revisions on the service URL, the tagged one on a tag URL.
+   */
+  requestTimeouts(serviceKey: string, port: number): Map<string, number> {
+    const out = new Map<string, number>();
+    const svc = this.services.get(serviceKey);
+    if (!svc) return out;
+    const portOf = (url: string | undefined) => (url ? Number(new URL(url).port) : -1);
+    const main = portOf(svc.uri) === port;
+    for (const t of svc.trafficStatuses) {
+      if (!t.revision || !(main ? (t.percent ?? 0) > 0 : portOf(t.uri) === port)) continue;
+      const rev = this.revisions.get(`${serviceKey}/revisions/${t.revision}`);
+      if (rev) out.set(t.revision, durationMs(rev.template.timeout) ?? DEFAULT_REQUEST_TIMEOUT_MS);
+    }
+    return out;
+  }
+
   private serviceFor(resource: string): ServiceRecord {
     parseServiceName(resource);
     const svc = this.services.get(resource);
@@ -275,6 +293,15 @@ export class EmulatorState {
     this.pending.add(done);
     void done.finally(() => this.pending.delete(done));
   }
+}
+
+/** Cloud Run's request timeout when the template sets none (revision_template.proto `timeout`). */
+const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+
+function durationMs(d: { seconds?: string | number; nanos?: number } | undefined): number | undefined {
+  if (!d) return undefined;
+  const ms = Number(d.seconds ?? 0) * 1000 + Math.round((d.nanos ?? 0) / 1e6);
+  return ms > 0 ? ms : undefined;
 }
 
 /** A condition entering CONDITION_RECONCILING (its transition time kept when it already was). */
