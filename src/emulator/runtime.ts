@@ -112,9 +112,9 @@ export class RevisionRuntime {
   }
 
   /**
-   * Cloud Run treats a WebSocket as one long HTTP request: "if the client keeps the connection open
-   * longer than the timeout configured for the Cloud Run service, the client will be disconnected
-   * when the request times out" (cloud.google.com/run/docs/triggering/websockets). The emulator cuts
+   * Cloud Run treats a WebSocket as one long HTTP request: "WebSockets streams are HTTP requests
+   * still subject to the request timeout configured for your Cloud Run service", and a client is
+   * disconnected when it passes (cloud.google.com/run/docs/triggering/websockets). The emulator cuts
    * the connection (no close frame, so a client sees 1006) when the revision's `timeout` has passed
    * since the upgrade request arrived. When revisions with different timeouts share the URL, the
    * revision header of the upgrade response says which one answered.

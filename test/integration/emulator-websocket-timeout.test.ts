@@ -1,8 +1,8 @@
 /**
- * The request timeout cuts WebSocket connections, as on Cloud Run ("if the client keeps the
- * connection open longer than the timeout configured for the Cloud Run service, the client will be
- * disconnected when the request times out"): a real `ws` client through the emulated service and
- * tag URLs, revisions deployed with the real @google-cloud/run client and short timeouts.
+ * The request timeout cuts WebSocket connections, as on Cloud Run ("WebSockets streams are HTTP
+ * requests still subject to the request timeout configured for your Cloud Run service"; clients are
+ * disconnected when it passes): a real `ws` client through the emulated service and tag URLs,
+ * revisions deployed with the real @google-cloud/run client and short timeouts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
