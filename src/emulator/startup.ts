@@ -97,17 +97,29 @@ export function readinessFor(probe: StartupProbe, intervalMs: number, trace: Pro
   };
 }
 
+/**
+ * A port a container engine publishes accepts connections before anything listens inside (its port
+ * forwarder then hangs up at once): a connection counts only once it has stayed open this long.
+ */
+const TCP_SETTLE_MS = 100;
+
 function tcpConnects(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
+    let settle: NodeJS.Timeout | undefined;
     const done = (ok: boolean) => {
       clearTimeout(timer);
+      clearTimeout(settle);
       socket.destroy();
       resolve(ok);
     };
     const timer = setTimeout(() => done(false), timeoutMs);
-    socket.once('connect', () => done(true));
+    socket.once('connect', () => {
+      settle = setTimeout(() => done(true), Math.min(TCP_SETTLE_MS, timeoutMs));
+    });
     socket.once('error', () => done(false));
+    socket.once('end', () => done(false));
+    socket.once('close', () => done(false));
   });
 }
 

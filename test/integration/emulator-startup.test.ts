@@ -20,7 +20,11 @@ const IMAGE = 'py.test/server:1';
 /** The emulator's cap on the startup budget: Cloud Run's default probe would wait 240 s. */
 const BUDGET_MS = 1500;
 
-/** MODE=500: every GET answers 500. MODE=ready302: /ready answers 302, the rest 500. MODE=silent: never listens. */
+/**
+ * MODE=500: every GET answers 500. MODE=ready302: /ready answers 302, the rest 500. MODE=silent:
+ * never listens. MODE=hangup: accepts connections and closes them at once, as a container engine's
+ * port forwarder does while nothing listens inside.
+ */
 const SERVER_PY = `
 import os, sys, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -28,6 +32,15 @@ mode = os.environ.get('MODE', '500')
 if mode == 'silent':
     print('warming a cache that never finishes', flush=True)
     time.sleep(3600)
+if mode == 'hangup':
+    import socket
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('127.0.0.1', int(os.environ['PORT'])))
+    s.listen(16)
+    while True:
+        conn, _ = s.accept()
+        conn.close()
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         code = 302 if (mode == 'ready302' and self.path == '/ready') else 500
@@ -116,6 +129,12 @@ describe('startup probe', () => {
     expect(await systemLines('py-silent', name)).toEqual([
       'ERROR Default STARTUP TCP probe failed 1 time consecutively for container "web" on port 9000. The instance was not started.',
     ]);
+  });
+
+  it('does not count a connection the port closes at once (an engine port forwarder with nothing behind it) as started', async () => {
+    const err = await codeOf(create('py-hangup', container('hangup')));
+    expect(err.code).toBe(9);
+    expect(err.message).toContain('failed to start and listen on the port defined provided by the PORT=8080');
   });
 
   it('probes HTTP only when the template configures startupProbe.httpGet: a 500 on its path fails the revision', async () => {
