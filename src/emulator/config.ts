@@ -41,14 +41,26 @@ export const emulatorConfigSchema = z.strictObject({
     .min(0)
     .default(200)
     .describe('Minimum time before a long-running operation completes.'),
-  readiness: z
+  startup: z
     .strictObject({
-      path: z.string().startsWith('/').default('/'),
-      timeoutMs: z.number().int().positive().default(20_000),
-      intervalMs: z.number().int().positive().default(100),
+      timeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe("Caps the startup probe's budget (Cloud Run's default probe allows 240 s), so a revision that never listens fails sooner."),
+      intervalMs: z.number().int().positive().optional().describe('Time between two probe attempts (default 100).'),
     })
     .prefault({})
-    .describe('How a revision process is judged started: any answer below 500 on this path.'),
+    .describe("How revisions are probed at start: as Cloud Run does, TCP on the container port unless the revision template sets startupProbe (httpGet passes on 200 to 399)."),
+  readiness: z
+    .strictObject({
+      path: z.string().startsWith('/').optional(),
+      timeoutMs: z.number().int().positive().optional(),
+      intervalMs: z.number().int().positive().optional(),
+    })
+    .optional()
+    .describe('Deprecated: use `startup`. timeoutMs and intervalMs still apply (as startup.timeoutMs / intervalMs); path is ignored, since Cloud Run probes no HTTP path unless the template configures startupProbe.httpGet.'),
   images: z
     .record(z.string().min(1), imageEntrySchema)
     .default({})
@@ -67,6 +79,15 @@ export const emulatorConfigSchema = z.strictObject({
 });
 
 export type EmulatorConfig = z.output<typeof emulatorConfigSchema>;
+
+/** The startup settings in effect: `startup`, or the deprecated `readiness` fields where `startup` leaves them unset. */
+export function startupSettings(config: EmulatorConfig): { capMs: number | undefined; intervalMs: number } {
+  const old = config.readiness;
+  return {
+    capMs: config.startup.timeoutMs ?? old?.timeoutMs,
+    intervalMs: config.startup.intervalMs ?? old?.intervalMs ?? 100,
+  };
+}
 export type EmulatorConfigInput = z.input<typeof emulatorConfigSchema>;
 
 export interface LoadedEmulatorConfig {

@@ -65,6 +65,12 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   } else {
     config = emulatorConfigSchema.parse(opts.config ?? {});
   }
+  if (config.readiness?.path !== undefined) {
+    log.warn(
+      { path: config.readiness.path },
+      'emulator config readiness.path is ignored: as on Cloud Run, revisions get a TCP startup probe on the container port unless their template sets startupProbe (use "startup" for the budget and interval)',
+    );
+  }
   let operationDelayMs = config.operationDelayMs;
   const faults = new Faults();
   const ops = new OperationStore();
@@ -72,6 +78,7 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   const runtime = new RevisionRuntime({ config, baseDir, faults, log, host: HOST, logs });
   const state = new EmulatorState({ runtime, ops, log, operationDelayMs: () => operationDelayMs + faults.takeOperationDelay() });
   runtime.admission = (serviceKey, headers) => state.admission(serviceKey, headers);
+  runtime.requestTimeouts = (serviceKey, port) => state.requestTimeouts(serviceKey, port);
 
   const server = new grpc.Server();
   addRunServices(server, loadRunProtos(), { state, ops, faults, log, logs });

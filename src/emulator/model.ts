@@ -58,6 +58,8 @@ export interface ServiceRecord {
   trafficStatuses: TrafficTargetStatus[];
   uri: string;
   reconciling: boolean;
+  /** Operations accepted and not yet reconciled: `reconciling` is true while there is one. */
+  inFlight: number;
   revisionSeq: number;
   /** Reconciles run one at a time per service, in the order their operations were created. */
   queue: Promise<void>;
@@ -118,6 +120,10 @@ export function checkTemplate(id: string, template: RevisionTemplate | undefined
   containers.forEach((c, i) => {
     if (!c.image) throw new ApiError(Code.INVALID_ARGUMENT, `service.template.containers[${i}].image: an image is required.`);
   });
+  containers.forEach((c, i) => {
+    const problem = startupProbeProblem(c.startupProbe);
+    if (problem) throw new ApiError(Code.INVALID_ARGUMENT, `service.template.containers[${i}].startup_probe: ${problem}`);
+  });
   const limits = (containers[0]?.resources as { limits?: Record<string, string> } | undefined)?.limits ?? {};
   const problems = resourceProblems({ cpu: limits.cpu, memory: limits.memory, concurrency: template?.maxInstanceRequestConcurrency });
   if (problems.length > 0) throw new ApiError(Code.INVALID_ARGUMENT, `service.template: ${problems.join('; ')}.`);
@@ -133,6 +139,20 @@ export function checkTemplate(id: string, template: RevisionTemplate | undefined
       );
     }
   }
+}
+
+/** The bounds k8s.min.proto documents for a startup probe (Cloud Run's own wording is not published). */
+function startupProbeProblem(probe: unknown): string | undefined {
+  if (!probe || typeof probe !== 'object') return undefined;
+  const p = probe as Record<string, unknown>;
+  const n = (k: string) => (typeof p[k] === 'number' ? (p[k] as number) : 0);
+  const kinds = ['httpGet', 'tcpSocket', 'grpc'].filter((k) => p[k] !== undefined && p[k] !== null);
+  if (kinds.length > 1) return `exactly one of httpGet, tcpSocket or grpc may be set, not ${kinds.join(' and ')}.`;
+  if (n('initialDelaySeconds') > 240) return `initial_delay_seconds ${n('initialDelaySeconds')}: the maximum for a startup probe is 240.`;
+  if (n('periodSeconds') > 240) return `period_seconds ${n('periodSeconds')}: the maximum for a startup probe is 240.`;
+  const period = n('periodSeconds') || 10;
+  if (n('timeoutSeconds') > period) return `timeout_seconds ${n('timeoutSeconds')} must not be greater than period_seconds ${period}.`;
+  return undefined;
 }
 
 /** Cloud Run's automatic revision name: SERVICE-NNNNN-xyz. */

@@ -10,7 +10,7 @@ import { condition, serviceView, type RevisionRecord, type ServiceRecord } from 
 import type { OperationStore } from './operations.js';
 import type { LaunchFailure, RevisionRuntime } from './runtime.js';
 import { normalizeTraffic, resolveTraffic, routedRevisions, trafficStatuses } from './traffic.js';
-import { Code, SERVICE_TYPE, timestamp } from './types.js';
+import { Code, SERVICE_TYPE, timestamp, type Condition } from './types.js';
 
 export interface ReconcileDeps {
   runtime: RevisionRuntime;
@@ -32,6 +32,7 @@ export interface ReconcileJob {
 
 export async function reconcile(deps: ReconcileDeps, svc: ServiceRecord, job: ReconcileJob): Promise<void> {
   const publish = () => deps.ops.setMetadata(job.opName, { '@type': SERVICE_TYPE, ...serviceView(svc) });
+  const lastServing = svc.latestReadyRevision;
   let configFailure: string | undefined;
   const rev = job.revision;
   if (rev) {
@@ -43,37 +44,54 @@ export async function reconcile(deps: ReconcileDeps, svc: ServiceRecord, job: Re
     }
     publish();
   }
-  let routeFailure: string | undefined;
+  let route: RouteFailure | undefined;
   try {
-    routeFailure = await applyRoutes(deps, svc);
+    route = await applyRoutes(deps, svc);
   } catch (err) {
-    routeFailure = `Routing traffic failed: ${String(err)}`;
+    route = { code: Code.INTERNAL, message: `Routing traffic failed: ${String(err)}` };
   }
 
   const wait = job.delayMs - (performance.now() - job.started);
   if (wait > 0) await sleep(wait, deps.runtime.signal);
 
+  const failed = (type: string, message: string, reason?: string) => condition(type, 'CONDITION_FAILED', { message, ...(reason ? { reason } : {}) });
+  const [routes, configs] = [svc.conditions.find((c) => c.type === 'RoutesReady'), svc.conditions.find((c) => c.type === 'ConfigurationsReady')];
   svc.conditions = [
-    routeFailure
-      ? condition('RoutesReady', 'CONDITION_FAILED', { reason: 'REVISION_FAILED', message: routeFailure })
-      : condition('RoutesReady', 'CONDITION_SUCCEEDED'),
-    configFailure
-      ? condition('ConfigurationsReady', 'CONDITION_FAILED', { reason: 'REVISION_FAILED', message: configFailure })
-      : condition('ConfigurationsReady', 'CONDITION_SUCCEEDED'),
+    transition(routes, route ? failed('RoutesReady', route.message, route.reason) : condition('RoutesReady', 'CONDITION_SUCCEEDED')),
+    // A traffic-only update leaves the configuration as it was.
+    transition(configs, configFailure ? failed('ConfigurationsReady', configFailure, 'REVISION_FAILED') : rev || !configs ? condition('ConfigurationsReady', 'CONDITION_SUCCEEDED') : configs),
   ];
-  const failure = configFailure ?? routeFailure;
-  svc.terminalCondition = failure
-    ? condition('Ready', 'CONDITION_FAILED', { reason: 'REVISION_FAILED', message: failure })
-    : condition('Ready', 'CONDITION_SUCCEEDED');
-  svc.observedGeneration = Math.max(svc.observedGeneration, job.generation);
-  svc.reconciling = svc.observedGeneration < svc.generation;
+  const failure = configFailure ? { code: Code.FAILED_PRECONDITION, message: configFailure, reason: 'REVISION_FAILED' } : route;
+  svc.terminalCondition = transition(svc.terminalCondition, failure ? failed('Ready', failure.message, failure.reason) : condition('Ready', 'CONDITION_SUCCEEDED'));
+  if (failure) {
+    // service.proto (`reconciling`): after a failed reconcile, traffic_statuses, observed_generation and
+    // latest_ready_revision keep the state of the last serving revision.
+    svc.latestReadyRevision = lastServing;
+  } else {
+    svc.observedGeneration = Math.max(svc.observedGeneration, job.generation);
+  }
+  svc.inFlight = Math.max(0, svc.inFlight - 1);
+  svc.reconciling = svc.inFlight > 0;
   const view = { '@type': SERVICE_TYPE, ...serviceView(svc) };
   if (failure) {
-    deps.log.info({ service: svc.id, failure }, 'operation failed');
-    deps.ops.fail(job.opName, Code.FAILED_PRECONDITION, failure, view);
+    deps.log.info({ service: svc.id, failure: failure.message }, 'operation failed');
+    deps.ops.fail(job.opName, failure.code, failure.message, view);
   } else {
     deps.ops.complete(job.opName, view);
   }
+}
+
+/** Why the traffic spec cannot be served: the operation's error code, the condition's message and reason. */
+interface RouteFailure {
+  code: number;
+  message: string;
+  reason?: string;
+}
+
+/** `next`, keeping `previous`'s lastTransitionTime when the state did not change (condition.proto: "Last time the condition transitioned"). */
+function transition(previous: Condition | undefined, next: Condition): Condition {
+  if (previous && previous.state === next.state && previous.lastTransitionTime) return { ...next, lastTransitionTime: previous.lastTransitionTime };
+  return next;
 }
 
 /** Starts a revision's container; undefined when it is ready, otherwise why not (also written to its conditions). */
@@ -97,20 +115,29 @@ async function launch(deps: ReconcileDeps, svc: ServiceRecord, rev: RevisionReco
   return f;
 }
 
-/** Resolves the traffic spec and points the proxy at it; returns why it cannot be served, if so. */
-async function applyRoutes(deps: ReconcileDeps, svc: ServiceRecord): Promise<string | undefined> {
+/**
+ * Resolves the traffic spec and points the proxy at it; returns why it cannot be served, if so, and
+ * then leaves the proxy (what serves) as it was.
+ */
+async function applyRoutes(deps: ReconcileDeps, svc: ServiceRecord): Promise<RouteFailure | undefined> {
   const resolved = resolveTraffic(normalizeTraffic(svc.spec.traffic), svc.latestReadyRevision);
-  if (!resolved) return `Configuration '${svc.id}' does not have any ready Revision, so traffic to LATEST cannot be served.`;
+  if (!resolved) return { code: Code.FAILED_PRECONDITION, reason: 'REVISION_FAILED', message: `Configuration '${svc.id}' does not have any ready Revision, so traffic to LATEST cannot be served.` };
   const routed = routedRevisions(resolved);
+  // Cloud Run accepts traffic naming a revision that does not exist; the operation then fails with
+  // code 13 and this message (terraform-google-modules/terraform-docs-samples#269).
+  for (const name of routed) {
+    if (!deps.revisions.has(`${svc.key}/revisions/${name}`)) {
+      return { code: Code.INTERNAL, message: `Revision '${name}' does not exist or is deleted. Update all traffic to route to currently available revisions.` };
+    }
+  }
   const backends = new Map<string, Backend>();
   for (const name of routed) {
-    const rev = deps.revisions.get(`${svc.key}/revisions/${name}`);
-    if (!rev) return `Revision '${name}' does not exist or is deleted. Update all traffic to route to currently available revisions.`;
-    if (rev.state !== 'ready') return notReady(name, rev.conditions.find((c) => c.type === 'Ready')?.message ?? '');
+    const rev = deps.revisions.get(`${svc.key}/revisions/${name}`) as RevisionRecord;
+    if (rev.state !== 'ready') return { code: Code.FAILED_PRECONDITION, reason: 'REVISION_FAILED', message: notReady(name, rev.conditions.find((c) => c.type === 'Ready')?.message ?? '') };
     // A revision scaled to zero (or whose process died) starts again when traffic needs it.
     const failure = deps.runtime.urlOf(rev.key) ? undefined : await launch(deps, svc, rev);
     const url = deps.runtime.urlOf(rev.key);
-    if (failure || !url) return notReady(name, failure?.message ?? 'its container stopped.');
+    if (failure || !url) return { code: Code.FAILED_PRECONDITION, reason: 'REVISION_FAILED', message: notReady(name, failure?.message ?? 'its container stopped.') };
     backends.set(name, { name, url });
   }
   const shares = new Map<string, number>();

@@ -3,14 +3,16 @@
  * command by the emulator config), and one TrafficProxy per service serving its URL and tag URLs.
  * Reuses the local target's process and proxy code, so both targets behave alike.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type net from 'node:net';
 import type { Logger } from '../log.js';
-import { TrafficProxy, type ProxyRoutes } from '../runtime/proxy.js';
+import { REVISION_HEADER, TrafficProxy, type ProxyRoutes } from '../runtime/proxy.js';
 import { containerRunSettings, startContainerRevision } from '../runtime/container-runtime.js';
 import { startRevision, type RunningRevision, type StartRevisionOutcome } from '../runtime/revision-process.js';
-import { commandForImage, secretValue, type EmulatorConfig } from './config.js';
+import { commandForImage, secretValue, startupSettings, type EmulatorConfig } from './config.js';
 import { capturingLogger, revisionLogsUrl, type LogStore } from './logging.js';
 import type { Faults } from './faults.js';
+import { probeFailedText, probeSucceededLine, readinessFor, startupProbeOf, type ProbeTrace, type StartupProbe } from './startup.js';
 import type { Container } from './types.js';
 
 export interface RevisionLaunch {
@@ -41,6 +43,8 @@ export class RevisionRuntime {
   private readonly abort = new AbortController();
   /** Who may call a service's URLs (set by EmulatorState: its IAM policy and invokerIamDisabled). */
   admission: ((serviceKey: string, headers: IncomingHttpHeaders) => { status: number; body: string } | undefined) | undefined;
+  /** Request timeout (ms) of each revision a connection to this port of the service's URLs may reach (set by EmulatorState). */
+  requestTimeouts: ((serviceKey: string, port: number) => Map<string, number>) | undefined;
 
   constructor(
     private readonly opts: { config: EmulatorConfig; baseDir: string; faults: Faults; log: Logger; host: string; logs: LogStore },
@@ -84,7 +88,15 @@ export class RevisionRuntime {
     const existing = this.proxies.get(serviceKey);
     if (existing) return existing;
     if (this.closed) throw new Error('the emulator is shutting down');
-    const proxy = await TrafficProxy.start({ host: this.opts.host, log: this.opts.log, admit: (req) => this.admission?.(serviceKey, req.headers) });
+    const proxy = await TrafficProxy.start({
+      host: this.opts.host,
+      log: this.opts.log,
+      admit: (req) => {
+        const refused = this.admission?.(serviceKey, req.headers);
+        if (!refused && isUpgrade(req)) this.cutAtTimeout(serviceKey, req);
+        return refused;
+      },
+    });
     this.proxies.set(serviceKey, proxy);
     return proxy;
   }
@@ -97,6 +109,42 @@ export class RevisionRuntime {
     const proxy = await this.openProxy(serviceKey);
     await proxy.setRoutes(routes);
     return proxy;
+  }
+
+  /**
+   * Cloud Run treats a WebSocket as one long HTTP request: "WebSockets streams are HTTP requests
+   * still subject to the request timeout configured for your Cloud Run service", and a client is
+   * disconnected when it passes (cloud.google.com/run/docs/triggering/websockets). The emulator cuts
+   * the connection (no close frame, so a client sees 1006) when the revision's `timeout` has passed
+   * since the upgrade request arrived. When revisions with different timeouts share the URL, the
+   * revision header of the upgrade response says which one answered.
+   */
+  private cutAtTimeout(serviceKey: string, req: IncomingMessage): void {
+    const socket = req.socket;
+    const timeouts = this.requestTimeouts?.(serviceKey, socket.localPort ?? 0) ?? new Map<string, number>();
+    const distinct = [...new Set(timeouts.values())];
+    if (distinct.length === 0) return; // nothing serves: the proxy answers 503
+    const arrived = performance.now();
+    const arm = (ms: number) => {
+      const timer = setTimeout(() => {
+        this.opts.log.debug({ service: serviceKey, timeoutMs: ms }, 'request timeout: cutting the WebSocket');
+        socket.destroy();
+      }, Math.max(0, ms - (performance.now() - arrived)));
+      socket.once('close', () => clearTimeout(timer));
+    };
+    if (distinct.length === 1) {
+      arm(distinct[0] as number);
+      return;
+    }
+    const write = socket.write;
+    const sniff = (chunk: unknown, ...rest: unknown[]): boolean => {
+      socket.write = write;
+      const head = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('latin1', 0, Math.min(chunk.length, 64 * 1024)) : '';
+      const revision = new RegExp(`\r\n${REVISION_HEADER}: *([^\r\n]+)`, 'i').exec(head)?.[1]?.trim();
+      arm((revision !== undefined ? timeouts.get(revision) : undefined) ?? Math.max(...distinct));
+      return (write as (this: net.Socket, ...args: unknown[]) => boolean).apply(socket, [chunk, ...rest]);
+    };
+    socket.write = sniff as net.Socket['write'];
   }
 
   /** Stops a deleted service's proxy and every process whose key starts with the service's name. */
@@ -151,15 +199,19 @@ export class RevisionRuntime {
       }
       env[e.name] = value;
     }
-    const port = rev.container.ports?.[0]?.containerPort ?? 8080;
+    const port = rev.container.ports?.[0]?.containerPort || 8080;
     const logs = this.opts.logs;
     const containerName = rev.container.name || rev.serviceId;
+    const settings = startupSettings(this.opts.config);
+    const probe = startupProbeOf(rev.container, settings.capMs);
+    const trace: ProbeTrace = {};
+    const readiness = readinessFor(probe, settings.intervalMs, trace);
     const fault = this.opts.faults.takeRevisionFault(image);
     if (fault) {
       log.info('failing the revision start (injected fault)');
       for (const line of fault.message.split('\n')) logs.append(rev.key, line, { log: 'stderr', severity: 'ERROR' });
-      startFailedLogs(logs, rev.key, containerName, port, fault.exitCode);
-      return { ok: false, failure: notListening(rev.key, port) };
+      startFailedLogs(logs, rev.key, containerName, probe, trace, fault.exitCode);
+      return { ok: false, failure: startFailure(rev.key, port, probe) };
     }
     // Every line the process prints becomes a Cloud Logging entry of the revision.
     const procLog = capturingLogger(log, (line, at) => logs.append(rev.key, line, { at }));
@@ -170,7 +222,7 @@ export class RevisionRuntime {
         command: mapped.command,
         cwd: mapped.cwd,
         env,
-        readiness: this.opts.config.readiness,
+        readiness,
         log: procLog,
         host: this.opts.host,
         signal: this.abort.signal,
@@ -182,7 +234,7 @@ export class RevisionRuntime {
         name: rev.name,
         image,
         env,
-        readiness: this.opts.config.readiness,
+        readiness,
         log: procLog,
         signal: this.abort.signal,
       });
@@ -190,9 +242,10 @@ export class RevisionRuntime {
     if (!outcome.ok) {
       // A container that never ran through our process helper: its own logs (the engine's) are its output.
       if (!logs.has(rev.key)) for (const line of outcome.logTail) logs.append(rev.key, line);
-      startFailedLogs(logs, rev.key, containerName, port, outcome.exitCode);
-      return { ok: false, failure: notListening(rev.key, port) };
+      startFailedLogs(logs, rev.key, containerName, probe, trace, outcome.exitCode);
+      return { ok: false, failure: startFailure(rev.key, port, probe) };
     }
+    logs.append(rev.key, probeSucceededLine(probe, containerName, trace), { log: 'varlog/system', severity: 'INFO' });
     if (this.closed) {
       await outcome.revision.stop();
       return { ok: false, failure: { reason: 'INTERNAL', message: 'the emulator is shutting down' } };
@@ -202,15 +255,23 @@ export class RevisionRuntime {
   }
 }
 
+function isUpgrade(req: IncomingMessage): boolean {
+  return req.headers.upgrade !== undefined && /\bupgrade\b/i.test(req.headers.connection ?? '');
+}
+
 /**
- * Cloud Run's wording for a container that never listened: what the revision's Ready condition
- * says, with the Logs URL line instead of any output (that is in Cloud Logging, as on Cloud Run).
+ * Cloud Run's wording for a container that did not start: what the revision's Ready condition says,
+ * with the Logs URL line instead of any output (that is in Cloud Logging, as on Cloud Run). The
+ * default probe's failure is "failed to start and listen on the port"; a configured probe's is
+ * "failed the configured startup probe checks" (terraform-provider-google's Cloud Run v2 tests).
  */
-function notListening(revisionKey: string, port: number): LaunchFailure {
+function startFailure(revisionKey: string, port: number, probe: StartupProbe): LaunchFailure {
   const lines = [
-    `The user-provided container failed to start and listen on the port defined provided by the PORT=${port} environment variable within the allocated timeout. ` +
-      'This can happen when the container port is misconfigured or if the timeout is too short. The health check timeout can be extended. ' +
-      'Logs for this revision might contain more information.',
+    probe.configured
+      ? 'The user-provided container failed the configured startup probe checks. Logs for this revision might contain more information.'
+      : `The user-provided container failed to start and listen on the port defined provided by the PORT=${port} environment variable within the allocated timeout. ` +
+        'This can happen when the container port is misconfigured or if the timeout is too short. The health check timeout can be extended. ' +
+        'Logs for this revision might contain more information.',
     '',
     `Logs URL: ${revisionLogsUrl(revisionKey)}`,
     'For more troubleshooting guidance, see https://cloud.google.com/run/docs/troubleshooting#container-failed-to-start',
@@ -219,10 +280,7 @@ function notListening(revisionKey: string, port: number): LaunchFailure {
 }
 
 /** The lines Cloud Run itself writes to run.googleapis.com/varlog/system when an instance does not start. */
-function startFailedLogs(logs: LogStore, revisionKey: string, container: string, port: number, exitCode: number | null | undefined): void {
+function startFailedLogs(logs: LogStore, revisionKey: string, container: string, probe: StartupProbe, trace: ProbeTrace, exitCode: number | null | undefined): void {
   if (exitCode !== null && exitCode !== undefined) logs.append(revisionKey, `Container called exit(${exitCode}).`, { log: 'varlog/system', severity: 'WARNING' });
-  logs.append(revisionKey, `Default STARTUP TCP probe failed 1 time consecutively for container "${container}" on port ${port}. The instance was not started.`, {
-    log: 'varlog/system',
-    severity: 'ERROR',
-  });
+  logs.append(revisionKey, probeFailedText(probe, container, trace), { log: 'varlog/system', severity: 'ERROR' });
 }

@@ -30,7 +30,7 @@ import type { OperationStore } from './operations.js';
 import { reconcile, type ReconcileDeps } from './reconcile.js';
 import type { RevisionRuntime } from './runtime.js';
 import { normalizeTraffic, toTrafficTargets, trafficProblems } from './traffic.js';
-import { ApiError, Code, REVISION_TYPE, SERVICE_TYPE, timestamp, type Operation, type Revision, type Service } from './types.js';
+import { ApiError, Code, REVISION_TYPE, SERVICE_TYPE, timestamp, type Condition, type Operation, type Revision, type Service } from './types.js';
 
 export interface StoreDeps {
   runtime: RevisionRuntime;
@@ -63,8 +63,7 @@ export class EmulatorState {
     if (this.services.has(key)) throw new ApiError(Code.ALREADY_EXISTS, `Resource '${req.serviceId}' already exists.`);
     const spec = specOf(req.service ?? {});
     checkTemplate(req.serviceId, spec.template);
-    const newName = spec.template?.revision;
-    this.checkTraffic(req.serviceId, spec, (n) => n === newName);
+    this.checkTraffic(req.serviceId, spec);
     const now = timestamp();
     const svc: ServiceRecord = {
       key,
@@ -82,6 +81,7 @@ export class EmulatorState {
       trafficStatuses: [],
       uri: '',
       reconciling: true,
+      inFlight: 0,
       revisionSeq: 0,
       queue: Promise.resolve(),
     };
@@ -111,7 +111,7 @@ export class EmulatorState {
     if (newName && this.revisions.has(`${svc.key}/revisions/${newName}`)) {
       throw new ApiError(Code.ALREADY_EXISTS, `Revision named '${newName}' with different configuration already exists.`);
     }
-    this.checkTraffic(id, spec, (n) => n === newName || this.revisions.has(`${svc.key}/revisions/${n}`));
+    this.checkTraffic(id, spec);
     if (req.validateOnly) return this.doneOperation(location, serviceView({ ...svc, spec }));
     const specChanged = templateChanged || canonical(spec) !== canonical(svc.spec);
     svc.spec = spec;
@@ -160,6 +160,24 @@ export class EmulatorState {
     const svc = this.services.get(serviceKey);
     if (!svc) return undefined;
     return invokerRefusal(headers, svc.spec.invokerIamDisabled === true || this.iam.publicByPolicy(serviceKey));
+  }
+
+  /**
+   * Request timeout (template `timeout`, Cloud Run's default 300 s) of each revision a connection to
+   * `port` may reach: the split's revisions on the service URL, the tagged one on a tag URL.
+   */
+  requestTimeouts(serviceKey: string, port: number): Map<string, number> {
+    const out = new Map<string, number>();
+    const svc = this.services.get(serviceKey);
+    if (!svc) return out;
+    const portOf = (url: string | undefined) => (url ? Number(new URL(url).port) : -1);
+    const main = portOf(svc.uri) === port;
+    for (const t of svc.trafficStatuses) {
+      if (!t.revision || !(main ? (t.percent ?? 0) > 0 : portOf(t.uri) === port)) continue;
+      const rev = this.revisions.get(`${serviceKey}/revisions/${t.revision}`);
+      if (rev) out.set(t.revision, durationMs(rev.template.timeout) ?? DEFAULT_REQUEST_TIMEOUT_MS);
+    }
+    return out;
   }
 
   private serviceFor(resource: string): ServiceRecord {
@@ -226,9 +244,10 @@ export class EmulatorState {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private checkTraffic(serviceId: string, spec: Service, exists: (name: string) => boolean): void {
+  /** What Cloud Run refuses at once; a revision that does not exist is not among it (the operation fails instead, see reconcile.ts). */
+  private checkTraffic(serviceId: string, spec: Service): void {
     const targets = normalizeTraffic(spec.traffic);
-    const problems = trafficProblems(targets, exists, serviceId);
+    const problems = trafficProblems(targets, serviceId);
     if (problems.length > 0) throw new ApiError(Code.INVALID_ARGUMENT, problems.join(' '));
     spec.traffic = toTrafficTargets(targets);
   }
@@ -246,8 +265,10 @@ export class EmulatorState {
       this.revisions.set(rev.key, rev);
       svc.latestCreatedRevision = name;
     }
+    svc.inFlight++;
     svc.reconciling = true;
-    svc.terminalCondition = condition('Ready', 'CONDITION_RECONCILING');
+    svc.terminalCondition = reconciling(svc.terminalCondition, 'Ready');
+    svc.conditions = svc.conditions.map((c) => (c.type === 'RoutesReady' || (templateChanged && c.type === 'ConfigurationsReady') ? reconciling(c, c.type) : c));
     const op = this.deps.ops.create(svc.location, { '@type': SERVICE_TYPE, ...serviceView(svc) });
     const started = performance.now();
     const delayMs = this.deps.operationDelayMs();
@@ -272,6 +293,20 @@ export class EmulatorState {
     this.pending.add(done);
     void done.finally(() => this.pending.delete(done));
   }
+}
+
+/** Cloud Run's request timeout when the template sets none (revision_template.proto `timeout`). */
+const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+
+function durationMs(d: { seconds?: string | number; nanos?: number } | undefined): number | undefined {
+  if (!d) return undefined;
+  const ms = Number(d.seconds ?? 0) * 1000 + Math.round((d.nanos ?? 0) / 1e6);
+  return ms > 0 ? ms : undefined;
+}
+
+/** A condition entering CONDITION_RECONCILING (its transition time kept when it already was). */
+function reconciling(c: Condition | undefined, type: string): Condition {
+  return c?.state === 'CONDITION_RECONCILING' ? c : condition(type, 'CONDITION_RECONCILING');
 }
 
 /** An update mask names top-level fields (`template`, `traffic`, …); without one the whole spec is replaced. */

@@ -36,8 +36,11 @@ export function toTrafficTargets(targets: readonly NormalizedTarget[]): TrafficT
   });
 }
 
-/** Every reason Cloud Run would reject the list (INVALID_ARGUMENT); empty when it is acceptable. */
-export function trafficProblems(targets: readonly NormalizedTarget[], revisionExists: (name: string) => boolean, serviceId = ''): string[] {
+/**
+ * Every reason Cloud Run would reject the list at once (INVALID_ARGUMENT); empty when it is
+ * acceptable. A revision that does not exist is accepted here: the operation fails later.
+ */
+export function trafficProblems(targets: readonly NormalizedTarget[], serviceId = ''): string[] {
   const problems: string[] = [];
   const tagSeen = new Map<string, number>();
   let sum = 0;
@@ -63,9 +66,6 @@ export function trafficProblems(targets: readonly NormalizedTarget[], revisionEx
       if (first !== undefined) {
         problems.push(`spec.traffic: Multiple definitions for tag "${t.tag}": spec.traffic[${first}].tag, ${at}.tag`);
       } else tagSeen.set(t.tag, i);
-    }
-    if (!t.latest && t.revision && !revisionExists(t.revision)) {
-      problems.push(`Revision '${t.revision}' does not exist or is deleted. Update all traffic to route to currently available revisions.`);
     }
   });
   if (problems.length === 0 && sum !== 100) {

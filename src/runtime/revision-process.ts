@@ -13,6 +13,8 @@ export interface ReadinessProbe {
   path: string;
   timeoutMs: number;
   intervalMs: number;
+  /** Replaces the HTTP GET on `path` (the emulator probes as Cloud Run does: TCP by default). True: started. */
+  check?: (host: string, port: number, timeoutMs: number) => Promise<boolean>;
 }
 
 export interface RunningRevision {
@@ -186,7 +188,8 @@ export async function waitReady(
       const remaining = deadline - performance.now();
       if (remaining <= 0) return 'timeout';
       // A probe may hang on a half-started server: bound each one by what is left.
-      const answered = await Promise.race([probeOnce(host, port, probe.path, remaining), exitedOrAborted]);
+      const attempt = probe.check ? probe.check(host, port, remaining) : probeOnce(host, port, probe.path, remaining);
+      const answered = await Promise.race([attempt, exitedOrAborted]);
       if (answered === true) return 'ready';
       if (answered === 'exited' || answered === 'aborted') return answered;
       const wait = Math.min(probe.intervalMs, deadline - performance.now());

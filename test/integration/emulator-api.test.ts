@@ -153,7 +153,6 @@ describe('services', () => {
         ],
         /Multiple definitions for tag "blue"/,
       ],
-      ['an unknown revision', [{ type: REV, revision: 'delta-nope', percent: 100 }], /Revision 'delta-nope' does not exist/],
     ];
     for (const [what, traffic, message] of cases) {
       const err = await codeOf(update({ ...svc, traffic }));
@@ -162,6 +161,34 @@ describe('services', () => {
     }
     // Nothing changed.
     expect((await get('delta')).generation).toBe(svc.generation);
+  });
+
+  it('accepts traffic to a revision that does not exist, then fails the operation (code 13) and leaves the service not ready, still serving its old split', async () => {
+    const svc = await create('delta-missing');
+    const rev = short(svc.latestReadyRevision);
+    const traffic = [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' as const, revision: 'delta-missing-nope', percent: 100 }];
+    // Accepted: the call returns an operation, as on Cloud Run.
+    const [op] = await api.services.updateService({ service: { name: svc.name, traffic }, updateMask: { paths: ['traffic'] } }, NO_RETRY);
+    expect(op.name).toMatch(/\/operations\//);
+    const err = await codeOf(op.promise());
+    expect(err.code).toBe(13);
+    expect(err.message).toContain("Revision 'delta-missing-nope' does not exist or is deleted. Update all traffic to route to currently available revisions.");
+    const after = await get('delta-missing');
+    expect(after.reconciling).toBe(false);
+    expect(after.terminalCondition).toMatchObject({ type: 'Ready', state: 'CONDITION_FAILED' });
+    expect(after.terminalCondition?.message).toContain("Revision 'delta-missing-nope' does not exist");
+    expect(after.conditions?.find((c) => c.type === 'RoutesReady')?.state).toBe('CONDITION_FAILED');
+    // The spec keeps what was asked; what serves (traffic_statuses, observed_generation) stays as it was.
+    expect(after.traffic?.map((t) => t.revision)).toEqual(['delta-missing-nope']);
+    expect(after.trafficStatuses?.map((t) => [t.revision, t.percent])).toEqual([[rev, 100]]);
+    expect(Number(after.generation)).toBe(Number(svc.generation) + 1);
+    expect(after.observedGeneration).toBe(svc.observedGeneration);
+    expect(short(after.latestReadyRevision)).toBe(rev);
+    expect((await getJson(after.uri as string)).revision).toBe(rev);
+    // A create naming a missing revision is accepted too, and its operation fails the same way.
+    const [createOp] = await api.services.createService({ parent: PARENT, serviceId: 'delta-missing-new', service: { template: template('v1'), traffic } }, NO_RETRY);
+    expect((await codeOf(createOp.promise())).code).toBe(13);
+    expect((await get('delta-missing-new')).terminalCondition?.state).toBe('CONDITION_FAILED');
   });
 
   it('refuses an update carrying a stale etag with ABORTED', async () => {

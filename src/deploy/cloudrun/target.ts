@@ -233,7 +233,14 @@ export class CloudRunTarget implements Target {
     const op = await this.update(sctx, 'traffic', current, () => ({ traffic }));
     const doing = `setting traffic of ${this.serviceId}`;
     const outcome = await waitForOperation(sctx, op, { stage: 'traffic', doing, timeoutMs: this.cfg.operationTimeoutMs, policy: this.policy });
-    if (outcome.error) throw new StageError('traffic', `${doing}: ${outcome.error.message}`);
+    if (outcome.error) {
+      // Cloud Run keeps a split it could not serve (say, to a missing revision) and leaves the service
+      // failed while the old split still serves: write the old one back so the service is Ready again.
+      await this.settle(sctx, await this.update(sctx, 'traffic', await this.read(sctx, 'traffic'), () => ({ traffic: current.traffic ?? [] })), `restoring the traffic of ${this.serviceId}`).catch(
+        (err: unknown) => log.warn({ err: String(err) }, 'could not write the previous traffic back'),
+      );
+      throw new StageError('traffic', `${doing}: ${outcome.error.message}`);
+    }
     this.remember(outcome.result ? plain(outcome.result) : undefined);
     log.info({ traffic: split }, 'traffic set');
   }
