@@ -1,7 +1,7 @@
 /** The report's "Changes since cycle N" section and its regression line at the top. */
 import type { CycleChanges } from '../model/changes.js';
 import type { CycleRecord } from '../model/record.js';
-import { attributionText, fileSubject, lineCounts, regressionText, type Quote } from './changes.js';
+import { attributionText, changeSubjects, fileSubject, lineCounts, regressionText, type Quote } from './changes.js';
 import { escapeText, fence, inlineCode } from './format.js';
 import type { CycleSummary } from './summary.js';
 
@@ -21,7 +21,7 @@ export function renderChanges(s: CycleSummary): string {
   const a = s.attribution;
   if (!c) return s.record.revert ? renderRevert(s.record) : '';
   const out = [`## Changes since cycle ${c.sinceCycle}`];
-  if (a) out.push(attributionText(s.record.cycle, c, a.flipped, a.flaky, MARKDOWN_QUOTE));
+  if (a) out.push(attributionText(s.record.cycle, c, a.flipped, a.flaky, MARKDOWN_QUOTE, a.changed.length > changeSubjects(c).length));
   const list = [
     ...c.files.map((f) => `- ${fileSubject(f, MARKDOWN_QUOTE)}${fileNote(f)}`),
     ...(c.filesOmitted ? [`- ${c.filesOmitted} more changed files, not listed`] : []),

@@ -8,6 +8,7 @@ import type { Attribution, CycleChanges, FileChange, Flip } from '../model/chang
 import type { CycleRecord } from '../model/record.js';
 import type { CheckChange, Comparison } from '../model/report.js';
 import { joinWords } from './format.js';
+import { sameRevision } from './flaky.js';
 
 /**
  * How subjects are written: `quote` for paths and input names (backticks in plain text and JSON, a
@@ -57,38 +58,50 @@ export const flipText = (f: Flip, quote: Quote = plainQuote): string => `${quote
 
 /**
  * The attribution of `current` against `previous`, when the current record holds the changes since
- * exactly that cycle; undefined otherwise (first cycle, or no manifest to compare).
+ * exactly that cycle; undefined otherwise (first cycle, or no manifest to compare). Flips are the
+ * comparison's: what it set aside as flaky (the same revision, or a pass that needed a retry) is
+ * flaky here, never fixed or broken.
  */
 export function attributeChanges(current: CycleRecord, previous: CycleRecord | undefined, comparison: Comparison): Attribution | undefined {
   const changes = current.changes;
   if (!changes || !previous || changes.sinceCycle !== previous.cycle) return undefined;
-  const none = nothingChanged(changes);
   const flipped = [...comparison.newlyPassing, ...comparison.newlyFailing].flatMap((c) => flip(c) ?? []);
-  // A flip the comparison set aside as flaky (same revision) is flaky here only if nothing changed at all.
-  const flakyFlips = comparison.flaky.filter((c) => c.before !== 'absent' && c.after !== 'absent' && isPassing(c.before) !== isPassing(c.after));
-  const flaky = none ? [...flipped.map((f) => f.check), ...flakyFlips.map((c) => c.name)] : [];
-  const regressions = none ? [] : flipped.filter((f) => isPassing(f.before) && !isPassing(f.after));
+  const flaky = comparison.flaky
+    .filter((c) => c.before !== 'absent' && c.after !== 'absent' && c.before !== 'skipped' && isPassing(c.before) !== isPassing(c.after))
+    .map((c) => c.name);
+  const buildOnly = nothingChanged(changes) && !sameRevision(previous, current);
   return {
     sinceCycle: previous.cycle,
-    changed: changeSubjects(changes),
-    flipped: none ? [] : flipped,
-    text: attributionText(current.cycle, changes, none ? [] : flipped, flaky),
+    changed: [...changeSubjects(changes), ...(buildOnly ? [BUILD_ONLY] : [])],
+    flipped,
+    text: attributionText(current.cycle, changes, flipped, flaky, plainQuote, buildOnly),
     flaky: [...new Set(flaky)].sort(),
-    regressions,
+    // A flip the comparison counts (not the same revision) from passing to failing: that change broke it.
+    regressions: flipped.filter((f) => isPassing(f.before) && !isPassing(f.after)),
   };
 }
 
+/** What changed when the files, inputs and suite did not, but the build digest did. */
+const BUILD_ONLY = 'the build (the same files built to another digest: build settings changed)';
+
 /** The attribution sentence; `quote` makes its subjects code spans in markdown. */
-export function attributionText(cycle: number, changes: CycleChanges, flipped: readonly Flip[], flaky: readonly string[], quote: Quote = plainQuote): string {
+export function attributionText(
+  cycle: number,
+  changes: CycleChanges,
+  flipped: readonly Flip[],
+  flaky: readonly string[],
+  quote: Quote = plainQuote,
+  buildOnly = false,
+): string {
   const between = `Between cycle ${changes.sinceCycle} and cycle ${cycle}`;
-  if (nothingChanged(changes)) {
-    if (flaky.length === 0) return `${between} nothing changed (the same build context, deploy inputs and suite) and no check flipped.`;
-    return `${between} nothing changed (the same build context, deploy inputs and suite), yet these checks flipped, so they are flaky: ${joinWords(flaky.map(quote.text))}.`;
-  }
-  const subjects = changeSubjects(changes, quote);
-  const what = `${between} the only ${subjects.length === 1 ? 'change was' : 'changes were'} ${joinWords(subjects)}`;
-  if (flipped.length === 0) return `${what}; no check flipped.`;
-  return `${what}; these checks flipped: ${flipped.map((f) => flipText(f, quote)).join(', ')}.`;
+  const flakyText = flaky.length > 0 ? `${flipped.length > 0 ? '; and' : ', yet'} these checks flipped on the same revision, so they are flaky: ${joinWords(flaky.map(quote.text))}` : '';
+  const subjects = [...changeSubjects(changes, quote), ...(buildOnly ? [BUILD_ONLY] : [])];
+  const what = subjects.length === 0
+    ? `${between} nothing changed (the same build context, deploy inputs and suite)`
+    : `${between} the only ${subjects.length === 1 ? 'change was' : 'changes were'} ${joinWords(subjects)}`;
+  if (flipped.length === 0 && flaky.length === 0) return `${what}; no check flipped.`;
+  const flips = flipped.length > 0 ? `; these checks flipped: ${flipped.map((f) => flipText(f, quote)).join(', ')}` : '';
+  return `${what}${flips}${flakyText}.`;
 }
 
 /** The regression sentence at the top of a report (and the run's ending): the checks the change broke. */
