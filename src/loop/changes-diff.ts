@@ -36,7 +36,9 @@ export function diffLines(a: readonly string[], b: readonly string[]): LineDiff 
     endA--;
     endB--;
   }
-  const middle = myers(a.slice(start, endA), b.slice(start, endB));
+  // With one side empty the whole-middle answer is exact; only a real alignment can run out of budget.
+  const middle = start === endA || start === endB ? undefined : myers(a.slice(start, endA), b.slice(start, endB));
+  const exact = middle !== undefined || start === endA || start === endB;
   const ops: Op[] = [
     ...a.slice(0, start).map((line) => ({ kind: '=' as const, line })),
     ...(middle ?? [...a.slice(start, endA).map((line) => ({ kind: '-' as const, line })), ...b.slice(start, endB).map((line) => ({ kind: '+' as const, line }))]),
@@ -46,7 +48,7 @@ export function diffLines(a: readonly string[], b: readonly string[]): LineDiff 
     added: ops.filter((o) => o.kind === '+').length,
     removed: ops.filter((o) => o.kind === '-').length,
     ops,
-    approximate: middle === undefined,
+    approximate: !exact,
   };
 }
 
