@@ -8,6 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
 import { PYTHON_SERVICE, pythonConfig, writeConfig, type ConfigInput } from '../helpers/config-fixture.js';
 import { readFences, section } from '../unit/report-markdown-reader.js';
+import { schemaValidator } from '../helpers/json-schema.js';
+import { ISSUES_SCHEMA_FILE, RECORD_SCHEMA_FILE, REPORT_SCHEMA_FILE } from '../../src/report/json-schema.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -161,6 +163,16 @@ writeFileSync('loop.config.yaml', stringify(c));
     expect(rec3.changes.contextDigestAfter).toBe(rec2.changes.contextDigestBefore);
     expect(rec3.build.digest).toBe(rec1.build.digest);
     expect(rec3.smoke.results.find((c: { name: string }) => c.name === 'health').status).toBe('pass');
+    // The issues file the fix read after cycle 2 carries the same changes and attribution as the report.
+    const report2 = await json(join(dir, 'reports', 'cycle-002.json'));
+    const issues2 = await json(join(dir, 'reports', 'issues-002.json'));
+    expect(issues2.changes).toEqual(report2.record.changes);
+    expect(issues2.attribution).toEqual(report2.attribution);
+    expect(issues2.attribution.regressions.map((f: { check: string }) => f.check)).toEqual(['health']);
+    // What the run wrote reads back against the published schemas.
+    expect(schemaValidator(ISSUES_SCHEMA_FILE)(issues2)).toEqual([]);
+    expect(schemaValidator(REPORT_SCHEMA_FILE)(report2)).toEqual([]);
+    expect(schemaValidator(RECORD_SCHEMA_FILE)(rec2)).toEqual([]);
   }, 150_000);
 
   it('onRegression: revert refuses, naming the file, when a file the fix changed changed again since; the loop goes on', async () => {
