@@ -2,7 +2,8 @@
  * What changed between cycles, through the real CLI, on a service built unlike the demo: a Python
  * http.server at the root of its own context (`svc/`), changed by a fix command between cycles.
  */
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
@@ -74,7 +75,14 @@ const text = (dir: string, name: string) => readFile(join(dir, 'reports', name),
 
 describe('changes since the previous cycle, through the CLI', () => {
   it('a fix that changes one file and fixes one check: the file, +1 −1, the diff and the attribution sentence', async () => {
-    const dir = await project('changes-one', sourceFix({ 'READY_OK = False': 'READY_OK = True' }));
+    // The context is a git work tree of its own; the fix commits its edit.
+    const commit = "import { execFileSync } from 'node:child_process';\nexecFileSync('git', ['-C', 'svc', '-c', 'user.name=fix', '-c', 'user.email=fix@example.invalid', 'commit', '-qam', 'ready: answer 200']);";
+    const dir = await project('changes-one', sourceFix({ 'READY_OK = False': 'READY_OK = True' }, commit));
+    const git = (...args: string[]) => execFileSync('git', ['-C', join(dir, 'svc'), '-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { encoding: 'utf8' }).trim();
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-qm', 'first');
+    const first = git('rev-parse', 'HEAD');
     await writeConfig(dir, config({ maxCycles: 3 }));
     const r = await runCli(['run', '--log-format', 'json'], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
@@ -88,6 +96,9 @@ describe('changes since the previous cycle, through the CLI', () => {
     const report = await json(join(dir, 'reports', 'cycle-002.json'));
     expect(report.record.changes).toMatchObject({ sinceCycle: 1, files: [{ path: 'server.py', status: 'modified', added: 1, removed: 1 }], inputs: [], suite: [] });
     expect(report.attribution).toMatchObject({ flipped: [{ check: 'ready', before: 'fail', after: 'pass' }], regressions: [], flaky: [] });
+    const head = git('rev-parse', 'HEAD');
+    expect(report.record.changes.commits).toEqual({ from: first, to: head, subjects: [`${head.slice(0, 7)} ready: answer 200`] });
+    expect(changes).toContain(`Commits \`${first.slice(0, 12)}..${head.slice(0, 12)}\`:\n\n- ${head.slice(0, 7)} ready: answer 200`);
     expect(await text(dir, 'summary.md')).toMatch(/\| 2 \| .*\| server\.py \+1 −1 \|/);
     // No absolute path of this machine in what was written.
     expect(md + JSON.stringify(report)).not.toContain(dir);
