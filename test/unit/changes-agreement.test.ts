@@ -12,6 +12,7 @@ import { fixProvenance } from '../../src/report/issues.js';
 import { renderCycleJson } from '../../src/report/json.js';
 import { renderCycleMarkdown } from '../../src/report/markdown.js';
 import { renderTrend } from '../../src/report/trend.js';
+import { buildHtmlData, cycleViews } from '../../src/report/html-data.js';
 import { fixIssuesFileSchema } from '../../src/model/fix-issues.js';
 import { firstCycleGateFailed, result, secondCyclePassed, gateOf } from './report-fixtures.js';
 import { readFences, readTables, section } from './report-markdown-reader.js';
@@ -94,6 +95,12 @@ describe('changes and attributions agree across markdown, JSON, summary and the 
     const col = cycles.header.indexOf('Changed');
     const row = cycles.rows.find((r) => r[0] === String(current.cycle))!;
     expect(row[col]).toBe(escapeText(shortChanged(json.record.changes)));
+
+    // HTML page: the cycle's changes block from the same JSON report.
+    const page = buildHtmlData(cycleViews([...history, current])).cycles.find((c) => c.cycle === current.cycle)!;
+    expect(page.changes).toMatchObject({ since: changes.sinceCycle, text: a.text, diff: changes.diff, diffTruncated: changes.diffTruncated });
+    expect(page.changes?.files.map((f) => f.path)).toEqual(changes.files.map((f) => f.path));
+    expect(page.changes?.regressions).toEqual(a.regressions.map((f) => `${f.check} (${f.before} → ${f.after})`));
   });
 
   it('names what changed and what flipped as fact, and a flip with nothing changed as flaky', () => {
