@@ -132,6 +132,7 @@ const RUN_STATUS_TEXT: Record<string, string> = {
   'max-minutes': 'run ended at max minutes without passing',
   stalled: 'run stalled: the same checks kept failing',
   'fix-failed': 'run ended: the fix command failed',
+  regression: 'run ended: a change broke a passing check',
   interrupted: 'run interrupted',
 };
 
