@@ -147,6 +147,7 @@ const promoteOrKeep: CycleStep = {
     if (outcome.status === 'rolled-back') return canaryRolledBack(state, outcome);
     rec.traffic.action = 'promoted';
     log.info({ stage: 'traffic', revision: state.revision?.name }, 'promoted: 100% of traffic');
+    await followLatestAfterPromote(state, state.deps.config.traffic.afterPromote);
   },
 };
 

@@ -368,11 +368,6 @@ export class CloudRunTarget implements Target {
     }
   }
 
-  /** The revision's entries in [since, until), for one check's window. */
-  async logsBetween(revision: string, since: Date, until: Date, lines: number): Promise<string[]> {
-    return this.revisionLogLines(this.logCtx(), revision, since, lines, until);
-  }
-
   private logCtx(): StageContext {
     return { signal: AbortSignal.timeout(30_000), log: this.log, cycle: 0 };
   }
