@@ -9,6 +9,8 @@ export const EXIT = {
   usage: 2,
   stageFailed: 3,
   loopNotPassed: 4,
+  /** run: loop.onRegression: stop ended it on a change that broke a passing check. */
+  regression: 5,
   internal: 70,
   interrupted: 130,
 } as const;

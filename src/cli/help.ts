@@ -24,7 +24,8 @@ annotations for failing P0/P1 checks.
 Exit codes:
   cycle: 0 gate passed · 1 gate failed · 3 build, deploy or another step failed
   run:   0 passed · 4 ended without passing (max-cycles, max-minutes, stalled,
-         fix-failed)
+         fix-failed) · 5 regression (a change broke a passing check, with
+         loop.onRegression: stop)
   all:   2 configuration or usage error · 70 internal error · 130 interrupted
          (Ctrl-C, SIGTERM or a closed terminal)
 `;

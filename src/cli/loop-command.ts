@@ -45,7 +45,7 @@ export async function runLoopCommand(command: 'run' | 'cycle', values: LoopComma
     print(`run: ${outcome.status} after ${outcome.cycles.length} cycle(s)${detail}; reports in ${outcome.reportsDir}\n`);
   }
   if (outcome.status === 'interrupted') return EXIT.interrupted;
-  if (command === 'run') return outcome.status === 'passed' ? EXIT.ok : EXIT.loopNotPassed;
+  if (command === 'run') return outcome.status === 'passed' ? EXIT.ok : outcome.status === 'regression' ? EXIT.regression : EXIT.loopNotPassed;
   if (!last) return EXIT.internal;
   if (last.verdict === 'passed') return EXIT.ok;
   if (last.verdict === 'build-failed' || last.verdict === 'deploy-failed' || last.verdict === 'error') return EXIT.stageFailed;

@@ -325,6 +325,8 @@ export const loopSchema = z
       .describe('The same set of failing checks for this many consecutive cycles ends the run as stalled.'),
     onFixFailure: z.enum(['continue', 'stop'], { error: 'expected onFixFailure: continue or stop' }).default('continue')
       .describe('stop: a fix command that exits non-zero or times out ends the run as fix-failed.'),
+    onRegression: z.enum(['continue', 'stop', 'revert'], { error: 'expected onRegression: continue, stop or revert' }).default('continue')
+      .describe('A change between two cycles turned a passing check failing. continue: report it and go on. stop: end the run as regression. revert: write back, from the previous cycle\'s build context, only the files that change touched (refused, and the loop goes on, if one changed again since), then go on.'),
     fix: z
       .strictObject({
         command: argv.describe('Run between cycles with the report in DEPLOY_LOOP_REPORT_JSON and the ranked issues in DEPLOY_LOOP_ISSUES_JSON, e.g. [node, scripts/fix.mjs].'),

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { progress } from '../progress.js';
 import { passedOnRetry } from '../report/flaky.js';
 import { groupIssues } from '../report/groups.js';
-import { rankIssues } from '../report/issues.js';
+import { fixProvenance, rankIssues } from '../report/issues.js';
 import { redactText } from '../redact.js';
 import { type CycleRecord, type FixRecord } from '../model/record.js';
 import { type PublishedCycle } from '../model/run-outcome.js';
@@ -48,6 +48,7 @@ export async function runFix(opts: {
     groups,
     flaky,
     ...(record.smoke.stoppedEarly ? { stoppedEarly: record.smoke.stoppedEarly } : {}),
+    ...fixProvenance(record, opts.history),
   };
   await writeFileAtomic(issuesFile, `${JSON.stringify(file, null, 2)}\n`);
   const cwd = resolve(opts.baseDir, fix.cwd ?? '.');

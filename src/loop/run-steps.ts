@@ -19,6 +19,9 @@ import { relativizePaths } from '../report/paths.js';
 import { runCycle } from './cycle.js';
 import { fingerprintDeployInputs, inputsKey } from './deploy-inputs.js';
 import { runFix } from './fix.js';
+import { changesSince, manifestOptions, recordContext } from './changes.js';
+import { findRegression, revertChanges } from './changes-revert.js';
+import type { ContextManifest } from '../build/manifest.js';
 import { nextCycleNumber, readHistoryIndexed, writeRecord, type History } from './history.js';
 import { assessIntegrity, fingerprintSuite, integrityBlocker, readAcceptedSuite } from './integrity.js';
 import { clearCycleStarted, journalStep, markCycleStarted, recoverUnfinishedCycles, type StartedCycle } from './journal.js';
@@ -163,6 +166,8 @@ export async function cycleStep(run: RunState, integrity: SuiteIntegrity): Promi
   await markCycleStarted(run.reportsDir, entry);
   const secrets = [...run.secrets];
   const inputs = fingerprintDeployInputs(config.target, run.inputsKey);
+  // Listed before the build, whatever the builder: what this cycle deploys, for the next one to diff.
+  const manifest = await recordContext(run.loaded, run.reportsDir, cycle, run.log);
   const raw = await runCycle({
     config, builder: run.builder, target: run.target, log: run.log, signal: run.signal, cycle, runId: run.runId,
     checkLocations, baseDir,
@@ -173,8 +178,25 @@ export async function cycleStep(run: RunState, integrity: SuiteIntegrity): Promi
   });
   raw.suite = integrity;
   raw.deploy.inputs = inputs;
+  await attachChanges(run, raw, manifest, integrity);
   // Reports are read on other machines (CI artifacts): paths are relative to the config's folder.
   return relativizePaths(redactDeep(raw, secrets), baseDir);
+}
+
+/** record.changes against the previous cycle, when both cycles listed their context. */
+async function attachChanges(run: RunState, raw: CycleRecord, manifest: ContextManifest | undefined, integrity: SuiteIntegrity): Promise<void> {
+  const previous = run.history.records.at(-1);
+  if (!manifest || !previous) return;
+  try {
+    const changes = await changesSince({
+      reportsDir: run.reportsDir, previous, current: raw, manifest, integrity,
+      root: manifestOptions(run.loaded).root, secrets: [...run.secrets],
+    });
+    if (changes) raw.changes = changes;
+  } catch (err) {
+    // A store that cannot be read costs the "Changes since" section, never the cycle's record.
+    run.log.warn({ err: (err as Error).message }, 'could not compare the build context with the previous cycle');
+  }
 }
 
 /** Builds a serving or last-good revision runs from; records hold their folders relative to the config's folder. */
@@ -189,6 +211,10 @@ export function endingAfterCycle(run: RunState, record: CycleRecord, isLast: boo
   if (record.verdict === 'interrupted' || run.signal.aborted) return { status: 'interrupted', detail: `interrupted during cycle ${record.cycle}` };
   if (record.verdict === 'passed') return { status: 'passed', detail: `the gate passed in cycle ${record.cycle}` };
   if (run.opts.noFix) return { status: 'cycle-finished', detail: `cycle ${record.cycle} finished: ${record.verdict}` };
+  if (run.loaded.config.loop.onRegression === 'stop') {
+    const regression = findRegression(record, run.history.records.at(-1));
+    if (regression) return { status: 'regression', detail: `${regression.text} (loop.onRegression: stop)` };
+  }
   const key = failingKey(record);
   const recent = [...run.outcome.cycles.slice(-(stallAfter - 1)), record];
   if (recent.length >= stallAfter && recent.every((r) => r.verdict !== 'passed' && failingKey(r) === key)) {
@@ -211,6 +237,25 @@ export async function publishStep(run: RunState, record: CycleRecord, ended: { s
   run.outcome.published.push(published);
   run.opts.onCycle?.(record, published);
   run.log.info({ cycle: record.cycle, verdict: record.verdict, report: published.markdown }, `cycle ${record.cycle}: ${record.verdict}`);
+}
+
+/**
+ * loop.onRegression: revert, after the regressed cycle was published and before the fix step: the
+ * files its change touched are written back from the previous cycle's listing, and the cycle's
+ * reports are published again with what was restored (or why nothing was).
+ */
+export async function revertStep(run: RunState, record: CycleRecord): Promise<void> {
+  if (run.loaded.config.loop.onRegression !== 'revert' || run.opts.noFix) return;
+  const regression = findRegression(record, run.history.records.at(-2));
+  if (!regression) return;
+  const { root } = manifestOptions(run.loaded);
+  const revert = await revertChanges(run.reportsDir, root, record).catch((err: unknown) => ({
+    afterCycle: record.cycle, toCycle: regression.attribution.sinceCycle, files: [], refused: `reverting failed: ${(err as Error).message}`,
+  }));
+  record.revert = relativizePaths(redactDeep(revert, [...run.secrets]), run.loaded.baseDir);
+  if (record.revert.refused) run.log.warn({ cycle: record.cycle, refused: record.revert.refused }, 'regression not reverted');
+  else run.log.info({ cycle: record.cycle, files: record.revert.files.map((f) => `${f.action} ${f.path}`) }, `regression reverted: ${regression.text}`);
+  run.outcome.published[run.outcome.published.length - 1] = await publishCycle(run.reportsDir, record, run.history.records.slice(0, -1));
 }
 
 /** The fix command between cycles; true when the run ends here (interrupted, fix failed, out of time). */

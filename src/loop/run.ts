@@ -1,11 +1,11 @@
 /**
  * The loop: cycles until the gate passes or a bound is hit, with the fix command in between, as a
  * list of named steps (run-steps.ts): open (lock, recover) → lock the service → per cycle: reload
- * the config → assess the suite → the cycle → publish → fix. Everything the loop started is stopped
+ * the config → assess the suite → the cycle → publish → revert a regression (loop.onRegression) → fix. Everything the loop started is stopped
  * before it returns, however it ends.
  */
 import type { RunOutcome } from '../model/run-outcome.js';
-import { type LoopOptions, closeRun, cycleStep, endingAfterCycle, fixStep, lockServiceStep, openRun, publishStep, reloadStep, suiteStep } from './run-steps.js';
+import { type LoopOptions, closeRun, cycleStep, endingAfterCycle, fixStep, lockServiceStep, openRun, publishStep, reloadStep, revertStep, suiteStep } from './run-steps.js';
 
 export type { RunStatus } from '../model/record.js';
 export type { RunOutcome } from '../model/run-outcome.js';
@@ -22,6 +22,7 @@ export async function runLoop(opts: LoopOptions): Promise<RunOutcome> {
       const ended = endingAfterCycle(run, record, i === run.maxCycles - 1);
       await publishStep(run, record, ended);
       if (ended) break;
+      await revertStep(run, record);
       if (await fixStep(run, record)) break;
     }
   } finally {

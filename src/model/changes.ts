@@ -14,6 +14,9 @@ export const fileChangeSchema = z.object({
   added: z.number().int().describe('Lines added (0 for a binary file).'),
   removed: z.number().int().describe('Lines removed (0 for a binary file).'),
   binary: z.boolean().optional().describe('Not text: no line counts or diff.'),
+  tooLarge: z.boolean().optional().describe('Over the size cap of the change store (or the store was full): no line counts or diff, and it cannot be reverted.'),
+  symlink: z.boolean().optional().describe('A symbolic link (its target changed): no line counts.'),
+  approximate: z.boolean().optional().describe('The diff had too many edits to align: the changed middle is counted as removed and added whole.'),
 }).meta({ id: 'FileChange' });
 export type FileChange = z.infer<typeof fileChangeSchema>;
 
@@ -33,6 +36,18 @@ export const cycleChangesSchema = z.object({
   suite: z.array(z.string()).describe("The suite and gate changes, one sentence each (from the suite's integrity fingerprint)."),
 }).meta({ id: 'CycleChanges' });
 export type CycleChanges = z.infer<typeof cycleChangesSchema>;
+
+export const REVERT_ACTIONS = ['restored', 'deleted'] as const;
+
+export const revertRecordSchema = z.object({
+  afterCycle: z.number().int().min(1).describe('The regressed cycle whose changes were reverted.'),
+  toCycle: z.number().int().min(1).describe("The cycle whose build context the files were restored from."),
+  files: z
+    .array(z.object({ path: z.string(), action: z.enum(REVERT_ACTIONS).describe('restored: written back with its content and mode; deleted: the change had added it.') }))
+    .describe('Each file written back or deleted, in path order; empty when the revert was refused.'),
+  refused: z.string().optional().describe('Why nothing was reverted, naming the file: the loop went on without reverting.'),
+}).meta({ id: 'RevertRecord' });
+export type RevertRecord = z.infer<typeof revertRecordSchema>;
 
 export const flipSchema = z.object({
   check: z.string(),

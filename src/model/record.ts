@@ -6,12 +6,12 @@
 import { z } from 'zod';
 import { trafficEntrySchema } from './traffic.js';
 import { checkResultSchema, prioritySchema } from './check-result.js';
-import { cycleChangesSchema } from './changes.js';
+import { cycleChangesSchema, revertRecordSchema } from './changes.js';
 
 export const RECORD_SCHEMA_VERSION = 1;
 
 /** How a `run` ended (recorded on its last cycle); `cycle-finished`: a one-shot `cycle` that did not pass. */
-export const RUN_STATUSES = ['passed', 'max-cycles', 'max-minutes', 'stalled', 'fix-failed', 'interrupted', 'cycle-finished'] as const;
+export const RUN_STATUSES = ['passed', 'max-cycles', 'max-minutes', 'stalled', 'fix-failed', 'regression', 'interrupted', 'cycle-finished'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const CYCLE_VERDICTS = ['passed', 'gate-failed', 'build-failed', 'deploy-failed', 'interrupted', 'error'] as const;
@@ -230,6 +230,7 @@ export const cycleRecordSchema = z.object({
   steps: z.array(stepRecordSchema).optional().describe('Each step the cycle ran, in order, with how it ended; a recovered record lists the steps that finished before the run was killed.'),
   suite: suiteIntegritySchema.optional().describe('Fingerprint of the smoke suite and gate, and how they changed since the previous cycle.'),
   changes: cycleChangesSchema.optional().describe("What differs from the previous deployed cycle: build context files, deploy inputs, suite."),
+  revert: revertRecordSchema.optional().describe('loop.onRegression: revert: what was written back after this cycle regressed.'),
   runStatus: z.enum(RUN_STATUSES).optional().describe('On the last cycle of a `run`: how the run ended.'),
   runStatusDetail: z.string().optional().describe('Why the run ended, in one sentence.'),
 }).meta({ id: 'CycleRecord' });

@@ -27,7 +27,14 @@ export function reportedStatus(result: CheckResult): ReportedStatus {
 export function sameRevision(a: CycleRecord, b: CycleRecord): boolean {
   if (changedInputs(a, b).length > 0) return false;
   if (a.deploy.revision !== undefined && a.deploy.revision === b.deploy.revision) return true;
-  return a.build.digest !== undefined && a.build.digest === b.build.digest;
+  if (a.build.digest !== undefined && a.build.digest === b.build.digest) return true;
+  // An image builder may not build the same context to the same digest: the recorded build context
+  // (record.changes, against exactly this cycle) is the code then. The command builder's digest is
+  // exact (context and build settings), so it alone decides there.
+  if (a.build.kind === 'command' && b.build.kind === 'command') return false;
+  const [older, newer] = a.cycle < b.cycle ? [a, b] : [b, a];
+  const c = newer.changes;
+  return c !== undefined && c.sinceCycle === older.cycle && c.files.length === 0 && !c.filesOmitted && c.inputs.length === 0;
 }
 
 /** The deploy inputs that differ between two cycles (`target.env.FAULT`, …); none when either did not record them. */

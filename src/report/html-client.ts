@@ -196,6 +196,20 @@ export const HTML_CLIENT_JS = String.raw`
   q('filter-name').addEventListener('input', refresh);
   more.addEventListener('click', function () { renderRows(shown + PAGE); });
   q('cycle-select').addEventListener('change', function (e) { location.hash = 'cycle-' + e.target.value; });
+  // ---- changes since the previous cycle (record.changes), one block per cycle section ----
+  data.cycles.forEach(function (c) {
+    var ch = c.changes, sec = document.querySelector('section.cycle[data-cycle="' + c.cycle + '"]');
+    if (!ch || !sec) return;
+    var box = el('div', { class: 'changes' }, [
+      el('h3', { text: 'Changes since cycle ' + ch.since }),
+      ch.regressions.length ? el('p', { class: 'bad' }, [el('strong', { text: 'Regression: ' }), ch.regressions.join(', ')]) : null,
+      ch.text ? el('p', { text: ch.text }) : null,
+      ch.files.length ? el('ul', null, ch.files.map(function (f) { return el('li', null, [el('code', { text: f.path }), ' ' + f.counts]); })) : null,
+      ch.diff ? el('details', null, [el('summary', { text: 'Diff' + (ch.diffTruncated ? ' (cut to its budget)' : '') }), el('pre', { text: ch.diff })]) : null,
+    ]);
+    var h = sec.querySelector('h2');
+    sec.insertBefore(box, h ? h.nextSibling : sec.firstChild);
+  });
   function fromHash() { var m = /^#cycle-(\d+)$/.exec(location.hash); select(m ? Number(m[1]) : data.cycles[data.cycles.length - 1].cycle); }
   window.addEventListener('hashchange', fromHash);
   fromHash();

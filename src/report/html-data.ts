@@ -9,6 +9,7 @@ import { PRIORITIES, type CheckResult, type CheckStatus } from '../model/check-r
 import type { Comparison, CycleReportJson } from '../model/report.js';
 import { renderCycleJson } from './json.js';
 import { cleanText } from './format.js';
+import { lineCounts } from './changes.js';
 
 export const HTML_DATA_VERSION = 1;
 
@@ -54,6 +55,18 @@ export interface HtmlCycle {
     attempts: string;
   };
   failures: HtmlFailure[];
+  /** What changed since the previous cycle (record.changes) and the attribution sentence, as the JSON report has them. */
+  changes?: HtmlChanges;
+}
+
+export interface HtmlChanges {
+  since: number;
+  /** The attribution sentence; absent when the cycle has changes but no attribution. */
+  text?: string;
+  files: { path: string; counts: string }[];
+  regressions: string[];
+  diff: string;
+  diffTruncated: boolean;
 }
 
 export interface HtmlReportData {
@@ -119,6 +132,7 @@ const RUN_STATUS_TEXT: Record<string, string> = {
   'max-minutes': 'run ended at max minutes without passing',
   stalled: 'run stalled: the same checks kept failing',
   'fix-failed': 'run ended: the fix command failed',
+  regression: 'run ended: a change broke a passing check',
   interrupted: 'run interrupted',
 };
 
@@ -226,7 +240,19 @@ function toView(rep: CycleReportJson): CycleView {
       }),
       checks: { count: results.length, status, priority, kind, ms, attempts },
       failures,
+      ...(rec.changes ? { changes: htmlChanges(rec.changes, rep.attribution) } : {}),
     },
+  };
+}
+
+function htmlChanges(c: NonNullable<CycleRecord['changes']>, a: CycleReportJson['attribution']): HtmlChanges {
+  return {
+    since: c.sinceCycle,
+    ...(a ? { text: a.text } : {}),
+    files: c.files.map((f) => ({ path: f.path, counts: `${f.status === 'modified' ? '' : `${f.status}, `}${lineCounts(f)}` })),
+    regressions: (a?.regressions ?? []).map((f) => `${f.check} (${f.before} → ${f.after})`),
+    diff: cleanText(c.diff),
+    diffTruncated: c.diffTruncated,
   };
 }
 

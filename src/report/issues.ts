@@ -4,6 +4,9 @@ import { PRIORITIES, type CheckResult } from '../model/check-result.js';
 import { earlierCycles, failingOutcomes, isFailing, isStageResult, smokeCompleted, stageStatus } from './outcomes.js';
 import { redactDeep, redactText } from '../redact.js';
 import type { RankedIssue } from '../model/report.js';
+import type { FixIssuesFile } from '../model/fix-issues.js';
+import { attributeChanges } from './changes.js';
+import { compareCycles } from './compare.js';
 
 /**
  * P0 first, then the longest failing (the streak that started earliest), then by name. Build and
@@ -95,4 +98,15 @@ function observe(record: CycleRecord, result: CheckResult, own: CheckResult | un
   }
   // Absent from a cycle that ran every check: the check did not exist then, so the streak starts after it.
   return smokeCompleted(record) ? 'not-failing' : 'unmeasured';
+}
+
+/**
+ * The fix issues file's `changes` and `attribution`: what the previous fix changed and what it did
+ * to the checks, as the cycle's report states them (the same records, the same functions).
+ */
+export function fixProvenance(current: CycleRecord, history: readonly CycleRecord[]): Pick<FixIssuesFile, 'changes' | 'attribution'> {
+  if (!current.changes) return {};
+  const previous = earlierCycles(current, history).at(-1);
+  const attribution = attributeChanges(current, previous, compareCycles(current, previous));
+  return { changes: current.changes, ...(attribution ? { attribution } : {}) };
 }

@@ -25,6 +25,7 @@ export function renderCycleJson(current: CycleRecord, history: CycleRecord[], s:
     issues: s.issues,
     issueGroups: s.issueGroups,
     nextSteps: s.nextSteps,
+    ...(s.attribution ? { attribution: s.attribution } : {}),
     record: s.record,
     ...(s.record.runStatus ? { runStatus: s.record.runStatus } : {}),
     ...(s.record.runStatusDetail ? { runStatusDetail: s.record.runStatusDetail } : {}),

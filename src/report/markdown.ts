@@ -10,6 +10,7 @@ import { checkResults } from './outcomes.js';
 import { renderComparison, renderIssues, renderNextSteps, renderResults } from './markdown-checks.js';
 import { summarizeCycle, type CycleSummary } from './summary.js';
 import { describeSnapshot } from '../model/snapshot-text.js';
+import { renderChanges, renderRegression } from './changes-markdown.js';
 
 /** `summary` lets a caller rendering several formats summarize once (renderCycleReports). */
 export function renderCycleMarkdown(current: CycleRecord, history: CycleRecord[], summary: CycleSummary = summarizeCycle(current, history)): string {
@@ -19,6 +20,7 @@ export function renderCycleMarkdown(current: CycleRecord, history: CycleRecord[]
     renderGate(summary.record),
     renderDeployment(summary),
     summary.record.fix ? renderFix(summary.record.fix) : '',
+    renderChanges(summary),
     renderResults(summary.record),
     renderComparison(summary),
     renderIssues(summary),
@@ -39,6 +41,8 @@ function renderHeader(s: CycleSummary): string {
     `**Verdict: ${s.verdictText}** — run ${inlineCode(r.runId)}, started ${escapeText(r.startedAt)}, took ${formatMs(r.durations.totalMs)}.`,
     // Only on the last cycle of a run: how the run ended.
     r.runStatus ? `**Run ended: ${r.runStatus}**${r.runStatusDetail ? ` — ${escapeText(r.runStatusDetail)}.` : '.'}` : '',
+    // A change that broke a passing check is named before anything else.
+    renderRegression(s),
   ].filter((x) => x !== '').join('\n\n');
 }
 

@@ -10,6 +10,8 @@ import { groupIssues } from './groups.js';
 import { rankIssues } from './issues.js';
 import { earlierCycles } from './outcomes.js';
 import { redactDeep } from '../redact.js';
+import { attributeChanges } from './changes.js';
+import type { Attribution } from '../model/changes.js';
 import { type Comparison, type IssueGroup, type RankedIssue } from '../model/report.js';
 
 export interface CycleSummary {
@@ -28,6 +30,8 @@ export interface CycleSummary {
   /** The issues grouped by root cause; next steps refer to these ranks. Additive. */
   issueGroups: IssueGroup[];
   nextSteps: string[];
+  /** What changed since the previous cycle and which checks flipped with it (report/changes.ts). */
+  attribution?: Attribution;
 }
 
 const VERDICT_TEXT: Record<CycleVerdict, string> = {
@@ -52,16 +56,19 @@ export function summarizeCycle(current: CycleRecord, history: readonly CycleReco
   const previous = last ? redactDeep(last) : undefined;
   const issues = rankIssues(record, earlier);
   const issueGroups = groupIssues(issues);
+  const comparison = compareCycles(record, previous);
+  const attribution = attributeChanges(record, previous, comparison);
   return {
     record,
     history: earlier,
     previous,
     verdictText: verdictText(record.verdict),
     trafficAction: describeTrafficAction(record, earlier.length === 0),
-    comparison: compareCycles(record, previous),
+    comparison,
     issues,
     issueGroups,
     nextSteps: deriveNextSteps(record, issues, issueGroups),
+    ...(attribution ? { attribution } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import { passedOnRetry, sameRevision } from './flaky.js';
 import { escapeText, formatMs, formatPercent, inlineCode, joinWords, renderTable } from './format.js';
 import { failingOutcomes, isFailing, stageOutcome } from './outcomes.js';
 import { verdictText } from './summary.js';
+import { shortChanged } from './changes.js';
 
 type Observation = 'failing' | 'passing' | 'retry-pass' | 'unmeasured';
 
@@ -49,14 +50,15 @@ function renderCycles(records: CycleRecord[], priorities: Priority[]): string {
     // A stopped run's pass rates count the checks it cut: say so where the rates are read.
     r.smoke.stoppedEarly ? `${verdictText(r.verdict)} (stopped early: ${r.smoke.stoppedEarly.skipped} not run)` : verdictText(r.verdict),
     ...priorities.map((p) => formatPercent(r.gate.tallies.find((t) => t.priority === p)?.passRate)),
+    escapeText(shortChanged(r.changes)),
     formatMs(r.durations.buildMs),
     r.deploy.status === 'skipped' ? '—' : formatMs(r.durations.deployMs),
     r.smoke.durationMs > 0 ? formatMs(r.durations.smokeMs) : '—',
   ]);
   const table = renderTable(
-    ['Cycle', 'Revision', 'Verdict', ...priorities.map((p) => `${p} pass rate`), 'Build', 'Deploy', 'Smoke'],
+    ['Cycle', 'Revision', 'Verdict', ...priorities.map((p) => `${p} pass rate`), 'Changed', 'Build', 'Deploy', 'Smoke'],
     rows,
-    ['right', 'left', 'left', ...priorities.map(() => 'right' as const), 'right', 'right', 'right'],
+    ['right', 'left', 'left', ...priorities.map(() => 'right' as const), 'left', 'right', 'right', 'right'],
   );
   return `## Cycles\n\n${table}`;
 }

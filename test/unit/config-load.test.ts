@@ -52,7 +52,7 @@ describe('loading loop.config.yaml', () => {
     expect(http).toMatchObject({ kind: 'http', priority: 'P1', method: 'GET', path: '/', headers: {}, expect: { status: 200 } });
     expect(ws).toMatchObject({ kind: 'websocket', priority: 'P1', path: '/', connections: 1, script: [], subprotocols: [] });
     expect(config.gate).toEqual({ P0: 100 });
-    expect(config.loop).toEqual({ maxCycles: 5, stallAfter: 3, onFixFailure: 'continue' });
+    expect(config.loop).toEqual({ maxCycles: 5, stallAfter: 3, onFixFailure: 'continue', onRegression: 'continue' });
     expect(config.smoke).toMatchObject({ concurrency: 8, defaults: { timeoutMs: 5000, retries: 0, retryDelayMs: 200 } });
     expect(config.build).toMatchObject({ context: '.', exclude: ['**/.git', '**/node_modules'], timeoutMs: 300_000, keep: 10 });
     expect(config.target).toMatchObject({ host: '127.0.0.1', port: 0, readiness: { path: '/', timeoutMs: 15_000 }, keepRevisions: 3 });

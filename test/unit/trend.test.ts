@@ -61,7 +61,7 @@ describe('renderTrend', () => {
   it('has one row per cycle with the pass rate per priority and the stage durations', () => {
     const md = renderTrend(fiveCycles());
     const [table] = readTables(section(md, '## Cycles'));
-    expect(table!.header).toEqual(['Cycle', 'Revision', 'Verdict', 'P0 pass rate', 'P1 pass rate', 'P2 pass rate', 'Build', 'Deploy', 'Smoke']);
+    expect(table!.header).toEqual(['Cycle', 'Revision', 'Verdict', 'P0 pass rate', 'P1 pass rate', 'P2 pass rate', 'Changed', 'Build', 'Deploy', 'Smoke']);
     expect(table!.rows.map((r) => [r[0], r[2], r[3]])).toEqual([
       ['1', 'gate failed', '66.7%'],
       ['2', 'deploy failed', '0%'],
