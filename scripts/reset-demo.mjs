@@ -22,6 +22,7 @@ const OUTPUT_FILES = [
   /^summary\.md$/,
   /^index\.html$/,
   /^issues-.+\.json$/,
+  /^(prompt|fix-notes)-\d{3,}\.md$/,
   /\.tmp$/,
 ];
 const OUTPUT_DIRS = ['history', 'runs'];

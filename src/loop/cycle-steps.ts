@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { StageError, errorMessage } from '../errors.js';
 import { attachCheckLogs, attachRevisionTail } from '../evidence/log-window.js';
 import { mapBuildFrames } from '../evidence/frames.js';
+import { attachSourceFrames } from '../evidence/source-frames.js';
 import type { Logger } from '../log.js';
 import type { CheckResult } from '../model/check-result.js';
 import type { CycleRecord } from '../model/record.js';
@@ -248,9 +249,10 @@ async function attachLogs(state: CycleState, revision: string): Promise<CheckRes
   const buildDir = state.built?.dir;
   const mapLine = (text: string) => mapBuildFrames(text, { contextDir, ...(buildDir ? { buildDir } : {}) });
   const timed = deps.target.timedLogs ? await deps.target.timedLogs(revision).catch(() => []) : [];
-  if (timed.length > 0) return attachCheckLogs(results, timed, { mapLine });
+  const where = { contextDir, ...(buildDir ? { buildDir } : {}) };
+  if (timed.length > 0) return attachSourceFrames(attachCheckLogs(results, timed, { mapLine }), where);
   const tail = deps.target.logs ? await deps.target.logs(revision, 40).catch(() => []) : [];
-  return attachRevisionTail(results, tail, { mapLine });
+  return attachSourceFrames(attachRevisionTail(results, tail, { mapLine }), where);
 }
 
 /** A canary step's smoke run: the configured checks against the service URL, which carries the split. */

@@ -4,6 +4,7 @@ import { PRIORITIES, type CheckResult } from '../model/check-result.js';
 import { earlierCycles, failingOutcomes, isFailing, isStageResult, smokeCompleted, stageStatus } from './outcomes.js';
 import { redactDeep, redactText } from '../redact.js';
 import type { RankedIssue } from '../model/report.js';
+import { buildChain } from '../evidence/chain.js';
 
 /**
  * P0 first, then the longest failing (the streak that started earliest), then by name. Build and
@@ -11,6 +12,7 @@ import type { RankedIssue } from '../model/report.js';
  */
 export function rankIssues(current: CycleRecord, history: CycleRecord[]): RankedIssue[] {
   const earlier = earlierCycles(current, history);
+  const later = history.filter((h) => h.service === current.service && h.cycle > current.cycle);
   const found = failingOutcomes(current).map((result) => {
     const streak = failingStreak(current, earlier, result);
     return { result, streak };
@@ -34,6 +36,8 @@ export function rankIssues(current: CycleRecord, history: CycleRecord[]): Ranked
     };
     const location = current.checkLocations[result.name];
     if (location !== undefined) issue.location = location;
+    // Later cycles in `history` (a re-rendered report) give the chain its fix link.
+    issue.chain = redactDeep(buildChain(issue, current.cycle, later));
     return issue;
   });
 }
