@@ -93,6 +93,8 @@ export function innermostUserFrame(lines: readonly string[], contextDir: string)
 /** `line` with EXCERPT_AROUND lines either side, as `NN| text`; undefined when the file has no such line. */
 export function excerptAround(source: string, line: number, around = EXCERPT_AROUND): string[] | undefined {
   const lines = source.split(/\r?\n/);
+  // A file ending in a newline has no line after it.
+  if (lines.length > 1 && lines.at(-1) === '') lines.pop();
   if (line < 1 || line > lines.length) return undefined;
   const from = Math.max(1, line - around);
   const to = Math.min(lines.length, line + around);
@@ -144,14 +146,21 @@ function namesFrame(text: string, frame: SourceFrame): boolean {
   return new RegExp(`(^|[/\\s("'])${file}(:${frame.line}(?!\\d)|", line ${frame.line}(?!\\d))`).test(text);
 }
 
-/** The record the chain quotes: the one holding the frame, else the first with an error line, else the first. */
-function pickRecord(lines: readonly string[], frame: SourceFrame | undefined): string[] | undefined {
+/**
+ * The record the chain quotes: the one holding the frame, else the first with an error line, else
+ * the last naming the HTTP status the check saw, else the window's last (a server logs a request
+ * once it has answered it).
+ */
+function pickRecord(lines: readonly string[], frame: SourceFrame | undefined, status: number | undefined): string[] | undefined {
   const recs = records(lines).map(textsOf);
   if (frame) {
     const own = recs.find((r) => r.some((l) => namesFrame(l, frame)));
     if (own) return own;
   }
-  return recs.find((r) => r.some((l) => ERROR_LINE.test(l))) ?? recs[0];
+  const erring = recs.find((r) => r.some((l) => ERROR_LINE.test(l)));
+  if (erring) return erring;
+  const code = status !== undefined ? new RegExp(`(^|[^\\d.:])${status}($|[^\\d.:])`) : undefined;
+  return (code ? recs.filter((r) => r.some((l) => code.test(l))).at(-1) : undefined) ?? recs.at(-1);
 }
 
 /** Python's exception is the record's last unindented line; elsewhere the first line that reads as an error. */
@@ -166,7 +175,7 @@ function errorLine(rec: readonly string[]): string {
 function logLink(s: ChainSubject, frame: SourceFrame | undefined): ChainLink {
   const source = logSource(s);
   const tail = (s.evidence.logTail ?? []).filter((l) => !/^… \d+ (more lines|lines of this record)/.test(l));
-  const rec = tail.length > 0 ? pickRecord(tail, frame) : undefined;
+  const rec = tail.length > 0 ? pickRecord(tail, frame, s.evidence.status) : undefined;
   if (!rec || rec.length === 0) {
     const where = s.evidence.logScope === 'revision' ? "no log line in the revision's tail" : 'no log line in the window';
     return { kind: 'log', source, text: where, missing: true };
