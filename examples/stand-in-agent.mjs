@@ -14,7 +14,7 @@
  * as an agent that could not fix the issue would. Exit 0 when it fixed the file or there was nothing
  * to fix. No dependency but Node.
  */
-import { readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 
 const say = (msg) => process.stdout.write(`stand-in-agent: ${msg}\n`);
@@ -59,9 +59,19 @@ if (!target) {
 const root = resolve(context);
 const file = resolve(root, target.file);
 // Only inside the build context, as the brief's rules say (a symlink out of it is refused too).
-const inside = (p) => !relative(root, p).startsWith('..') && !isAbsolute(relative(root, p));
-if (!inside(file) || !inside(realpathSync(file))) {
-  notes.push(`The chain names \`${target.file}\`, which is outside the build context; I changed nothing.`);
+const within = (base, p) => {
+  const rel = relative(base, p);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+};
+const why = !within(root, file)
+  ? 'which is outside the build context'
+  : !existsSync(file)
+    ? 'which does not exist in the build context'
+    : !within(realpathSync(root), realpathSync(file))
+      ? 'which links outside the build context'
+      : undefined;
+if (why) {
+  notes.push(`The chain names \`${target.file}\`, ${why}; I changed nothing.`);
   finish(1);
 }
 say(`issue ${target.title}`);

@@ -23,6 +23,7 @@ const OUTPUT_FILES = [
   /^index\.html$/,
   /^issues-.+\.json$/,
   /^(prompt|fix-notes)-\d{3,}\.md$/,
+  /^prompt-latest\.md$/,
   /\.tmp$/,
 ];
 const OUTPUT_DIRS = ['history', 'runs'];

@@ -128,6 +128,8 @@ async function writeAgentFiles(
     ...(opts.secrets ? { secrets: opts.secrets } : {}),
   });
   await writeFileAtomic(promptFile, prompt);
+  // A fixed path as well, so an agent CLI's argument array can name it (`--prompt-file reports/prompt-latest.md`).
+  await writeFileAtomic(join(opts.reportsDir, 'prompt-latest.md'), prompt);
   // Empty each time: notes left from an earlier run of the fix must not be taken for this one's.
   await writeFile(notesFile, '');
   return { promptFile, notesFile };

@@ -116,6 +116,7 @@ describe('fix step for agents (Python service at the root of its context)', () =
     expect(prompt).toContain('- Build context (the only folder to edit): `.`');
     expect(prompt).not.toContain(SECRET);
     expect(prompt).not.toContain(dir);
+    expect(await text(dir, 'prompt-latest.md')).toBe(prompt);
 
     // Cycle 2: the notes under their own heading, after the fix step and before the measured results.
     const md2 = await text(dir, 'cycle-002.md');
