@@ -155,8 +155,7 @@ export const HTML_CLIENT_JS = String.raw`
       return el('li', l.missing ? { class: 'missing' } : null, [
         el('span', { class: 'muted', text: l.kind + ' (' + l.source + '): ' }),
         l.missing ? el('em', { text: text }) : el('code', { text: text }),
-        l.excerpt && l.excerpt.length ? el('pre', { text: l.excerpt.join('
-') }) : null,
+        l.excerpt && l.excerpt.length ? el('pre', { text: l.excerpt.join('\n') }) : null,
       ]);
     }))]);
   }

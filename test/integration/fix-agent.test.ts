@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROMPT_BUDGET } from '../../src/loop/prompt.js';
+import { browserSkipReason, launch, openOffline } from './html-browser.js';
 import type { CycleReportJson } from '../../src/model/report.js';
 import type { FixIssuesFile } from '../../src/model/fix-issues.js';
 import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
@@ -21,6 +22,8 @@ afterAll(async () => {
 });
 
 const SECRET = 'planted-secret-4f1c9e7a2b';
+/** The run of the first test, which the browser test opens. */
+let pythonRun: string | undefined;
 
 /** Line 5 divides by zero when FAULT=1; line 2 holds the planted secret, inside the excerpt's reach. */
 const PRICING = `def total(items, fault):
@@ -82,6 +85,7 @@ describe('fix step for agents (Python service at the root of its context)', () =
   it('chains cycle 1 to pricing.py:5 with its lines, gives a clean prompt within budget, and shows the notes apart in cycle 2', async () => {
     const dir = await scratchDir('fix-agent-py');
     dirs.push(dir);
+    pythonRun = dir;
     await writeFiles(dir, { 'server.py': SERVER, 'pricing.py': PRICING, 'fix.mjs': FIX });
     await writeConfig(dir, config());
     const r = await runCli(['run', '--log-format', 'json'], { cwd: dir });
@@ -139,6 +143,29 @@ describe('fix step for agents (Python service at the root of its context)', () =
     expect(html).toContain('n is never 0 now');
     expect(html).toContain('"file":"pricing.py","line":5');
     expect(html).not.toContain(SECRET);
+  }, 90_000);
+
+  it.skipIf(browserSkipReason !== undefined)('the HTML page shows the notes apart in cycle 2 and the chain in cycle 1\'s evidence (headless Chromium)', async () => {
+    expect(pythonRun, 'the run of the first test').toBeDefined();
+    const browser = await launch();
+    try {
+      const { page, errors } = await openOffline(browser, join(pythonRun!, 'reports', 'index.html'));
+      expect(errors).toEqual([]);
+      const notes = await page.evaluate(`(() => {
+        const box = document.querySelector('section.cycle[data-cycle="2"] .fix-notes');
+        const fix = document.querySelector('section.cycle[data-cycle="2"] div.fix');
+        return box ? { heading: box.querySelector('h3').textContent, text: box.querySelector('pre').textContent, afterFix: fix !== null && fix.nextElementSibling === box } : null;
+      })()`);
+      expect(notes).toMatchObject({ heading: 'The fix command says', afterFix: true });
+      expect((notes as { text: string }).text).toContain('n is never 0 now');
+      await page.evaluate(`location.hash = 'cycle-1'`);
+      await page.waitForFunction(`document.querySelector('.chain') !== null`, undefined, { timeout: 10_000 });
+      const chain = (await page.evaluate(`document.querySelector('.chain').textContent`)) as string;
+      expect(chain).toContain('frame (build context): pricing.py:5, the innermost frame in your source');
+      expect(chain).toContain('5|     return subtotal / n');
+    } finally {
+      await browser.close();
+    }
   }, 90_000);
 
   it('a failure whose log names no file of the context gets the missing-link wording, not a guessed frame', async () => {
