@@ -22,9 +22,13 @@ const OUTPUT_FILES = [
   /^summary\.md$/,
   /^index\.html$/,
   /^issues-.+\.json$/,
+  /^(prompt|fix-notes)-\d{3,}\.md$/,
+  /^prompt-latest\.md$/,
+  /^history-index\.json$/,
+  /^\.inputs-key$/,
   /\.tmp$/,
 ];
-const OUTPUT_DIRS = ['history', 'runs'];
+const OUTPUT_DIRS = ['history', 'runs', '.processes'];
 
 function isOutput(dir, name) {
   if (statSync(join(dir, name)).isDirectory()) return OUTPUT_DIRS.includes(name);

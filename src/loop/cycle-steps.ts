@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { StageError, errorMessage } from '../errors.js';
 import { attachCheckLogs, attachRevisionTail } from '../evidence/log-window.js';
 import { mapBuildFrames } from '../evidence/frames.js';
+import { attachSourceFrames } from '../evidence/source-frames.js';
 import type { Logger } from '../log.js';
 import type { CheckResult } from '../model/check-result.js';
 import type { TimedLine } from '../model/log-line.js';
@@ -250,6 +251,7 @@ async function attachLogs(state: CycleState, revision: string): Promise<CheckRes
   const contextDir = resolve(deps.baseDir ?? process.cwd(), deps.config.build.context ?? '.');
   const buildDir = state.built?.dir;
   const mapLine = (text: string) => mapBuildFrames(text, { contextDir, ...(buildDir ? { buildDir } : {}) });
+  const where = { contextDir, ...(buildDir ? { buildDir } : {}) };
   let timed: TimedLine[] = [];
   try {
     timed = deps.target.timedLogs ? await deps.target.timedLogs(revision) : [];
@@ -257,9 +259,9 @@ async function attachLogs(state: CycleState, revision: string): Promise<CheckRes
     // Logs that cannot be read (Cloud Logging: PERMISSION_DENIED …) are evidence of their own; the cycle goes on.
     return withUnreadLogs(results, errorMessage(err), deps.target.deployInfo?.(revision)?.logUri);
   }
-  if (timed.length > 0) return attachCheckLogs(results, timed, { mapLine });
+  if (timed.length > 0) return attachSourceFrames(attachCheckLogs(results, timed, { mapLine }), where);
   const tail = deps.target.logs ? await deps.target.logs(revision, 40).catch(() => []) : [];
-  return attachRevisionTail(results, tail, { mapLine });
+  return attachSourceFrames(attachRevisionTail(results, tail, { mapLine }), where);
 }
 
 /**

@@ -267,7 +267,10 @@ export async function fixStep(run: RunState, record: CycleRecord): Promise<boole
   }
   const published = run.outcome.published.at(-1);
   if (!published) return false;
-  const done = await runFix({ fix, baseDir: run.loaded.baseDir, reportsDir: run.reportsDir, record, history: run.history.records.slice(0, -1), published, signal: run.signal, log: run.log });
+  const done = await runFix({
+    fix, baseDir: run.loaded.baseDir, reportsDir: run.reportsDir, record, history: run.history.records.slice(0, -1), published, signal: run.signal, log: run.log,
+    contextDir: resolve(run.loaded.baseDir, run.loaded.config.build.context ?? '.'), secrets: [...run.secrets],
+  });
   const pending = redactDeep(done, [...run.secrets]);
   run.pendingFix = pending;
   let ending: [RunStatus, string] | undefined;

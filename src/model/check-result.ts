@@ -43,6 +43,14 @@ export type LogScope = (typeof LOG_SCOPES)[number];
 
 const figure = (text: string) => z.number().optional().describe(text);
 
+/** A stack frame in the user's own source: file:line relative to the build context, with the lines around it. */
+export const sourceFrameSchema = z.object({
+  file: z.string().describe('Relative to the build context, `/` separators (a build copy is mapped back to the context).'),
+  line: z.number().int().min(1),
+  excerpt: z.array(z.string()).describe('The line with up to two lines either side, as `NN| text`, from the build that ran; secrets redacted.'),
+}).meta({ id: 'SourceFrame' });
+export type SourceFrame = z.infer<typeof sourceFrameSchema>;
+
 export const evidenceSchema = z.object({
   status: z.number().int().optional().describe('HTTP status of the response (or of a refused WebSocket handshake).'),
   closeCode: z.number().int().optional().describe('WebSocket close code.'),
@@ -61,6 +69,8 @@ export const evidenceSchema = z.object({
       "Whose lines logTail holds. 'check': logged during this check's own attempts (with a small margin) while no other check ran. 'concurrent': logged during its attempts while the checks in logSharedWith ran too, so a line may be theirs. 'revision': the revision's latest lines, shared by every failing check and not tied to this one.",
     ),
   logSharedWith: z.array(z.string()).optional().describe("With logScope 'concurrent': the checks that ran while these lines were logged."),
+  frame: sourceFrameSchema.optional().describe("The innermost stack frame of logTail in the build context's own files, read when the cycle ran (absent: logTail names none)."),
+  frameSearched: z.boolean().optional().describe('logTail was searched for a frame in the build context (so an absent frame means there was none).'),
 }).meta({ id: 'Evidence' });
 export type Evidence = z.infer<typeof evidenceSchema>;
 

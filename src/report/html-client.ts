@@ -39,6 +39,8 @@ dl.evidence dt { color: var(--muted); }
 dl.evidence dd { margin: 0; }
 table.cycles tr.selected td { background: var(--bg2); }
 .stage-failure { border-left: 3px solid var(--bad); padding-left: .75rem; }
+.fix-notes { border-left: 3px dashed var(--muted); padding-left: .75rem; }
+.chain ol { margin: .2rem 0 .4rem; padding-left: 1.4rem; }
 `;
 
 export const HTML_CLIENT_JS = String.raw`
@@ -143,8 +145,33 @@ export const HTML_CLIENT_JS = String.raw`
     var attempts = f.attempts.length ? el('ul', { class: 'attempts' }, f.attempts.map(function (a) {
       return el('li', { text: 'attempt ' + a.attempt + ': ' + a.status + ' in ' + fmtMs(a.durationMs) + (a.class ? ' (' + a.class + ': ' + a.message + ')' : '') });
     })) : null;
-    return el('details', { class: 'evidence' }, [el('summary', { text: f.class + ': ' + f.message }), dl, attempts]);
+    return el('details', { class: 'evidence' }, [el('summary', { text: f.class + ': ' + f.message }), renderChain(f.chain), dl, attempts]);
   }
+  // The evidence chain: each link with where it was measured; a missing link is shown as missing.
+  function renderChain(chain) {
+    if (!chain || !chain.length) return null;
+    return el('div', { class: 'chain' }, [el('h4', { text: 'Evidence chain' }), el('ol', null, chain.map(function (l) {
+      var text = l.kind === 'frame' && l.file && l.line && !l.missing ? l.file + ':' + l.line + ', the innermost frame in your source' : l.text;
+      return el('li', l.missing ? { class: 'missing' } : null, [
+        el('span', { class: 'muted', text: l.kind + ' (' + l.source + '): ' }),
+        l.missing ? el('em', { text: text }) : el('code', { text: text }),
+        l.excerpt && l.excerpt.length ? el('pre', { text: l.excerpt.join('\n') }) : null,
+      ]);
+    }))]);
+  }
+  // What the fix command wrote to DEPLOY_LOOP_FIX_NOTES: its own claims, set apart after the measured fix step.
+  data.cycles.forEach(function (c) {
+    if (c.fixNotes === undefined) return;
+    var section = document.querySelector('section.cycle[data-cycle="' + c.cycle + '"]');
+    if (!section) return;
+    var box = el('div', { class: 'fix-notes' }, [
+      el('h3', { text: 'The fix command says' }),
+      el('p', { class: 'muted', text: 'Written by the fix command to DEPLOY_LOOP_FIX_NOTES: its claims, not measured by deploy-loop.' }),
+      el('pre', { text: c.fixNotes }),
+    ]);
+    var fix = section.querySelector('div.fix');
+    if (fix && fix.nextSibling) section.insertBefore(box, fix.nextSibling); else section.appendChild(box);
+  });
 
   var current = null, shown = 0, matching = [];
   var q = function (id) { return document.getElementById(id); };

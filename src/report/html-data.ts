@@ -5,8 +5,9 @@
  * checks as objects would be over 100 MB; failures keep their full evidence.
  */
 import type { CycleRecord } from '../model/record.js';
-import { PRIORITIES, type CheckResult, type CheckStatus } from '../model/check-result.js';
+import { PRIORITIES, type CheckResult, type CheckStatus, type Evidence } from '../model/check-result.js';
 import type { Comparison, CycleReportJson } from '../model/report.js';
+import type { EvidenceChain } from '../model/changes.js';
 import { renderCycleJson } from './json.js';
 import { cleanText } from './format.js';
 import { lineCounts } from './changes.js';
@@ -26,6 +27,8 @@ export interface HtmlFailure {
   location?: string;
   /** Failed attempts before the last one, with their own class and message. */
   attempts: { attempt: number; status: string; durationMs: number; class?: string; message?: string }[];
+  /** The issue's evidence chain, as the JSON report's issue carries it (text cleaned of control characters). */
+  chain?: EvidenceChain;
 }
 
 export interface HtmlCycle {
@@ -55,6 +58,8 @@ export interface HtmlCycle {
     attempts: string;
   };
   failures: HtmlFailure[];
+  /** What the fix command before this cycle wrote to DEPLOY_LOOP_FIX_NOTES: its claims, shown apart from the measurements. */
+  fixNotes?: string;
   /** What changed since the previous cycle (record.changes) and the attribution sentence, as the JSON report has them. */
   changes?: HtmlChanges;
 }
@@ -187,7 +192,8 @@ function runVerdict(last: CycleFacts | undefined): HtmlReportData['verdict'] {
 }
 
 function toView(rep: CycleReportJson): CycleView {
-  const { record: rec, comparison, issues: _issues, issueGroups: _groups, ...rest } = rep;
+  const { record: rec, comparison, issues, issueGroups: _groups, ...rest } = rep;
+  const chains = new Map(issues.flatMap((i) => (i.chain && reachesSource(i.chain) ? [[i.check, cleanDeep(i.chain) as EvidenceChain] as const] : [])));
   const results = rec.smoke.results;
   const names: string[] = new Array<string>(results.length);
   let status = '';
@@ -203,7 +209,11 @@ function toView(rep: CycleReportJson): CycleView {
     kind += code(KIND_CODES.indexOf(r.kind));
     attempts += Math.min(Math.max(r.attempts, 0), 35).toString(36);
     ms[row] = Math.round(r.durationMs);
-    if (r.failure) failures.push(toFailure(r, row, rec.checkLocations[r.name]));
+    if (r.failure) {
+      const failure = toFailure(r, row, rec.checkLocations[r.name]);
+      const chain = chains.get(r.name);
+      failures.push(chain ? { ...failure, chain } : failure);
+    }
   });
   const { results: _results, ...smoke } = rec.smoke;
   const facts: CycleFacts = {
@@ -241,6 +251,7 @@ function toView(rep: CycleReportJson): CycleView {
       checks: { count: results.length, status, priority, kind, ms, attempts },
       failures,
       ...(rec.changes ? { changes: htmlChanges(rec.changes, rep.attribution) } : {}),
+      ...(rec.fix?.notes !== undefined ? { fixNotes: cleanText(rec.fix.notes) } : {}),
     },
   };
 }
@@ -261,6 +272,15 @@ function code(i: number): string {
   return i < 0 ? '?' : String(i);
 }
 
+/**
+ * The page embeds a chain only when it reaches past the evidence it already shows (a frame in the
+ * user's source, or the fix): at 10,000 checks a chain per failure that only restates the failure
+ * and its log would outgrow the size budget. The markdown and JSON carry every chain.
+ */
+function reachesSource(chain: EvidenceChain): boolean {
+  return chain.some((l) => (l.kind === 'frame' || l.kind === 'fix') && !l.missing);
+}
+
 function toFailure(r: CheckResult, row: number, location: string | undefined): HtmlFailure {
   const failure = r.failure as NonNullable<CheckResult['failure']>;
   const earlier = (r.attemptLog ?? []).filter((a) => a.attempt !== r.attempts || a.status !== r.status);
@@ -268,7 +288,8 @@ function toFailure(r: CheckResult, row: number, location: string | undefined): H
     row,
     class: failure.class,
     message: cleanText(failure.message),
-    evidence: cleanDeep(failure.evidence) as Record<string, unknown>,
+    // The frame is shown in the chain; embedding it twice would only cost size.
+    evidence: cleanDeep(withoutFrame(failure.evidence)) as Record<string, unknown>,
     ...(location ? { location: withoutFolders(location) } : {}),
     attempts: earlier.map((a) => ({
       attempt: a.attempt,
@@ -292,4 +313,9 @@ function cleanDeep(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(cleanDeep);
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cleanDeep(v)]));
   return value;
+}
+
+function withoutFrame(e: Evidence): Omit<Evidence, 'frame' | 'frameSearched'> {
+  const { frame: _frame, frameSearched: _searched, ...rest } = e;
+  return rest;
 }

@@ -7,6 +7,7 @@ import type { RankedIssue } from '../model/report.js';
 import type { FixIssuesFile } from '../model/fix-issues.js';
 import { attributeChanges } from './changes.js';
 import { compareCycles } from './compare.js';
+import { buildChain } from '../evidence/chain.js';
 
 /**
  * P0 first, then the longest failing (the streak that started earliest), then by name. Build and
@@ -14,6 +15,7 @@ import { compareCycles } from './compare.js';
  */
 export function rankIssues(current: CycleRecord, history: CycleRecord[]): RankedIssue[] {
   const earlier = earlierCycles(current, history);
+  const later = history.filter((h) => h.service === current.service && h.cycle > current.cycle);
   const failing = failingOutcomes(current);
   const own = ownResults(earlier, failing);
   const found = failing.map((result) => {
@@ -39,6 +41,8 @@ export function rankIssues(current: CycleRecord, history: CycleRecord[]): Ranked
     };
     const location = current.checkLocations[result.name];
     if (location !== undefined) issue.location = location;
+    // Later cycles in `history` (a re-rendered report) give the chain its fix link.
+    issue.chain = redactDeep(buildChain(issue, current.cycle, later));
     return issue;
   });
 }

@@ -7,6 +7,7 @@ import { passedOnRetry, reportedStatus } from './flaky.js';
 import { checkResults, smokeCompleted } from './outcomes.js';
 import { verdictText, type CycleSummary } from './summary.js';
 import { type CheckChange, type Comparison, type IssueGroup, type RankedIssue } from '../model/report.js';
+import type { EvidenceChain } from '../model/changes.js';
 
 export function renderResults(r: CycleRecord): string {
   const out = ['## Results by priority'];
@@ -202,6 +203,7 @@ function renderIssue(issue: RankedIssue, cycle: number, tailShown = false): stri
     else blocks.push(`${label}:\n\n${fence(value)}`);
   }
   out.push(facts.map((f) => `- ${f}`).join('\n'));
+  if (issue.chain && issue.chain.length > 0) out.push(renderChain(issue.chain));
   if (e.excerpt !== undefined && e.excerpt !== '') blocks.push(`Excerpt:\n\n${fence(e.excerpt)}`);
   if (!tailShown && e.logTail !== undefined && e.logTail.length > 0) blocks.push(`${logLabel(e)}:\n\n${fence(e.logTail.join('\n'))}`);
   else if (e.logTail?.length === 0 && e.logScope === 'check') blocks.push(`${logLabel(e)}: none; the revision wrote nothing then.`);
@@ -232,4 +234,24 @@ export function renderNextSteps(s: CycleSummary): string {
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/**
+ * The evidence chain as a numbered list, each link with where it was measured; a frame link quotes
+ * its source lines. A missing link is shown as missing, in italics, never left out.
+ */
+export function renderChain(chain: EvidenceChain): string {
+  const items = chain.map((link, i) => {
+    const where = `${link.kind} (${escapeText(link.source)})`;
+    const what = link.kind === 'frame' && link.file !== undefined && link.line !== undefined && !link.missing
+      ? `${inlineCode(`${link.file}:${link.line}`)}, the innermost frame in your source`
+      : link.missing ? `_${escapeText(link.text)}_` : escapeText(link.text);
+    const excerpt = link.excerpt && link.excerpt.length > 0 ? `\n\n${indent(fence(link.excerpt.join('\n')), '   ')}` : '';
+    return `${i + 1}. ${where}: ${what}${excerpt}`;
+  });
+  return ['Evidence chain (each link as measured):', '', ...items].join('\n');
+}
+
+function indent(text: string, by: string): string {
+  return text.split('\n').map((l) => (l === '' ? l : `${by}${l}`)).join('\n');
 }

@@ -20,6 +20,8 @@ export function renderCycleMarkdown(current: CycleRecord, history: CycleRecord[]
     renderGate(summary.record),
     renderDeployment(summary),
     summary.record.fix ? renderFix(summary.record.fix) : '',
+    // The fixer's own claims sit right under its step; what was measured to change follows.
+    summary.record.fix?.notes !== undefined ? renderFixNotes(summary.record.fix) : '',
     renderChanges(summary),
     renderResults(summary.record),
     renderComparison(summary),
@@ -181,4 +183,18 @@ function renderFix(fix: NonNullable<CycleRecord['fix']>): string {
   ];
   const tail = fix.outputTail.length > 0 ? `Output tail:\n\n${fence(fix.outputTail.join('\n'))}` : 'Output tail: empty.';
   return ['## Fix step', `Ran after cycle ${fix.afterCycle}, before this cycle.`, facts.join('\n'), tail].join('\n\n');
+}
+
+/**
+ * What the fix command wrote to DEPLOY_LOOP_FIX_NOTES: its own account, not a measurement, so it
+ * stands in its own section, fenced, after the measured fix step and before the results.
+ */
+function renderFixNotes(fix: NonNullable<CycleRecord['fix']>): string {
+  const notes = fix.notes ?? '';
+  const body = notes.trim() === '' ? 'It left its notes file empty.' : fence(notes, 'markdown');
+  return [
+    '## The fix command says',
+    `What the fix command run after cycle ${fix.afterCycle} wrote to DEPLOY_LOOP_FIX_NOTES: its own claims, not measured by deploy-loop (the sections above and below are).`,
+    body,
+  ].join('\n\n');
 }
