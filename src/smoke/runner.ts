@@ -33,10 +33,13 @@ export interface SuiteOptions {
   /** Folder a `command` check's `cwd` is relative to (the config file's folder); default the process cwd. */
   baseDir?: string;
   /**
-   * Asked after each check finishes, with every result so far (config order is not guaranteed). A
-   * truthy answer stops the suite as an abort does: in-flight checks stop, unstarted ones are 'skipped'.
+   * Asked after each check finishes, with every result so far (in the order the checks finished, not
+   * config order) and the results of the check that just finished (one, or a command check's cases).
+   * `soFar` is one array the runner appends to, so asking costs nothing per result already seen; copy
+   * it to keep it. A truthy answer stops the suite as an abort does: in-flight checks stop, unstarted
+   * ones are 'skipped'.
    */
-  stopWhen?: (soFar: readonly CheckResult[]) => boolean;
+  stopWhen?: (soFar: readonly CheckResult[], fresh: readonly CheckResult[]) => boolean;
   /**
    * After a check that did not pass, its worker waits this long before the next check: lines the
    * server writes as the failure ends (a close it logs, a stack printed after the 500) arrive before
@@ -187,20 +190,30 @@ export async function runSuite(checks: CheckConfig[], baseUrl: string, suiteOpts
   const stop = new AbortController();
   const signal = suiteOpts.signal ? AbortSignal.any([suiteOpts.signal, stop.signal]) : stop.signal;
   const opts: SuiteOptions = { ...suiteOpts, signal };
+  const stopWhen = opts.stopWhen;
+  const settle = opts.settleMs ?? SETTLE_MS;
+  // Incremental state: a counter for the progress line and one growing array for stopWhen, so the
+  // work per finished check does not grow with the checks before it.
+  const soFar: CheckResult[] = [];
+  let done = 0;
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < checks.length && !signal.aborted) {
       const i = next++;
       const check = checks[i];
       if (!check) continue;
-      results[i] =
+      const fresh =
         check.kind === 'command'
           ? await runCommandCheck(check, baseUrl, { baseDir: opts.baseDir, signal, headers: opts.headers, log: opts.log?.child({ check: check.name }) })
           : [await runCheck(check, baseUrl, opts)];
-      progress().checks(results.filter(Boolean).length, checks.length);
-      if (opts.stopWhen && !signal.aborted && opts.stopWhen(results.flatMap((r) => r ?? []))) stop.abort();
-      const settle = opts.settleMs ?? SETTLE_MS;
-      if (settle > 0 && next < checks.length && results[i]?.some((r) => r.failure !== undefined)) await sleep(settle, signal);
+      results[i] = fresh;
+      done++;
+      progress().checks(done, checks.length);
+      if (stopWhen && !signal.aborted) {
+        for (const r of fresh) soFar.push(r);
+        if (stopWhen(soFar, fresh)) stop.abort();
+      }
+      if (settle > 0 && next < checks.length && fresh.some((r) => r.failure !== undefined)) await sleep(settle, signal);
     }
   };
   const workers = Math.max(1, Math.min(opts.concurrency, checks.length));
