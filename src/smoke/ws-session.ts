@@ -240,10 +240,12 @@ export class WsSession {
 
   private onMessage(buf: Buffer, binary: boolean): void {
     this.messages++;
-    this.lastFrame = binary ? `[binary frame, ${buf.length} bytes]` : buf.subarray(0, 4096).toString('utf8');
+    // One decode for the usual small frame: its start is all of it.
+    const text = this.queueing || (!binary && buf.length <= 4096) ? buf.toString('utf8') : undefined;
+    this.lastFrame = binary ? `[binary frame, ${buf.length} bytes]` : buf.length <= 4096 && text !== undefined ? text : buf.subarray(0, 4096).toString('utf8');
     if (this.firstFrames.length < FIRST_FRAMES) this.firstFrames.push(this.lastFrame);
-    if (!this.queueing) return;
-    if (!this.queue.push({ text: buf.toString('utf8'), binary, bytes: buf.length, at: performance.now() })) {
+    if (!this.queueing || text === undefined) return;
+    if (!this.queue.push({ text, binary, bytes: buf.length, at: performance.now() })) {
       this.overflow = true;
       this.stopQueueing();
       this.ws.terminate();
