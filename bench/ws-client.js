@@ -11,6 +11,8 @@ import { runSuite } from '../dist/smoke/runner.js';
 const [mode, url, nArg] = process.argv.slice(2);
 const n = Number(nArg);
 const holdTimeoutMs = 180_000;
+// Both modes import the same modules (above): what differs is the connections' cost, not the code loaded.
+const baseRssMiB = process.memoryUsage().rss / 2 ** 20;
 
 async function raw() {
   const t0 = performance.now();
@@ -61,5 +63,5 @@ async function smoke() {
 
 const out = mode === 'raw' ? await raw() : await smoke();
 out.maxRssMiB = process.resourceUsage().maxRSS / 1024;
-process.send({ mode, n, ...out });
+process.send({ mode, n, baseRssMiB, ...out });
 process.disconnect();
