@@ -175,6 +175,8 @@ export interface StartOptions {
   onLine?: (line: string) => void;
   /** Names the process in the process journal (a revision name). */
   label?: string;
+  /** For the journal: what a reaper must run after stopping the group if this loop dies (see ProcessJournalEntry.afterStop). */
+  afterStop?: readonly string[];
   /** Grace period for what is left of the group once the process itself has exited. */
   leftoverGraceMs?: number;
   log?: Logger;
@@ -188,7 +190,7 @@ export interface StartOptions {
 export function startProcess(argv: readonly string[], opts: StartOptions = {}): LongRunningProcess {
   if (!argv[0]) throw new Error('startProcess needs a non-empty argument array');
   const tail = new LineTail(opts.tailLines ?? 50);
-  const g = spawnInGroup(argv, { cwd: opts.cwd, env: opts.env, kind: 'process', label: opts.label, leftoverGraceMs: opts.leftoverGraceMs ?? 3000, log: opts.log }, tail, opts.onLine);
+  const g = spawnInGroup(argv, { cwd: opts.cwd, env: opts.env, kind: 'process', label: opts.label, afterStop: opts.afterStop, leftoverGraceMs: opts.leftoverGraceMs ?? 3000, log: opts.log }, tail, opts.onLine);
   let done = false;
   const exited = g.settled.then((r) => {
     done = true;
@@ -229,6 +231,7 @@ interface GroupSpawnOptions {
   shell?: boolean;
   kind: ProcessJournalEntry['kind'];
   label?: string;
+  afterStop?: readonly string[];
   leftoverGraceMs: number;
   log?: Logger;
 }
@@ -256,7 +259,7 @@ function spawnInGroup(argv: readonly string[], opts: GroupSpawnOptions, tail: Li
   const startTicks = pid !== undefined ? processStartTicks(pid) : undefined;
   const group: GroupId | undefined = pid !== undefined && startTicks !== undefined ? { pgid: pid, startTicks } : undefined;
   const program = basename(file);
-  const forget = group ? recordGroup(group, { kind: opts.kind, program, ...(opts.label ? { label: opts.label } : {}) }) : () => {};
+  const forget = group ? recordGroup(group, { kind: opts.kind, program, ...(opts.label ? { label: opts.label } : {}), ...(opts.afterStop ? { afterStop: opts.afterStop } : {}) }) : () => {};
   const untrack = group ? trackGroup(group, forget) : () => {};
   const log = opts.log?.child({ pgid: pid, program, ...(opts.label ? { label: opts.label } : {}) });
 

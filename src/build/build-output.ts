@@ -2,6 +2,7 @@
  * Reading image builders' output: which step a build was in when it failed, and the digest a push
  * reported. Pure functions over lines, shared by the podman/docker and Cloud Build builders.
  */
+import { truncateRedacted } from '../redact.js';
 
 export interface BuildStep {
   /** 1-based step number, when the builder numbers its steps. */
@@ -53,7 +54,8 @@ export class StepTracker {
 }
 
 export function describeStep(step: BuildStep): string {
-  const text = step.text.length > 160 ? `${step.text.slice(0, 157)}...` : step.text;
+  // Redact before cutting: a cut can leave a secret's prefix that no rule recognises any more.
+  const text = truncateRedacted(step.text, 160);
   if (step.index === undefined) return text;
   const num = step.total !== undefined ? `step ${step.index}/${step.total}` : `step ${step.index}`;
   return text ? `${num} (${text})` : num;

@@ -19,7 +19,7 @@ command) are stopped first, and named.`,
     const [{ loadConfig }, { status }, { reapSurvivors }] = await Promise.all([
       import('../config/load.js'),
       import('../traffic/status-command.js'),
-      import('../runtime/process-journal.js'),
+      import('../runtime/reap.js'),
     ]);
     const log = await cliLogger(values);
     const loaded = await loadConfig(values.config ?? 'loop.config.yaml');

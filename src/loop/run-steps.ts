@@ -25,7 +25,7 @@ import { clearCycleStarted, journalStep, markCycleStarted, recoverUnfinishedCycl
 import { acquireLock, type HeldLock } from './lock.js';
 import { assertReportsWritable } from '../fs-atomic.js';
 import { restoreTrafficAfterCrash } from '../traffic/after-crash.js';
-import { startProcessJournal } from '../runtime/process-journal.js';
+import { startProcessJournal } from '../runtime/reap.js';
 import { nextLocalRevisionNumber } from '../deploy/local/target.js';
 import { publishCycle } from './publish.js';
 import { reloadConfig } from './reload.js';

@@ -63,6 +63,11 @@ export function containerRunSettings(
   };
 }
 
+/** Removes a container at once (no grace: its loop is gone), whichever engine started it. */
+function removeArgv(engine: Engine, cname: string): string[] {
+  return engine.kind === 'podman' ? [...engine.argv, 'rm', '-f', '-t', '0', cname] : [...engine.argv, 'rm', '-f', cname];
+}
+
 export function containerName(revision: string): string {
   return `dl-${revision}`;
 }
@@ -104,6 +109,8 @@ export async function startContainerRevision(opts: StartContainerOptions): Promi
         tailLines: opts.tailLines ?? 200,
         onLine: log ? (line) => log.debug({ line: opts.redact ? opts.redact(line) : line }, 'container output') : undefined,
         label: opts.name,
+        // If the loop is killed, the client dies but the container runs on: the next run removes it.
+        afterStop: removeArgv(opts.engine, cname),
       });
     } catch (err) {
       return { ok: false, message: `could not start ${opts.engine.kind}: ${String(err)}`, exitCode: null, logTail: [], durationMs: elapsed() };

@@ -8,13 +8,14 @@
  * One file per group, not one shared file: the loop adds and removes entries while `status` may be
  * reaping another loop's, and separate files need no read-modify-write. Entries are written with a
  * rename (never torn) but without fsync: what they describe, running processes, does not survive
- * the power cut an fsync would guard against.
+ * the power cut an fsync would guard against. Reaping is in reap.ts (it runs commands, and exec.ts
+ * records here).
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { isProcessAlive, processStartTicks, stopGroup, type GroupId, type StopOutcome } from './process-group.js';
+import { processStartTicks, type GroupId, type StopOutcome } from './process-group.js';
 
 export interface ProcessJournalEntry {
   version: 1;
@@ -30,6 +31,12 @@ export interface ProcessJournalEntry {
   label?: string;
   /** The program's file name only: arguments may hold secrets, and paths do not belong in reports. */
   program: string;
+  /**
+   * An argument array the reaper runs once the group is stopped: what the group started outside
+   * itself and would outlive it (a container that `podman run` started keeps running under conmon
+   * when the client is killed). Written by deploy-loop from the engine's own argv, never from output.
+   */
+  afterStop?: string[];
 }
 
 export interface StoppedSurvivor {
@@ -40,16 +47,14 @@ export interface StoppedSurvivor {
   startedAt: string;
   loopPid: number;
   runId?: string;
-  /** How it ended: SIGTERM within the grace period, SIGKILL after it, or still there after SIGKILL. */
-  outcome: Exclude<StopOutcome, 'gone'>;
+  /** How it ended: SIGTERM within the grace period, SIGKILL after it, still there after SIGKILL, or gone already (only its afterStop had work left). */
+  outcome: StopOutcome;
   /** Live processes in the group when it was found. */
   members: number;
+  /** The entry's afterStop command ran and succeeded (e.g. its container was there and was removed). */
+  afterStop?: 'done' | 'failed';
 }
 
-const ENTRY = /^group-(\d+)-(\d+)\.json$/;
-const TEMP = /^\.group-\d+-\d+\.json\.(\d+)\.tmp$/;
-/** A survivor gets this long after SIGTERM, as a revision the loop stops itself does. */
-const REAP_GRACE_MS = 3000;
 
 export function processJournalDir(reportsDir: string): string {
   return join(reportsDir, '.processes');
@@ -95,19 +100,10 @@ export function openProcessJournal(reportsDir: string, opts: { runId?: string; l
 }
 
 /**
- * Reaps the survivors of a dead loop, then records this loop's groups: what the loop calls at its
- * start, holding the lock. Returns what it stopped, for the recovered record.
- */
-export async function startProcessJournal(reportsDir: string, log: Logger, opts: { runId?: string } = {}): Promise<{ stopped: StoppedSurvivor[]; journal: OpenJournal }> {
-  const stopped = await reapSurvivors(reportsDir, log);
-  return { stopped, journal: openProcessJournal(reportsDir, { ...opts, log }) };
-}
-
-/**
  * Records a group in the active journal; the returned function removes the entry (call it once the
  * group is stopped). A journal that cannot be written costs a warning, never the command.
  */
-export function recordGroup(group: GroupId, what: { kind: ProcessJournalEntry['kind']; program: string; label?: string }): () => void {
+export function recordGroup(group: GroupId, what: { kind: ProcessJournalEntry['kind']; program: string; label?: string; afterStop?: readonly string[] }): () => void {
   const journal = active;
   if (!journal) return () => {};
   const entry: ProcessJournalEntry = {
@@ -120,6 +116,7 @@ export function recordGroup(group: GroupId, what: { kind: ProcessJournalEntry['k
     kind: what.kind,
     ...(what.label ? { label: what.label } : {}),
     program: what.program,
+    ...(what.afterStop?.length ? { afterStop: [...what.afterStop] } : {}),
   };
   const name = `group-${group.pgid}-${group.startTicks}.json`;
   const file = join(journal.dir, name);
@@ -140,87 +137,4 @@ export function recordGroup(group: GroupId, what: { kind: ProcessJournalEntry['k
     removed = true;
     rmSync(file, { force: true });
   };
-}
-
-/**
- * Stops every recorded process group whose loop is gone (this host only: another host's pids mean
- * nothing here), logs each one, removes their entries, and returns what it stopped. Groups already
- * gone only lose their entry. A live loop's entries are left alone.
- */
-export async function reapSurvivors(reportsDir: string, log: Logger, opts: { graceMs?: number } = {}): Promise<StoppedSurvivor[]> {
-  const dir = processJournalDir(reportsDir);
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const host = hostname();
-  const work: Array<Promise<StoppedSurvivor | undefined>> = [];
-  for (const name of names) {
-    const file = join(dir, name);
-    const temp = TEMP.exec(name);
-    if (temp) {
-      // Left by a writer that died between write and rename.
-      if (!isProcessAlive(Number(temp[1]))) rmSync(file, { force: true });
-      continue;
-    }
-    if (!ENTRY.test(name)) continue;
-    const entry = readEntry(file);
-    if (!entry) {
-      log.warn({ file }, 'process journal: unreadable entry, left as it is');
-      continue;
-    }
-    if (entry.host !== host) continue;
-    if (isProcessAlive(entry.loop.pid, entry.loop.startTicks ?? undefined)) continue;
-    work.push(reapOne(entry, file, log, opts.graceMs ?? REAP_GRACE_MS));
-  }
-  // In parallel: each survivor gets its grace period, and they need not add up.
-  const stopped = (await Promise.all(work)).filter((s): s is StoppedSurvivor => s !== undefined);
-  return stopped.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
-}
-
-async function reapOne(entry: ProcessJournalEntry, file: string, log: Logger, graceMs: number): Promise<StoppedSurvivor | undefined> {
-  const { outcome, members } = await stopGroup({ pgid: entry.pgid, startTicks: entry.startTicks }, graceMs);
-  rmSync(file, { force: true });
-  if (outcome === 'gone') return undefined;
-  const survivor: StoppedSurvivor = {
-    pgid: entry.pgid,
-    kind: entry.kind,
-    ...(entry.label ? { label: entry.label } : {}),
-    program: entry.program,
-    startedAt: entry.startedAt,
-    loopPid: entry.loop.pid,
-    ...(entry.loop.runId ? { runId: entry.loop.runId } : {}),
-    outcome,
-    members,
-  };
-  const what = entry.label ? `${entry.kind} ${entry.label} (${entry.program})` : `${entry.kind} ${entry.program}`;
-  const how = outcome === 'SIGTERM' ? 'stopped with SIGTERM' : outcome === 'SIGKILL' ? `killed (SIGKILL after ${graceMs} ms)` : 'still running after SIGKILL';
-  log.warn(
-    { pgid: entry.pgid, members, startedAt: entry.startedAt, loopPid: entry.loop.pid, runId: entry.loop.runId, outcome },
-    `left running by loop pid ${entry.loop.pid}, which is gone: ${what}, process group ${entry.pgid} started ${entry.startedAt}; ${how}`,
-  );
-  return survivor;
-}
-
-function readEntry(file: string): ProcessJournalEntry | undefined {
-  try {
-    const raw = JSON.parse(readFileSync(file, 'utf8')) as Partial<ProcessJournalEntry>;
-    if (raw.version !== 1 || typeof raw.pgid !== 'number' || typeof raw.startTicks !== 'number' || typeof raw.loop?.pid !== 'number' || typeof raw.host !== 'string') return undefined;
-    return {
-      version: 1,
-      host: raw.host,
-      loop: raw.loop,
-      pgid: raw.pgid,
-      startTicks: raw.startTicks,
-      startedAt: typeof raw.startedAt === 'string' ? raw.startedAt : 'unknown',
-      kind: raw.kind === 'process' ? 'process' : 'command',
-      ...(typeof raw.label === 'string' ? { label: raw.label } : {}),
-      program: typeof raw.program === 'string' ? raw.program : 'unknown',
-    };
-  } catch {
-    return undefined;
-  }
 }

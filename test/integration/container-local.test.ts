@@ -8,8 +8,10 @@
  * engine. Skips only when no engine can start (reason printed).
  */
 import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuiltImage } from '../../src/build/builder.js';
 import { ContainerBuilder } from '../../src/build/container.js';
@@ -20,6 +22,7 @@ import { cloudRunTargetSchema } from '../../src/config/cloudrun-schema.js';
 import { CloudRunTarget } from '../../src/deploy/cloudrun/target.js';
 import { startEmulator } from '../../src/emulator/index.js';
 import { silentLogger } from '../../src/log.js';
+import { reapSurvivors } from '../../src/runtime/reap.js';
 import { runSuite } from '../../src/smoke/runner.js';
 import { runCli, scratchDir } from '../helpers/cli.js';
 import { engineOutput, REPO_ROOT, setUpEngine, tearDownEngine, type TestEngine } from './container-fixtures.js';
@@ -149,6 +152,46 @@ describe.skipIf(!setup.ok)('container images on the local target', () => {
     expect(outcome.message).toMatch(/exited with code 3/);
     expect(outcome.logTail).toContain('boom: DATABASE_URL is not set');
     expect(await containersNamed(outcome.revisionName!)).toEqual([]);
+  }, SLOW);
+
+  it('removes the container of a loop killed with SIGKILL when the next run reaps its process journal', async () => {
+    const dir = await imageDir('orphan', 'CMD ["node", "-e", "require(\'http\').createServer((q, s) => s.end(\'ok\')).listen(8080)"]\n');
+    const image = await mustBuild(builderFor('deploy-loop-test/orphan', dir));
+    const reports = join(scratch, 'orphan-reports');
+    await mkdir(reports, { recursive: true });
+    // A loop in its own process: it journals its groups, deploys the container, then is killed.
+    const dist = (m: string) => JSON.stringify(pathToFileURL(join(REPO_ROOT, 'dist', m)).href);
+    const script = `
+      const { openProcessJournal } = await import(${dist('runtime/process-journal.js')});
+      const { LocalTarget } = await import(${dist('deploy/local/target.js')});
+      const { silentLogger } = await import(${dist('log.js')});
+      openProcessJournal(${JSON.stringify(reports)});
+      const cfg = { kind: 'local', runtime: 'container', container: { engine: ${JSON.stringify(engine!.kind)}, publishHost: '127.0.0.1', port: 8080 },
+        host: '127.0.0.1', port: 0, env: {}, secretEnv: [], readiness: { path: '/', timeoutMs: 20000, intervalMs: 100 }, keepRevisions: 3 };
+      const t = new LocalTarget(cfg, { service: 'orphan', log: silentLogger(), baseDir: ${JSON.stringify(REPO_ROOT)} });
+      const out = await t.deployCandidate({ signal: new AbortController().signal, log: silentLogger(), cycle: 1 }, ${JSON.stringify(image)}, 'candidate');
+      console.log(out.ok ? 'READY ' + out.revision.name : 'FAILED ' + out.message);
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: process.env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const first = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('\n')) resolve(out.trim());
+      });
+      child.once('exit', (code) => reject(new Error(`loop exited (${code}) before deploying: ${out}`)));
+    });
+    expect(first).toMatch(/^READY /);
+    const revision = first.slice('READY '.length);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    // The client is gone with its loop or not; the container is not: this is what a crash leaves.
+    expect(await containersNamed(revision)).toHaveLength(1);
+
+    const stopped = await reapSurvivors(reports, silentLogger(), { graceMs: 1000 });
+    expect(stopped).toEqual([expect.objectContaining({ label: revision, kind: 'process', afterStop: 'done' })]);
+    expect(await containersNamed(revision)).toEqual([]);
+    expect(await readdir(join(reports, '.processes'))).toEqual([]);
   }, SLOW);
 
   it('reports a container that never listens as a deploy failure after the readiness timeout', async () => {

@@ -13,7 +13,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCommand, startProcess, type LongRunningProcess } from '../../src/exec.js';
 import { groupMembers, processStartTicks } from '../../src/runtime/process-group.js';
 import { liveGroups } from '../../src/runtime/cleanup.js';
-import { openProcessJournal, processJournalDir, reapSurvivors } from '../../src/runtime/process-journal.js';
+import { openProcessJournal, processJournalDir } from '../../src/runtime/process-journal.js';
+import { reapSurvivors } from '../../src/runtime/reap.js';
 import { silentLogger } from '../../src/log.js';
 import { isAlive } from './local-fixtures.js';
 

@@ -136,3 +136,14 @@ describe('local target runtime config', () => {
     expect(targetSchema.safeParse({ kind: 'local', runtime: 'container', container: { engine: 'lxc' } }).success).toBe(false);
   });
 });
+
+describe('describeStep and secrets', () => {
+  it('redacts a secret in a long step before cutting it, so no prefix of it is left', () => {
+    const token = 'ghp_' + 'A'.repeat(36);
+    const text = `RUN ${'x'.repeat(110)} curl -H "Authorization: Bearer ${token}" https://example.test`;
+    const shown = describeStep({ index: 2, total: 5, text });
+    expect(shown).not.toContain('ghp_');
+    expect(shown).not.toContain('AAAA');
+    expect(shown.length).toBeLessThanOrEqual('step 2/5 ()'.length + 160);
+  });
+});
