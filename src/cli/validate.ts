@@ -26,7 +26,12 @@ file, line and field, and exits 2.`,
   options: { ...CONFIG_OPTION, ...HELP_OPTION },
   async run({ values }) {
     const { loadConfig } = await import('../config/load.js');
-    const { config, file } = await loadConfig(values.config ?? 'loop.config.yaml', process.env, { checkPaths: true });
+    const [{ config, file }, { configWarnings, renderWarnings }] = await Promise.all([
+      loadConfig(values.config ?? 'loop.config.yaml', process.env, { checkPaths: true }),
+      import('../config/warnings.js'),
+    ]);
+    // Valid but likely wrong on Cloud Run: said on stderr, the config still validates.
+    process.stderr.write(renderWarnings(configWarnings(config)));
     process.stdout.write(renderValidation(file, config));
     return EXIT.ok;
   },

@@ -115,6 +115,18 @@ export const VPC_EGRESS = {
   'private-ranges-only': 'PRIVATE_RANGES_ONLY',
 } as const;
 
+/**
+ * `traffic.afterPromote`, for the traffic section of the config (schema.ts): what the split names
+ * once a candidate was promoted.
+ */
+export const afterPromoteSchema = z
+  .enum(['pinned', 'latest'], { error: 'expected traffic.afterPromote: pinned or latest' })
+  .default('pinned')
+  .describe(
+    "What the split names after a promotion. pinned: the promoted revision by name, so a later plain `gcloud run deploy` (or the console) creates a revision that gets 0% until traffic is moved. latest: Cloud Run's LATEST at 100% (as `gcloud run services update-traffic --to-latest`), so such deploys get all the traffic at once, unsmoked. deploy-loop's own candidates get 0% either way.",
+  );
+export type AfterPromote = z.output<typeof afterPromoteSchema>;
+
 export const cloudRunTargetSchema = z
   .strictObject({
     kind: z.literal('cloudrun').describe('Google Cloud Run (Admin API v2).'),
@@ -148,8 +160,22 @@ export const cloudRunTargetSchema = z
     concurrency: z.number().int().min(1).max(1000).optional().describe('Maximum concurrent requests per instance.'),
     minInstances: z.number().int().min(0).max(1000).optional().describe('Instances kept warm; Cloud Run\'s default (0) when unset.'),
     maxInstances: z.number().int().min(1).max(1000).optional().describe('Upper bound on instances; Cloud Run\'s default when unset.'),
-    timeoutSeconds: z.number().int().min(1).max(3600).optional().describe('Request timeout.'),
+    timeoutSeconds: z
+      .number({ error: 'expected timeoutSeconds as a whole number of seconds, 1 to 3600' })
+      .int()
+      .min(1)
+      .max(3600)
+      .optional()
+      .describe("Request timeout of the revision, in seconds (Cloud Run's default when unset: 300, or what the service has). Cloud Run also closes a WebSocket stream when it runs out, so a service with long-lived sockets needs it as long as a stream must stay open."),
+    sessionAffinity: z
+      .boolean({ error: 'expected sessionAffinity: true or false' })
+      .optional()
+      .describe("Send a client's requests to the same instance where possible (best effort, by cookie); helps WebSocket clients that reconnect. Unset: left as the service has it."),
     containerPort: z.number().int().min(1).max(65535).optional().describe('Port the container listens on ($PORT); Cloud Run defaults to 8080.'),
+    portName: z
+      .enum(['http1', 'h2c'], { error: 'expected portName: http1 or h2c' })
+      .optional()
+      .describe("Protocol Cloud Run speaks to the container: http1, or h2c (HTTP/2 end-to-end, as gcloud --use-http2). Unset: the port name the service already has is kept (an h2c service stays h2c), http1 for a new one."),
     serviceAccount: z
       .string()
       .regex(/^[^@\s]+@[^@\s]+\.iam\.gserviceaccount\.com$|^[^@\s]+@developer\.gserviceaccount\.com$/, 'a service account is an email ending in .iam.gserviceaccount.com')

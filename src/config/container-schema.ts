@@ -98,7 +98,7 @@ export const cloudBuildSchema = z
     region: z.string().min(1).optional().describe('--region of the build; defaults to the global pool.'),
     flags: z.array(z.string()).default([]).describe('Extra flags for `gcloud builds submit`.'),
   })
-  .describe('gcloud builds submit --tag IMAGE:c<cycle> CONTEXT; the digest is read from its output.');
+  .describe('gcloud builds submit --async --tag IMAGE:c<cycle> CONTEXT, then gcloud builds describe until the build ends; the digest comes from its results.images (no log-streaming rights needed).');
 
 /** Added to build.kind's discriminated union in schema.ts. */
 export const containerBuildSchemas = [podmanBuildSchema, dockerBuildSchema, cloudBuildSchema] as const;

@@ -8,7 +8,7 @@ import { PRIORITIES } from '../model/check-result.js';
 import { parseThreshold } from '../model/thresholds.js';
 import { RETRY_ON } from '../model/retry.js';
 import { serviceNameSchema, tagLengthProblem, tagSchema } from '../model/cloud-run-names.js';
-import { cloudRunTargetSchema } from './cloudrun-schema.js';
+import { afterPromoteSchema, cloudRunTargetSchema } from './cloudrun-schema.js';
 import { containerBuildSchemas, localContainerSchema } from './container-schema.js';
 
 export const API_VERSION = 'deploy-loop/v1';
@@ -263,6 +263,7 @@ export const trafficSchema = z
     tag: tagSchema
       .default('candidate')
       .describe('Traffic tag of the candidate revision: its own URL, smoked before it takes traffic. On Cloud Run, tag and service name together are at most 46 characters.'),
+    afterPromote: afterPromoteSchema,
   })
   .prefault({})
   .describe('How a candidate that passed the gate takes traffic.');

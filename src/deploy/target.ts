@@ -24,6 +24,8 @@ export type DeployOutcome =
       message: string;
       reason?: string;
       exitCode?: number | null;
+      /** Where the target's own console shows the revision's logs (Cloud Run: Revision.log_uri). */
+      logUri?: string;
       logTail: string[];
       durationMs: number;
     };
@@ -49,8 +51,18 @@ export interface Target {
   logs?(revision: string, lines: number): Promise<string[]>;
   /** What the target knows of a revision it deployed: where each env variable came from, adoption, its Logs URL. */
   deployInfo?(revision: string): { envSources?: Record<string, 'config' | 'secret' | 'service'>; adopted?: boolean; logUri?: string } | undefined;
-  /** The revision's output lines with the time each was captured, for per-check log windows. */
+  /**
+   * The revision's output lines with the time each was captured, for per-check log windows. Throws
+   * when they cannot be read (Cloud Logging refused or unreachable), with a message that says why
+   * in one line; the loop records that message on the evidence instead of lines.
+   */
   timedLogs?(revision: string): Promise<TimedLine[]>;
+  /**
+   * `traffic.afterPromote: latest`: after `revision` took 100%, let the split follow the latest
+   * revision (Cloud Run: 100% LATEST), so deploys made by other means get traffic. Returns whether
+   * it did (it does not when `revision` is no longer the latest ready one).
+   */
+  followLatest?(ctx: StageContext, revision: string): Promise<boolean>;
   /** Headers every smoke request to `url` needs (a Google ID token for private services). Never recorded. */
   smokeHeaders?(url: string): Promise<Record<string, string>>;
   /**

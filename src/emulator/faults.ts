@@ -2,7 +2,7 @@
  * Fault injection: the failures a Cloud Run client must survive, on demand. Reachable in-process
  * (`emulator.faults`) and over the admin HTTP endpoint (see admin.ts).
  */
-import { Code } from './types.js';
+import { Code, type Service } from './types.js';
 
 export interface CallFaultOptions {
   /** gRPC status code; UNAVAILABLE (14) by default. */
@@ -38,12 +38,14 @@ export interface FaultState {
   calls: Array<{ remaining: number; code: number; methods?: string[] }>;
   revisions: Array<{ remaining: number; image?: string }>;
   slowOperations: { remaining: number | null; extraDelayMs: number } | null;
+  unsettledTraffic: number;
 }
 
 export class Faults {
   private calls: CallFault[] = [];
   private revisions: RevisionFault[] = [];
   private slow: { remaining: number; extraDelayMs: number } | undefined;
+  private unsettled = 0;
 
   /** The next `count` matching calls fail with `code` (UNAVAILABLE by default) before doing anything. */
   failNextCalls(count: number, opts: CallFaultOptions = {}): void {
@@ -74,7 +76,24 @@ export class Faults {
     this.slow = extraDelayMs > 0 ? { extraDelayMs, remaining: count ?? Number.POSITIVE_INFINITY } : undefined;
   }
 
+  /**
+   * The next `count` GetService answers show the service mid-reconcile, as service.proto says it may
+   * ("traffic_statuses … will have transient values"): reconciling, and the statuses of the serving
+   * revisions missing, so the split read does not sum to 100.
+   */
+  unsettledTraffic(count: number): void {
+    this.unsettled = Math.max(0, count);
+  }
+
+  /** @internal The service as one unsettled read shows it, when that fault applies. */
+  maybeUnsettled(svc: Service): Service {
+    if (this.unsettled <= 0) return svc;
+    this.unsettled--;
+    return { ...svc, reconciling: true, trafficStatuses: (svc.trafficStatuses ?? []).filter((t) => !t.percent) };
+  }
+
   clear(): void {
+    this.unsettled = 0;
     this.calls = [];
     this.revisions = [];
     this.slow = undefined;
@@ -87,6 +106,7 @@ export class Faults {
       slowOperations: this.slow
         ? { extraDelayMs: this.slow.extraDelayMs, remaining: Number.isFinite(this.slow.remaining) ? this.slow.remaining : null }
         : null,
+      unsettledTraffic: this.unsettled,
     };
   }
 

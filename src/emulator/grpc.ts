@@ -34,7 +34,7 @@ export function addRunServices(server: grpc.Server, protos: RunProtos, deps: { s
     wrap({
       CreateService: (r) =>
         state.createService({ parent: str(r.parent), serviceId: str(r.serviceId), service: (r.service ?? {}) as Service, validateOnly: bool(r.validateOnly) }),
-      GetService: (r) => state.getService(str(r.name)),
+      GetService: (r) => deps.faults.maybeUnsettled(state.getService(str(r.name))),
       ListServices: (r) => {
         const page = state.listServices(str(r.parent), num(r.pageSize), str(r.pageToken));
         return { services: page.items, nextPageToken: page.nextPageToken };

@@ -12,6 +12,7 @@ import { attachCheckLogs, attachRevisionTail } from '../evidence/log-window.js';
 import { mapBuildFrames } from '../evidence/frames.js';
 import type { Logger } from '../log.js';
 import type { CheckResult } from '../model/check-result.js';
+import type { TimedLine } from '../model/log-line.js';
 import type { CycleRecord } from '../model/record.js';
 import { servingRevisions } from '../traffic/plan.js';
 import { promote, type PromoteOutcome } from '../traffic/promote.js';
@@ -73,6 +74,7 @@ const deployCandidate: CycleStep = {
       if (dep.revisionName) rec.deploy.revision = dep.revisionName;
       if (dep.reason) rec.deploy.reason = dep.reason;
       if (dep.exitCode !== undefined) rec.deploy.exitCode = dep.exitCode;
+      if (dep.logUri) rec.deploy.logUri = dep.logUri;
       if (!ctx.signal.aborted) await readTrafficAfter(state);
       keepTraffic(rec, 'Traffic untouched: the candidate revision did not become ready.');
       log.error({ stage: 'deploy', revision: dep.revisionName, exitCode: dep.exitCode }, dep.message);
@@ -145,6 +147,7 @@ const promoteOrKeep: CycleStep = {
     if (outcome.status === 'rolled-back') return canaryRolledBack(state, outcome);
     rec.traffic.action = 'promoted';
     log.info({ stage: 'traffic', revision: state.revision?.name }, 'promoted: 100% of traffic');
+    await followLatestAfterPromote(state, state.deps.config.traffic.afterPromote);
   },
 };
 
@@ -247,10 +250,44 @@ async function attachLogs(state: CycleState, revision: string): Promise<CheckRes
   const contextDir = resolve(deps.baseDir ?? process.cwd(), deps.config.build.context ?? '.');
   const buildDir = state.built?.dir;
   const mapLine = (text: string) => mapBuildFrames(text, { contextDir, ...(buildDir ? { buildDir } : {}) });
-  const timed = deps.target.timedLogs ? await deps.target.timedLogs(revision).catch(() => []) : [];
+  let timed: TimedLine[] = [];
+  try {
+    timed = deps.target.timedLogs ? await deps.target.timedLogs(revision) : [];
+  } catch (err) {
+    // Logs that cannot be read (Cloud Logging: PERMISSION_DENIED …) are evidence of their own; the cycle goes on.
+    return withUnreadLogs(results, errorMessage(err), deps.target.deployInfo?.(revision)?.logUri);
+  }
   if (timed.length > 0) return attachCheckLogs(results, timed, { mapLine });
   const tail = deps.target.logs ? await deps.target.logs(revision, 40).catch(() => []) : [];
   return attachRevisionTail(results, tail, { mapLine });
+}
+
+/**
+ * `traffic.afterPromote: latest`: once the candidate holds 100%, a target that can (Cloud Run) lets
+ * the split follow the latest revision, so deploys made by other means get traffic; `pinned` (the
+ * default) leaves the split naming the candidate. Call after a promotion succeeded. The record's
+ * note says which happened.
+ */
+export async function followLatestAfterPromote(state: CycleState, mode: 'pinned' | 'latest'): Promise<void> {
+  const { deps, ctx, rec, log } = state;
+  const rev = state.revision?.name;
+  if (mode !== 'latest' || !rev || !deps.target.followLatest) return;
+  const followed = await deps.target.followLatest(ctx, rev);
+  const note = followed
+    ? 'Traffic follows the latest revision (traffic.afterPromote: latest): a later deploy by other means gets it.'
+    : 'Traffic stays pinned to the candidate: it is no longer the latest ready revision, so following the latest would serve an unsmoked one.';
+  rec.traffic.note = rec.traffic.note ? `${rec.traffic.note} ${note}` : note;
+  log.info({ stage: 'traffic', revision: rev, followed }, note);
+}
+
+/** Each failing result without output of its own says why the revision's logs are missing, and where to read them. */
+function withUnreadLogs(results: CheckResult[], why: string, logUri: string | undefined): CheckResult[] {
+  const logTail = [why, ...(logUri ? [`Logs URL: ${logUri}`] : [])];
+  return results.map((r) =>
+    r.failure && r.failure.evidence.logTail === undefined && r.status !== 'skipped'
+      ? { ...r, failure: { ...r.failure, evidence: { ...r.failure.evidence, logTail, logScope: 'revision' } } }
+      : r,
+  );
 }
 
 /** A canary step's smoke run: the configured checks against the service URL, which carries the split. */

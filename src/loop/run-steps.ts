@@ -29,6 +29,7 @@ import { startProcessJournal } from '../runtime/reap.js';
 import { nextLocalRevisionNumber } from '../deploy/local/target.js';
 import { publishCycle } from './publish.js';
 import { reloadConfig } from './reload.js';
+import { configWarnings } from '../config/warnings.js';
 
 export interface LoopOptions {
   loaded: LoadedConfig;
@@ -101,6 +102,7 @@ export async function openRun(opts: LoopOptions): Promise<RunState> {
     const maxCycles = opts.maxCycles ?? config.loop.maxCycles;
     const outcome: RunOutcome = { status: opts.noFix ? 'cycle-finished' : 'max-cycles', cycles: [], published: [], reportsDir };
     log.info({ runId, service: config.service, target: target.kind, maxCycles, reportsDir }, 'loop started');
+    for (const w of configWarnings(config)) log.warn({ path: w.path }, w.message);
     return {
       opts, log, signal: opts.signal, reportsDir, runId, maxCycles, history, acceptedSha, lock, target, recovered, processes,
       inputsKey: await inputsKey(reportsDir), started: performance.now(), loaded, builder,

@@ -311,3 +311,55 @@ describe('deploy-loop CLI with target.kind: cloudrun', () => {
     expect(rec1.traffic.after).toEqual([{ revision: rec1.deploy.revision, percent: 100 }]);
   });
 });
+
+describe('traffic.afterPromote through the loop', () => {
+  it('latest: a promoted cycle leaves Cloud Run serving LATEST at 100%, and the record says so', async () => {
+    const dir = await scratchDir('cloudrun-loop');
+    dirs.push(dir);
+    const base = cloudRunConfig('follow');
+    await writeTinyProject(dir, 'ok', configYaml({ ...base, traffic: { afterPromote: 'latest' } }));
+    const { rec, markdown } = await cycle(dir);
+    expect(rec.verdict).toBe('passed');
+    expect(rec.traffic.action).toBe('promoted');
+    expect(rec.traffic.note).toMatch(/Traffic follows the latest revision \(traffic\.afterPromote: latest\)/);
+    expect(markdown).toMatch(/traffic\.afterPromote: latest/);
+    const api = runClients(emu);
+    try {
+      const [svc] = await api.services.getService({ name: 'projects/demo-project/locations/europe-west4/services/follow' }, { retry: null, timeout: 5000 });
+      expect(svc.traffic?.map((t) => [String(t.type), t.revision || '', t.percent])).toEqual([['TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', '', 100]]);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('pinned (the default): the promoted revision is named in the split', async () => {
+    const dir = await project('pinned', 'ok');
+    const { rec } = await cycle(dir);
+    expect(rec.verdict).toBe('passed');
+    const api = runClients(emu);
+    try {
+      const [svc] = await api.services.getService({ name: 'projects/demo-project/locations/europe-west4/services/pinned' }, { retry: null, timeout: 5000 });
+      expect(svc.traffic?.filter((t) => (t.percent ?? 0) > 0).map((t) => [String(t.type), t.revision, t.percent])).toEqual([['TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', rec.deploy.revision, 100]]);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe('validate on a Cloud Run config with WebSocket checks', () => {
+  it('warns on stderr that the default 300 s request timeout cuts WebSocket streams, naming the field, and still exits 0', async () => {
+    const dir = await scratchDir('cloudrun-loop');
+    dirs.push(dir);
+    const base = cloudRunConfig('sockets');
+    const checks = [...(base.smoke?.checks ?? []), { name: 'ws', kind: 'websocket', path: '/ws', priority: 'P1' }];
+    await writeTinyProject(dir, 'ok', configYaml({ ...base, smoke: { ...base.smoke, checks } } as TinyConfig));
+    const out = await runCli(['validate'], { cwd: dir });
+    expect(out.code).toBe(0);
+    expect(out.stderr).toMatch(/^warning: target\.timeoutSeconds is unset \(Cloud Run's default, 300 s\) and the config has WebSocket checks \(agent, ws\)/m);
+    const raised = { ...base, target: { ...base.target, timeoutSeconds: 3600 }, smoke: { ...base.smoke, checks } } as TinyConfig;
+    await writeFile(join(dir, 'loop.config.yaml'), configYaml(raised));
+    const again = await runCli(['validate'], { cwd: dir });
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toMatch(/warning:/);
+  });
+});

@@ -56,7 +56,7 @@ describe('loading loop.config.yaml', () => {
     expect(config.smoke).toMatchObject({ concurrency: 8, defaults: { timeoutMs: 5000, retries: 0, retryDelayMs: 200 } });
     expect(config.build).toMatchObject({ context: '.', exclude: ['**/.git', '**/node_modules'], timeoutMs: 300_000, keep: 10 });
     expect(config.target).toMatchObject({ host: '127.0.0.1', port: 0, readiness: { path: '/', timeoutMs: 15_000 }, keepRevisions: 3 });
-    expect(config.traffic).toEqual({ strategy: 'direct', steps: [10, 50, 100], holdMs: 0, smoke: 'all', tag: 'candidate' });
+    expect(config.traffic).toEqual({ strategy: 'direct', steps: [10, 50, 100], holdMs: 0, smoke: 'all', tag: 'candidate', afterPromote: 'pinned' });
     expect(config.reports).toEqual({ dir: 'reports' });
   });
 

@@ -38,7 +38,7 @@ function input(target: Target, signal: AbortSignal, over: Partial<PromoteInput> 
   return {
     target,
     ctx: { signal, log: silentLogger(), cycle: 2 },
-    traffic: { strategy: 'canary', steps: [10, 50, 100], holdMs: 0, smoke: 'all', tag: 'candidate' },
+    traffic: { strategy: 'canary', steps: [10, 50, 100], holdMs: 0, smoke: 'all', tag: 'candidate', afterPromote: 'pinned' },
     before,
     restore,
     candidate: 'b',
@@ -52,7 +52,7 @@ describe('promote', () => {
   it('direct: one split, all traffic to the candidate, no smoke run', async () => {
     const m = memoryTarget(restore);
     let smokes = 0;
-    const out = await promote(input(m.target, new AbortController().signal, { traffic: { strategy: 'direct', steps: [10, 50, 100], holdMs: 0, smoke: 'all', tag: 'candidate' }, smoke: async () => (smokes++, []) }));
+    const out = await promote(input(m.target, new AbortController().signal, { traffic: { strategy: 'direct', steps: [10, 50, 100], holdMs: 0, smoke: 'all', tag: 'candidate', afterPromote: 'pinned' }, smoke: async () => (smokes++, []) }));
     expect(out).toEqual({ status: 'promoted' });
     expect(m.sets.map((s) => s.split)).toEqual([[{ revision: 'b', percent: 100 }]]);
     expect(smokes).toBe(0);
@@ -77,7 +77,7 @@ describe('promote', () => {
   it('canary: an abort during the hold restores the split with a signal that is not aborted', async () => {
     const m = memoryTarget(restore);
     const ac = new AbortController();
-    const out = promote(input(m.target, ac.signal, { traffic: { strategy: 'canary', steps: [10, 100], holdMs: 60_000, smoke: 'all', tag: 'candidate' }, onStep: () => ac.abort() }));
+    const out = promote(input(m.target, ac.signal, { traffic: { strategy: 'canary', steps: [10, 100], holdMs: 60_000, smoke: 'all', tag: 'candidate', afterPromote: 'pinned' }, onStep: () => ac.abort() }));
     expect(await out).toMatchObject({ status: 'interrupted', restored: true });
     expect(m.split()).toEqual(restore);
     expect(m.sets.at(-1)).toEqual({ split: restore, aborted: false });
@@ -95,7 +95,7 @@ describe('promote', () => {
     const m = memoryTarget(restore);
     const ac = new AbortController();
     const target: Target = { ...m.target, setTraffic: async (ctx, split) => { const first = m.sets.length === 0; await m.target.setTraffic(ctx, split); if (first) ac.abort(); } };
-    const out = await promote(input(target, ac.signal, { traffic: { strategy: 'direct', steps: [100], holdMs: 0, smoke: 'all', tag: 'candidate' } }));
+    const out = await promote(input(target, ac.signal, { traffic: { strategy: 'direct', steps: [100], holdMs: 0, smoke: 'all', tag: 'candidate', afterPromote: 'pinned' } }));
     expect(out).toMatchObject({ status: 'interrupted', restored: true });
     expect(m.split()).toEqual(restore);
   });

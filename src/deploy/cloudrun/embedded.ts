@@ -9,6 +9,7 @@ import type { CloudRunTargetConfig } from '../../config/cloudrun-schema.js';
 import type { TargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
 import type { Emulator } from '../../emulator/index.js';
+import type { TimedLine } from '../../model/log-line.js';
 import type { DeployOutcome, LockHolder, Target, TrafficEntry } from '../target.js';
 import { CloudRunTarget, type CloudRunTargetOptions, type DeployInfo } from './target.js';
 
@@ -50,12 +51,20 @@ export class EmbeddedEmulatorTarget implements Target {
     return (await this.target()).currentTraffic(ctx);
   }
 
+  async followLatest(ctx: StageContext, revision: string): Promise<boolean> {
+    return (await this.target()).followLatest(ctx, revision);
+  }
+
   serviceUrl(): string | undefined {
     return this.inner?.serviceUrl();
   }
 
   async logs(revision: string, lines: number): Promise<string[]> {
     return (await this.target()).logs(revision, lines);
+  }
+
+  async timedLogs(revision: string): Promise<TimedLine[]> {
+    return (await this.target()).timedLogs(revision);
   }
 
   deployInfo(revision: string): DeployInfo | undefined {

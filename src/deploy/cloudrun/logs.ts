@@ -7,6 +7,8 @@
 import { createRequire } from 'node:module';
 import type { Logging } from '@google-cloud/logging';
 import type { CloudRunTargetConfig } from '../../config/cloudrun-schema.js';
+import type { TimedLine } from '../../model/log-line.js';
+import { codeName, errorInfo } from './retry.js';
 
 export interface RevisionLogQuery {
   service: string;
@@ -19,10 +21,15 @@ export interface RevisionLogQuery {
   limit: number;
 }
 
-/** The Cloud Logging filter for one revision's entries in a time window. */
-export function revisionLogFilter(cfg: Pick<CloudRunTargetConfig, 'region'>, q: Omit<RevisionLogQuery, 'limit'>): string {
+/**
+ * The Cloud Logging filter for one revision's entries in a time window: what the container and
+ * Cloud Run's system log say, without the request log (one entry per request, no payload), so
+ * evidence holds what the service wrote.
+ */
+export function revisionLogFilter(cfg: Pick<CloudRunTargetConfig, 'project' | 'region'>, q: Omit<RevisionLogQuery, 'limit'>): string {
   const parts = [
     'resource.type="cloud_run_revision"',
+    `logName!="projects/${cfg.project}/logs/run.googleapis.com%2Frequests"`,
     `resource.labels.service_name="${q.service}"`,
     `resource.labels.revision_name="${q.revision}"`,
     `resource.labels.location="${cfg.region}"`,
@@ -84,4 +91,62 @@ export async function readRevisionLogs(logging: Logging, cfg: Pick<CloudRunTarge
     gaxOptions: { retry: null, timeout: 15_000 } as object,
   });
   return entries.slice(0, q.limit).map((e) => entryLine(e as unknown as EntryLike)).reverse();
+}
+
+/** Entries asked for per ListLogEntries call, and calls per read: at most PAGE × PAGES lines. */
+export const LOG_PAGE_SIZE = 500;
+export const LOG_MAX_PAGES = 4;
+
+export interface TimedLogRead {
+  /** Oldest first, each at its entry's timestamp (epoch ms). */
+  lines: TimedLine[];
+  /** Older entries in the window were left unread (more than pageSize × maxPages). */
+  truncated: boolean;
+}
+
+/**
+ * The revision's entries in the window with their timestamps, for per-check windows: newest first
+ * (as `gcloud run revisions logs read` orders them), a bounded number of pages, returned oldest
+ * first. Errors (PERMISSION_DENIED without roles/logging.viewer, a network failure) are thrown.
+ */
+export async function readRevisionTimedLogs(
+  logging: Logging,
+  cfg: Pick<CloudRunTargetConfig, 'project' | 'region'>,
+  q: Omit<RevisionLogQuery, 'limit'> & { pageSize?: number; maxPages?: number },
+): Promise<TimedLogRead> {
+  const pageSize = q.pageSize ?? LOG_PAGE_SIZE;
+  const maxPages = q.maxPages ?? LOG_MAX_PAGES;
+  const lines: TimedLine[] = [];
+  let pageToken: string | undefined;
+  for (let page = 0; page < maxPages; page++) {
+    const [entries, next] = await logging.getEntries({
+      resourceNames: [`projects/${cfg.project}`],
+      filter: revisionLogFilter(cfg, q),
+      orderBy: 'timestamp desc',
+      pageSize,
+      autoPaginate: false,
+      ...(pageToken ? { pageToken } : {}),
+      gaxOptions: { retry: null, timeout: 15_000 } as object,
+    });
+    for (const e of entries) {
+      const entry = e as unknown as EntryLike;
+      const ts = entry.metadata.timestamp;
+      const at = ts instanceof Date ? ts.getTime() : typeof ts === 'string' ? Date.parse(ts) : NaN;
+      if (Number.isFinite(at)) lines.push({ at, text: entryLine(entry) });
+    }
+    pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken || undefined;
+    if (!pageToken) return { lines: lines.reverse(), truncated: false };
+  }
+  return { lines: lines.reverse(), truncated: true };
+}
+
+/**
+ * Why Cloud Logging could not be read, as one line for the evidence and the log:
+ * `Cloud Logging: PERMISSION_DENIED: … (roles/logging.viewer on project P gives access)`.
+ */
+export function logReadFailure(err: unknown, project: string): string {
+  const { code, message } = errorInfo(err);
+  const first = message.split('\n')[0] ?? '';
+  const hint = code === 7 || code === 16 ? ` (reading a revision's logs needs roles/logging.viewer on project ${project})` : '';
+  return `Cloud Logging: ${code === undefined ? 'error' : codeName(code)}: ${first}${hint}`;
 }

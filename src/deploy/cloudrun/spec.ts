@@ -80,7 +80,12 @@ export function buildTemplate(cfg: CloudRunTargetConfig, image: string, current:
     if (cfg.memory) limits.memory = cfg.memory;
     container.resources = { ...(container.resources ?? {}), limits };
   }
-  if (cfg.containerPort) container.ports = [{ name: 'http1', containerPort: cfg.containerPort }];
+  if (cfg.containerPort || cfg.portName) {
+    // The port's name is its protocol: rewriting the port must not turn an h2c service into HTTP/1.
+    const had = first?.ports?.[0];
+    const name = cfg.portName ?? (had?.name || 'http1');
+    container.ports = [{ name, containerPort: cfg.containerPort ?? (had?.containerPort || 8080) }];
+  }
   const t: IRevisionTemplate = { ...base, containers: [container, ...others] };
   if (cfg.minInstances !== undefined || cfg.maxInstances !== undefined) {
     t.scaling = { ...(t.scaling ?? {}) };
@@ -89,6 +94,7 @@ export function buildTemplate(cfg: CloudRunTargetConfig, image: string, current:
   }
   if (cfg.concurrency !== undefined) t.maxInstanceRequestConcurrency = cfg.concurrency;
   if (cfg.timeoutSeconds !== undefined) t.timeout = { seconds: cfg.timeoutSeconds };
+  if (cfg.sessionAffinity !== undefined) t.sessionAffinity = cfg.sessionAffinity;
   if (cfg.serviceAccount) t.serviceAccount = cfg.serviceAccount;
   if (cfg.vpcConnector) {
     const connector = cfg.vpcConnector.includes('/')
@@ -160,6 +166,21 @@ export function readTraffic(svc: IService | undefined): TrafficEntry[] {
 }
 
 /**
+ * Why the traffic a read shows cannot be taken as what serves, or undefined when it can. While a
+ * service reconciles, `traffic_statuses` "will have transient values" (service.proto, `reconciling`):
+ * a split that does not add up to 100 is then not the live split. Once reconciled, nothing serving
+ * (0%: a new service, or every revision failed) is real; any other sum is not a split at all.
+ */
+export function unsettledTraffic(svc: IService | undefined): string | undefined {
+  if (!svc) return undefined;
+  const sum = readTraffic(svc).reduce((n, e) => n + e.percent, 0);
+  if (sum === 100) return undefined;
+  if (svc.reconciling) return `its traffic statuses add up to ${sum}% while the service is reconciling`;
+  if (sum !== 0) return `its traffic statuses add up to ${sum}%, not 100%`;
+  return undefined;
+}
+
+/**
  * Traffic for a candidate deploy, like `gcloud run deploy --no-traffic --tag`: what serves now is
  * pinned to named revisions (so LATEST cannot move to the candidate), the tag moves to the
  * candidate at 0%. With nothing serving yet (a new service, or one whose every revision failed)
@@ -168,6 +189,9 @@ export function readTraffic(svc: IService | undefined): TrafficEntry[] {
 export function candidateTraffic(svc: IService | undefined, candidate: string, tag: string): ITrafficTarget[] {
   const serving = readTraffic(svc);
   const sum = serving.reduce((n, e) => n + e.percent, 0);
+  // A transient split is never taken for "nothing serves": the candidate would get 100% unsmoked.
+  const unsettled = unsettledTraffic(svc);
+  if (unsettled) throw new Error(`internal: a candidate's traffic was planned from an unsettled read (${unsettled})`);
   if (sum !== 100) return [{ type: REVISION, revision: candidate, percent: 100, tag }];
   const out: ITrafficTarget[] = [];
   for (const e of serving) {
@@ -181,6 +205,9 @@ export function candidateTraffic(svc: IService | undefined, candidate: string, t
   out.push({ type: REVISION, revision: candidate, percent: 0, tag });
   return out;
 }
+
+/** All traffic to whatever revision is latest ready, now and after later deploys (`--to-latest`). */
+export const LATEST_ONLY: ITrafficTarget[] = [{ type: LATEST, percent: 100 }];
 
 export function trafficTargets(split: readonly TrafficEntry[]): ITrafficTarget[] {
   return split.map((e) => ({ type: REVISION, revision: e.revision, percent: e.percent, ...(e.tag ? { tag: e.tag } : {}) }));

@@ -10,14 +10,16 @@ import type { BuiltImage } from '../../build/builder.js';
 import type { CloudRunTargetConfig } from '../../config/cloudrun-schema.js';
 import type { TargetConfig } from '../../config/schema.js';
 import type { StageContext } from '../../context.js';
-import { StageError, UsageError, type Stage } from '../../errors.js';
+import { InterruptedError, StageError, UsageError, type Stage } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import type { TimedLine } from '../../model/log-line.js';
+import { isSecretName, redactText } from '../../redact.js';
 import type { DeployOutcome, LockHolder, Target, TrafficEntry } from '../target.js';
 import { checkRemoteLock, lockState, readRemoteLock, withLock, type LockState, type RemoteLock } from './lock.js';
 import { createRunClients, idTokenHeaders, type RunClients } from './client.js';
-import { createLogging, readRevisionLogs } from './logs.js';
+import { createLogging, logReadFailure, readRevisionLogs, readRevisionTimedLogs } from './logs.js';
 import { waitForOperation } from './operation.js';
-import { DEFAULT_RETRY, GRPC, apiFailure, errorInfo, hasCode, withRetry, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, GRPC, apiFailure, errorInfo, hasCode, sleep, withRetry, type RetryPolicy } from './retry.js';
 import {
   buildEnv,
   buildTemplate,
@@ -30,6 +32,8 @@ import {
   shortName,
   trafficTargets,
   maskedUpdate,
+  unsettledTraffic,
+  LATEST_ONLY,
   type EnvSource,
   type IService,
 } from './spec.js';
@@ -49,7 +53,25 @@ export interface CloudRunTargetOptions {
   runId?: string;
   /** Injected Cloud Logging client (tests); by default built from the config on first use. */
   logging?: Logging;
+  /** How often, and how far apart, a split that does not add up to 100 is read again. */
+  settle?: Partial<SettlePolicy>;
+  /**
+   * Pause before reading a revision's logs, for entries still on their way to Cloud Logging (its
+   * tail API buffers 2 s by default for late entries). Default: 3000 against Google, 0 against an
+   * emulator, which stores a line the moment it is printed.
+   */
+  logSettleMs?: number;
 }
+
+/** Re-reads of a service whose traffic is mid-reconcile: `reads` in all, pauses doubling from base to max. */
+export interface SettlePolicy {
+  reads: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** About 30 s in all: a reconcile of a traffic change takes seconds on Cloud Run. */
+export const DEFAULT_SETTLE: SettlePolicy = { reads: 10, baseDelayMs: 500, maxDelayMs: 5000 };
 
 /** What the target knows of a revision it deployed (see CloudRunTarget.deployInfo). */
 export interface DeployInfo {
@@ -79,6 +101,8 @@ export class CloudRunTarget implements Target {
   private readonly parent: string;
   private readonly clients: RunClients;
   private readonly policy: RetryPolicy;
+  private readonly settlePolicy: SettlePolicy;
+  private readonly logSettleMs: number;
   private readonly log: Logger;
   private uri: string | undefined;
   private readonly runTag: string;
@@ -94,6 +118,8 @@ export class CloudRunTarget implements Target {
     this.serviceName = `${this.parent}/services/${this.serviceId}`;
     this.clients = opts.clients ?? createRunClients(cfg);
     this.policy = { ...DEFAULT_RETRY, ...opts.retry };
+    this.settlePolicy = { ...DEFAULT_SETTLE, ...opts.settle };
+    this.logSettleMs = opts.logSettleMs ?? (cfg.endpoint ? 0 : 3000);
     this.log = opts.log.child({ target: 'cloudrun', service: this.serviceId });
     this.runTag = opts.runId ?? randomUUID();
     this.logging = opts.logging;
@@ -111,7 +137,8 @@ export class CloudRunTarget implements Target {
     const elapsed = () => Math.round(performance.now() - started);
     const log = ctx.log.child({ target: 'cloudrun', service: this.serviceId });
     const sctx = { ...ctx, log };
-    let current = await this.read(sctx, 'deploy');
+    // The candidate's traffic is planned from this read: a transient split must not pass for the live one.
+    let current = await this.readSettled(sctx, 'deploy');
     // Named from what this deploy asks for (config and image) and this run, not from the merged
     // template: the server fills defaults into what it returns, and a retry must ask for the same name.
     const revision = revisionName(this.serviceId, ctx.cycle, buildTemplate(this.cfg, image.ref, undefined), this.runTag);
@@ -136,7 +163,7 @@ export class CloudRunTarget implements Target {
       } catch (err) {
         // Created meanwhile (or by our own earlier attempt whose answer was lost): update it instead.
         if (!hasCode(err, GRPC.ALREADY_EXISTS)) throw apiFailure('deploy', `creating Cloud Run service ${this.serviceName}`, err);
-        current = await this.read(sctx, 'deploy');
+        current = await this.readSettled(sctx, 'deploy');
         envSources = buildEnv(this.cfg, current?.template?.containers?.[0]).sources;
       }
     }
@@ -145,7 +172,7 @@ export class CloudRunTarget implements Target {
       // made from this image and config, and Cloud Run refuses a name twice, so only the tag moves.
       adopted = true;
       log.info({ revision }, 'the candidate revision exists already: adopting it, moving only the tag');
-      op = await this.update(sctx, 'deploy', current, (svc) => ({ traffic: candidateTraffic(svc, revision, tag) }));
+      op = await this.update(sctx, 'deploy', current, (svc) => ({ traffic: candidateTraffic(svc, revision, tag) }), MAX_CONFLICTS, true);
     }
     if (!op) {
       op = await this.update(sctx, 'deploy', current, (svc) => {
@@ -153,7 +180,7 @@ export class CloudRunTarget implements Target {
         envSources = buildEnv(this.cfg, svc.template?.containers?.[0]).sources;
         log.info({ revision, image: image.ref, traffic }, 'updating the Cloud Run service with a candidate revision');
         return { ...serviceFields(this.cfg, svc), template, traffic };
-      });
+      }, MAX_CONFLICTS, true);
     }
 
     const doing = `deploying revision ${revision} of ${this.serviceId}`;
@@ -163,15 +190,18 @@ export class CloudRunTarget implements Target {
     const rev = await this.readRevision(sctx, revision);
     const ready = readyCondition(rev?.conditions);
     const logUri = rev?.logUri || undefined;
+    // Known for a failed revision too: its log window starts here, and its Logs URL goes on the record.
+    this.deployed.set(revision, { startedAt, envSources, adopted, ...(logUri ? { logUri } : {}) });
     if (outcome.error || !isSucceeded(ready)) {
       const message = ready?.message || outcome.error?.message || `revision ${revision} did not become ready (${ready?.state ?? 'no Ready condition'})`;
       log.warn({ revision, reason: ready?.reason, code: outcome.error?.code }, 'candidate revision is not ready');
-      const logTail = await this.revisionLogLines(sctx, revision, startedAt, 50);
+      const logTail = await this.revisionLogLines({ ...sctx, signal: AbortSignal.timeout(30_000) }, revision, startedAt, 50);
       return {
         ok: false,
         revisionName: revision,
         message: logUri && !message.includes(logUri) ? `${message}\nLogs URL: ${logUri}` : message,
         ...(ready?.reason ? { reason: ready.reason } : {}),
+        ...(logUri ? { logUri } : {}),
         logTail,
         durationMs: elapsed(),
       };
@@ -181,7 +211,6 @@ export class CloudRunTarget implements Target {
     if (!url) {
       return { ok: false, revisionName: revision, reason: 'NoTagUrl', message: `Cloud Run gave tag "${tag}" of revision ${revision} no URL`, logTail: [], durationMs: elapsed() };
     }
-    this.deployed.set(revision, { startedAt, envSources, adopted, ...(logUri ? { logUri } : {}) });
     log.info({ revision, url, ms: elapsed(), adopted, env: envSources }, 'candidate revision ready');
     return { ok: true, revision: { name: revision, url, image: image.ref, startMs: elapsed() } };
   }
@@ -209,8 +238,33 @@ export class CloudRunTarget implements Target {
     log.info({ traffic: split }, 'traffic set');
   }
 
+  /** What serves now; a read mid-reconcile whose split does not add up to 100 is read again until it does (bounded). */
   async currentTraffic(ctx: StageContext): Promise<TrafficEntry[]> {
-    return readTraffic(await this.read(ctx, 'traffic'));
+    return readTraffic(await this.readSettled(ctx, 'traffic'));
+  }
+
+  /**
+   * `traffic.afterPromote: latest`: once `revision` holds 100%, hand the split to LATEST (100%), as
+   * `gcloud run services update-traffic --to-latest` does, so a later plain `gcloud run deploy`
+   * gets the traffic instead of 0%. Only when `revision` is still the latest ready revision (else
+   * LATEST would move traffic to a revision nobody smoked): returns whether it did.
+   */
+  async followLatest(ctx: StageContext, revision: string): Promise<boolean> {
+    const log = ctx.log.child({ target: 'cloudrun', service: this.serviceId });
+    const sctx = { ...ctx, log };
+    const current = await this.readSettled(sctx, 'traffic');
+    const latest = shortName(current?.latestReadyRevision);
+    const serving = readTraffic(current);
+    if (!current || latest !== revision || serving.length !== 1 || serving[0]?.revision !== revision || serving[0]?.percent !== 100) {
+      log.warn({ revision, latestReady: latest, serving }, 'traffic stays pinned: the promoted revision is not the latest ready one, or does not hold all the traffic');
+      return false;
+    }
+    const op = await this.update(sctx, 'traffic', current, () => ({ traffic: LATEST_ONLY }));
+    const doing = `handing the traffic of ${this.serviceId} to the latest revision`;
+    const outcome = await waitForOperation(sctx, op, { stage: 'traffic', doing, timeoutMs: this.cfg.operationTimeoutMs, policy: this.policy });
+    if (outcome.error) throw new StageError('traffic', `${doing}: ${outcome.error.message}`);
+    log.info({ revision }, 'traffic follows the latest revision (100% LATEST)');
+    return true;
   }
 
   serviceUrl(): string | undefined {
@@ -285,29 +339,66 @@ export class CloudRunTarget implements Target {
 
   /**
    * The revision's container output from Cloud Logging since its deploy started (or the last hour
-   * for a revision this run did not deploy), newest `lines` of it. Never throws: evidence that
-   * cannot be read is a warning in the log, not a failed cycle.
+   * for a revision this run did not deploy), newest `lines` of it, redacted. Never throws: logs
+   * that cannot be read give one line saying why (`Cloud Logging: PERMISSION_DENIED: …`).
    */
   async logs(revision: string, lines: number): Promise<string[]> {
-    const since = this.deployed.get(revision)?.startedAt ?? new Date(Date.now() - 3_600_000);
-    return this.revisionLogLines({ signal: AbortSignal.timeout(30_000), log: this.log, cycle: 0 }, revision, since, lines);
+    return this.revisionLogLines(this.logCtx(), revision, this.logsSince(revision), lines);
   }
 
-  /** The revision's entries in [since, until), for one check's window. */
-  async logsBetween(revision: string, since: Date, until: Date, lines: number): Promise<string[]> {
-    return this.revisionLogLines({ signal: AbortSignal.timeout(30_000), log: this.log, cycle: 0 }, revision, since, lines, until);
+  /**
+   * The revision's entries since its deploy started, each at its Cloud Logging timestamp, redacted,
+   * for per-check log windows (a bounded number of pages, newest kept). Throws an Error whose
+   * message says why when Cloud Logging cannot be read; the loop records it on the evidence.
+   */
+  async timedLogs(revision: string): Promise<TimedLine[]> {
+    const ctx = this.logCtx();
+    try {
+      const logging = await this.loggingClient();
+      await sleep(this.logSettleMs, ctx.signal);
+      const read = await withRetry(ctx, `reading the logs of ${revision}`, this.policy, () =>
+        readRevisionTimedLogs(logging, this.cfg, { service: this.serviceId, revision, since: this.logsSince(revision), until: new Date() }),
+      );
+      if (read.truncated) ctx.log.info({ revision, lines: read.lines.length }, 'more log entries than are read for evidence: the oldest were left out');
+      return read.lines.map((l) => ({ at: l.at, text: this.redact(l.text) }));
+    } catch (err) {
+      const why = logReadFailure(err, this.cfg.project);
+      ctx.log.warn({ revision }, why);
+      throw new Error(why, { cause: err });
+    }
+  }
+
+  private logCtx(): StageContext {
+    return { signal: AbortSignal.timeout(30_000), log: this.log, cycle: 0 };
+  }
+
+  private logsSince(revision: string): Date {
+    return this.deployed.get(revision)?.startedAt ?? new Date(Date.now() - 3_600_000);
+  }
+
+  private async loggingClient(): Promise<Logging> {
+    this.logging ??= await createLogging(this.cfg);
+    return this.logging;
+  }
+
+  /** Values of the config's secret-looking env variables, masked in every log line read. */
+  private redact(text: string): string {
+    const secrets = Object.entries(this.cfg.env).filter(([k, v]) => isSecretName(k) && v.length >= 4).map(([, v]) => v);
+    return redactText(text, secrets);
   }
 
   private async revisionLogLines(ctx: StageContext, revision: string, since: Date, limit: number, until?: Date): Promise<string[]> {
     try {
-      this.logging ??= await createLogging(this.cfg);
-      const logging = this.logging;
-      return await withRetry(ctx, `reading the logs of ${revision}`, this.policy, () =>
+      const logging = await this.loggingClient();
+      await sleep(this.logSettleMs, ctx.signal);
+      const lines = await withRetry(ctx, `reading the logs of ${revision}`, this.policy, () =>
         readRevisionLogs(logging, this.cfg, { service: this.serviceId, revision, since, limit, ...(until ? { until } : {}) }),
       );
+      return lines.map((l) => this.redact(l));
     } catch (err) {
-      ctx.log.warn({ revision, message: errorInfo(err).message }, 'could not read the revision\'s logs from Cloud Logging (roles/logging.viewer gives access)');
-      return [];
+      const why = logReadFailure(err, this.cfg.project);
+      ctx.log.warn({ revision }, why);
+      return [why];
     }
   }
 
@@ -395,6 +486,31 @@ export class CloudRunTarget implements Target {
     }
   }
 
+  /**
+   * The service once its traffic statuses are a split (see unsettledTraffic), read again with
+   * growing pauses; a StageError naming what was read when it does not settle within the policy.
+   */
+  private async readSettled(ctx: StageContext, stage: Stage): Promise<IService | undefined> {
+    const started = performance.now();
+    for (let read = 1; ; read++) {
+      const svc = await this.read(ctx, stage);
+      const problem = unsettledTraffic(svc);
+      if (!problem) return svc;
+      if (read >= this.settlePolicy.reads) {
+        const secs = ((performance.now() - started) / 1000).toFixed(1);
+        throw new StageError(
+          stage,
+          `the traffic of Cloud Run service ${this.serviceId} did not settle: ${problem}, in each of ${read} reads over ${secs} s`,
+          'the service is being changed by something else (another deploy, the console); traffic was not touched. Run again once `gcloud run services describe` shows traffic adding up to 100%',
+        );
+      }
+      const pause = Math.min(this.settlePolicy.maxDelayMs, this.settlePolicy.baseDelayMs * 2 ** (read - 1));
+      ctx.log.info({ read, retryInMs: pause }, `the traffic read is not settled (${problem}); reading it again`);
+      await sleep(pause, ctx.signal);
+      if (ctx.signal.aborted) throw new InterruptedError(`interrupted while waiting for the traffic of ${this.serviceId} to settle`);
+    }
+  }
+
   private async readRevision(ctx: StageContext, name: string) {
     try {
       const [rev] = await withRetry(ctx, `reading revision ${name}`, this.policy, () =>
@@ -412,7 +528,7 @@ export class CloudRunTarget implements Target {
    * etag of the service as read; when someone else changed it meanwhile (ABORTED), read it again
    * and rebuild the request from the fresh copy.
    */
-  private async update(ctx: StageContext, stage: Stage, first: IService | undefined, build: (svc: IService) => IService, attempts = MAX_CONFLICTS) {
+  private async update(ctx: StageContext, stage: Stage, first: IService | undefined, build: (svc: IService) => IService, attempts = MAX_CONFLICTS, settled = false) {
     let svc = first;
     for (let attempt = 1; ; attempt++) {
       if (!svc) throw new StageError(stage, `Cloud Run service ${this.serviceName} disappeared while it was being updated`);
@@ -425,7 +541,7 @@ export class CloudRunTarget implements Target {
       } catch (err) {
         if (!hasCode(err, GRPC.ABORTED) || attempt >= attempts) throw apiFailure(stage, `updating Cloud Run service ${this.serviceName}`, err);
         ctx.log.info({ attempt, message: errorInfo(err).message }, 'the service changed since it was read; reading it again');
-        svc = await this.read(ctx, stage);
+        svc = settled ? await this.readSettled(ctx, stage) : await this.read(ctx, stage);
       }
     }
   }
