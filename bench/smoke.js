@@ -30,7 +30,7 @@ function suite(total, wsShare) {
 }
 
 /** The floor: the same requests and assertions, hand-written, no framework. */
-async function rawCheck(check, base, http) {
+async function rawCheck(check, base, http, waitClose = false) {
   if (check.kind === 'http') {
     const url = `${base}${check.path}`;
     let status;
@@ -59,7 +59,9 @@ async function rawCheck(check, base, http) {
         ws.send(JSON.stringify(sent));
       } else if (step === 1 && m.type === 'user' && m.text === sent.text) {
         ws.close(1000);
-        resolve(true);
+        // The check waits for the server's close frame (its code is a figure); this floor can too.
+        if (waitClose) ws.once('close', () => resolve(true));
+        else resolve(true);
       }
     });
     ws.on('error', () => resolve(false));
@@ -80,15 +82,18 @@ async function pool(items, concurrency, fn) {
 }
 
 async function timed(fn) {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const passed = await fn();
-  return { ms: performance.now() - t0, passed };
+  const c = process.cpuUsage(c0);
+  // The client's own CPU: moved less than wall time by other load on a shared machine.
+  return { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, passed };
 }
 
 export async function benchSmoke() {
   const total = envInt('BENCH_SMOKE_CHECKS', 1000);
   const concurrency = envInt('BENCH_SMOKE_CONCURRENCY', 50);
-  const repeats = envInt('BENCH_SMOKE_REPEATS', 3);
+  const repeats = envInt('BENCH_SMOKE_REPEATS', 5);
   const delayMs = envInt('BENCH_SMOKE_DELAY_MS', 25);
   // Sequential runs a same-mix prefix and is compared per check: 1,000 sequential checks take minutes.
   const seqTotal = Math.min(total, envInt('BENCH_SMOKE_SEQUENTIAL_CHECKS', 200));
@@ -97,7 +102,7 @@ export async function benchSmoke() {
   const opts = (c) => ({ concurrency: c, defaults: { timeoutMs: 10_000, retries: 0, retryDelayMs: 0 } });
   const passedOf = (results) => results.filter((r) => r.status === 'pass').length;
   // The floor uses undici's global dispatcher (keep-alive), as fetch in runSuite does.
-  const runs = { suite: [], floorRequest: [], floorFetch: [] };
+  const runs = { suite: [], floorRequest: [], floorFetch: [], floorClose: [] };
   try {
     // Warm-up: JIT, connection pools, the server's own warm-up.
     const warm = checks.slice(0, 200);
@@ -108,6 +113,7 @@ export async function benchSmoke() {
       runs.suite.push(await timed(async () => passedOf(await runSuite(checks, server.url, opts(concurrency)))));
       runs.floorRequest.push(await timed(() => pool(checks, concurrency, (c) => rawCheck(c, server.url, 'request'))));
       runs.floorFetch.push(await timed(() => pool(checks, concurrency, (c) => rawCheck(c, server.url, 'fetch'))));
+      runs.floorClose.push(await timed(() => pool(checks, concurrency, (c) => rawCheck(c, server.url, 'request', true))));
     }
   } finally {
     await server.stop();
@@ -128,15 +134,18 @@ export async function benchSmoke() {
   }
   const t = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v.map((x) => x.ms))]));
   t.sequentialPer1000 = (t.sequential / seqTotal) * total;
+  const cpu = (k) => median(runs[k].map((x) => x.cpuMs));
   const failed = Object.entries(runs).flatMap(([k, v]) => v.filter((x) => x.passed !== (k === 'sequential' ? seqTotal : total)).map((x) => `${k}: ${x.passed}/${total} passed`));
   const perSec = (m) => `${Math.round(total / (m / 1000))} checks/s`;
   const rows = [
     row(`smoke ${total} checks, concurrency ${concurrency}`, `${ms(t.suite)} (${perSec(t.suite)})`, `raw undici.request + ws: ${ms(t.floorRequest)}`, t.suite / t.floorRequest, '≤ 1.25× floor', t.suite / t.floorRequest <= 1.25),
-    row('  same, floor with fetch', `${ms(t.suite)}`, `raw undici fetch + ws: ${ms(t.floorFetch)}`, t.suite / t.floorFetch, 'info: runSuite uses fetch', null),
+    row('  same, floor with fetch', `${ms(t.suite)}`, `raw undici fetch + ws: ${ms(t.floorFetch)}`, t.suite / t.floorFetch, 'info: the fetch client', null),
+    row('  same, floor also waits for the close', `${ms(t.suite)}`, `raw undici.request + ws, close awaited: ${ms(t.floorClose)}`, t.suite / t.floorClose, 'info: as the check does', null, 'the websocket check waits for the server\'s close frame (its code is in the figures); the floor above does not'),
+    row('  client CPU, same runs', `${ms(cpu('suite'))}`, `raw undici.request + ws: ${ms(cpu('floorRequest'))}; close awaited: ${ms(cpu('floorClose'))}`, cpu('suite') / cpu('floorRequest'), 'info: least moved by other load', null),
     row(`  vs sequential, server ${delayMs} ms/answer`, `${ms(t.suiteDelayed)}`, `concurrency 1: ${ms(t.sequentialPer1000)} per ${total}`, t.sequentialPer1000 / t.suiteDelayed, '≥ 20× faster', t.sequentialPer1000 / t.suiteDelayed >= 20, `ratio is the speed-up (sequential / concurrent); sequential ran the first ${seqTotal} checks and is scaled per check; the raw floor against the same server took ${ms(t.floorDelayed)} (${round(t.sequentialPer1000 / t.floorDelayed, 1)}× sequential), the ideal is ${ms((total / concurrency) * delayMs)}`),
   ];
   if (failed.length) rows[0].note = `not every check passed: ${failed.join('; ')}`;
   printTable('1. Smoke throughput', rows);
-  await saveResults('smoke', { total, concurrency, repeats, delayMs, seqTotal, medianMs: Object.fromEntries(Object.entries(t).map(([k, v]) => [k, round(v, 1)])), runsMs: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((x) => round(x.ms, 1))])), rows });
+  await saveResults('smoke', { total, concurrency, repeats, delayMs, seqTotal, medianMs: Object.fromEntries(Object.entries(t).map(([k, v]) => [k, round(v, 1)])), runsMs: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((x) => round(x.ms, 1))])), runsCpuMs: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((x) => round(x.cpuMs, 1))])), rows });
   return rows;
 }

@@ -11,6 +11,13 @@ import { runSuite } from '../dist/smoke/runner.js';
 const [mode, url, nArg] = process.argv.slice(2);
 const n = Number(nArg);
 const holdTimeoutMs = 180_000;
+// Both modes import the same modules (above): what differs is the connections' cost, not the code loaded.
+const baseRssMiB = process.memoryUsage().rss / 2 ** 20;
+// Peak JS heap over the run, sampled: says whether a difference in peak RSS is JS objects or native memory.
+let peakHeapMiB = 0;
+const sampler = setInterval(() => {
+  peakHeapMiB = Math.max(peakHeapMiB, process.memoryUsage().heapUsed / 2 ** 20);
+}, 50).unref();
 
 async function raw() {
   const t0 = performance.now();
@@ -61,5 +68,7 @@ async function smoke() {
 
 const out = mode === 'raw' ? await raw() : await smoke();
 out.maxRssMiB = process.resourceUsage().maxRSS / 1024;
-process.send({ mode, n, ...out });
+clearInterval(sampler);
+out.peakHeapMiB = peakHeapMiB;
+process.send({ mode, n, baseRssMiB, ...out });
 process.disconnect();

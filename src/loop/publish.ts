@@ -31,14 +31,21 @@ export async function publishCycle(reportsDir: string, record: CycleRecord, hist
   };
   // One summary (and one redaction of the record) for all three formats.
   const { markdown: md, json, junit } = renderCycleReports(record, history);
-  await writeFileAtomic(paths.markdown, md, REBUILDABLE);
-  await writeFileAtomic(paths.json, json, REBUILDABLE);
-  await writeFileAtomic(paths.junit, junit, REBUILDABLE);
-  await writeFileAtomic(join(reportsDir, 'latest.md'), md, REBUILDABLE);
-  await writeFileAtomic(join(reportsDir, 'latest.json'), json, REBUILDABLE);
   const all = [...history.filter((h) => h.service === record.service), record];
-  await writeFileAtomic(paths.summary, renderTrend(all), REBUILDABLE);
+  const files: [string, string][] = [
+    [paths.markdown, md],
+    [paths.json, json],
+    [paths.junit, junit],
+    [join(reportsDir, 'latest.md'), md],
+    [join(reportsDir, 'latest.json'), json],
+    [paths.summary, renderTrend(all)],
+  ];
   // The whole history in one self-contained page (charts, gate tables, every check and its evidence).
-  if (opts.html !== false) await writeFileAtomic(join(reportsDir, HTML_REPORT_FILE), renderHtmlReport(all), REBUILDABLE);
+  if (opts.html !== false) files.push([join(reportsDir, HTML_REPORT_FILE), renderHtmlReport(all)]);
+  // Independent files, written side by side (each is atomic on its own): one wait, not seven in a row.
+  // Every write settles before the first failure is thrown, so none is left running behind the error.
+  const written = await Promise.allSettled(files.map(([path, text]) => writeFileAtomic(path, text, REBUILDABLE)));
+  const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+  if (failed) throw failed.reason;
   return paths;
 }

@@ -33,10 +33,18 @@ const EXCERPT_CHARS = 500;
  * by URL resolution, so `/api` + `/health` is `/api/health` and a `//host` path cannot change host.
  */
 export function joinUrl(base: string, path: string): URL {
-  const b = new URL(base);
-  const prefix = b.pathname.replace(/\/+$/, '');
-  return new URL(`${b.origin}${prefix}${path.startsWith('/') ? path : `/${path}`}`);
+  let root = roots.get(base);
+  if (root === undefined) {
+    const b = new URL(base);
+    root = `${b.origin}${b.pathname.replace(/\/+$/, '')}`;
+    if (roots.size >= 64) roots.clear(); // a long loop sees a new tag URL per cycle
+    roots.set(base, root);
+  }
+  return new URL(`${root}${path.startsWith('/') ? path : `/${path}`}`);
 }
+
+/** Origin + path prefix of each base URL seen, so a suite parses its base once, not once per check. */
+const roots = new Map<string, string>();
 
 /**
  * Merges header maps case-insensitively; later maps win. Names are lower-cased, which is what goes on

@@ -1,14 +1,15 @@
 /**
- * The `http` check: one request with undici's own `request` API through a keep-alive Agent (one
- * connection pool per origin), the response measured against `expect`. Not global fetch: its WHATWG
- * streams and Headers cost about 1.6× undici.request per check, and a smoke suite is mostly that path.
- * Redirects are not followed (undici.request never follows them): a smoke check tests what the service
- * answers, so `expect.status: 302` works and a surprise redirect shows up as a status mismatch.
+ * The `http` check: one request through undici's dispatcher (a keep-alive Agent, one connection pool
+ * per origin), the response measured against `expect`. Not global fetch (its WHATWG streams and
+ * Headers cost about 1.6× undici.request per check), and not `undici.request` either: a dispatch
+ * handler of our own collects the body up to the cap straight from the parser, with no Readable per
+ * response, and bounds the attempt with one timer instead of an AbortSignal per attempt. Redirects
+ * are not followed: a smoke check tests what the service answers, so `expect.status: 302` works and a
+ * surprise redirect shows up as a status mismatch.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { pipeline, type Readable } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { Agent, request, type Dispatcher } from 'undici';
+import { createBrotliDecompress, createGunzip, createInflate, type Gunzip } from 'node:zlib';
+import { Agent, type Dispatcher } from 'undici';
 import type { HttpCheckConfig } from '../config/schema.js';
 import {
   MAX_BODY_BYTES,
@@ -17,9 +18,11 @@ import {
   failedOutcome,
   failure,
   failureFromError,
+  joinUrl,
   type AttemptContext,
   type AttemptOutcome,
 } from './attempt.js';
+import { onAbort } from './abort-fanout.js';
 import { classifyStatus, cloudRunAuthHint, describeError } from './classify.js';
 import { formatMismatches, matchJson } from './match.js';
 import { REDACTED, isSecretHeader, redactUrl, secretsFromHeaders } from '../redact.js';
@@ -49,23 +52,6 @@ function httpAgent(): Dispatcher {
   return agent;
 }
 
-/**
- * The body as text bytes: a response that says `content-encoding` is decompressed, as fetch did, so
- * a check that asks for gzip still reads text, and the decompressed stream goes through the same
- * body cap. Done here, not with undici's decompress interceptor, which wraps every response and
- * was ~9 % of the check path's CPU in a profile though almost no answer is compressed.
- */
-function decodedBody(res: Dispatcher.ResponseData): Readable {
-  const enc = res.headers['content-encoding'];
-  if (enc === undefined) return res.body;
-  const coding = String(enc).trim().toLowerCase();
-  const z = coding === 'gzip' || coding === 'x-gzip' ? createGunzip() : coding === 'deflate' ? createInflate() : coding === 'br' ? createBrotliDecompress() : undefined;
-  if (!z) return res.body; // identity, or a coding fetch would not read either: the bytes as sent
-  // Destroying the decompressor at the cap destroys the response body too.
-  pipeline(res.body, z, noop);
-  return z;
-}
-
 /** The response as findProblems reads it: a status and case-insensitive header lookups. */
 class ResponseView {
   constructor(
@@ -93,66 +79,167 @@ class ResponseView {
   }
 }
 
-const noop = (): void => undefined;
-
-/** Origin + path prefix of each base URL seen, so a suite parses its base once, not once per check. */
-const roots = new Map<string, string>();
-
-/** joinUrl (attempt.ts), with the base's parse cached: same string join, same result. */
-function checkUrl(baseUrl: string, path: string): URL {
-  let root = roots.get(baseUrl);
-  if (root === undefined) {
-    const b = new URL(baseUrl);
-    root = `${b.origin}${b.pathname.replace(/\/+$/, '')}`;
-    if (roots.size >= 64) roots.clear(); // a long loop sees a new tag URL per cycle
-    roots.set(baseUrl, root);
-  }
-  return new URL(`${root}${path.startsWith('/') ? path : `/${path}`}`);
-}
 const USER_AGENT = 'deploy-loop-smoke';
 
+/** What went wrong getting the answer: before the response head (no status) or while reading its body. */
+class ExchangeError extends Error {
+  constructor(
+    readonly error: Error,
+    readonly status: number | undefined,
+  ) {
+    super(error.message, { cause: error });
+  }
+}
+
+interface Exchange {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: BodyRead;
+}
+
+function timeoutError(): Error {
+  // As AbortSignal.timeout's reason: classifyError reads the name.
+  return new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+}
+
 /**
- * Reads at most `limit` bytes, then destroys the body so the rest is never downloaded (undici closes
- * that connection rather than reuse it). Rejects with the stream's error (a timeout's abort reason).
+ * One request and its body, bounded: at most `limit` body bytes are kept (after decompression when the
+ * answer says `content-encoding`), then the connection is cut so the rest is never downloaded (undici
+ * closes it rather than reuse it); the whole exchange is cut at `timeoutMs`, or when the suite aborts.
+ * A handler, not `undici.request`: no body stream, no signal, one object per request.
  */
-export function readBodyBounded(body: Readable, limit = MAX_BODY_BYTES): Promise<BodyRead> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    const finish = (truncated: boolean): void => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-      const buf = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, bytes);
-      let text = buf.toString('utf8');
-      // As TextDecoder (and so fetch's res.text()) does: a leading byte order mark is not text.
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      resolve({ text, bytes, truncated });
-    };
-    const onData = (chunk: Buffer): void => {
-      const room = limit - bytes;
-      if (chunk.length > room) {
-        chunks.push(chunk.subarray(0, room));
-        bytes = limit;
-        // The destroyed body reports an abort later; nobody waits for it any more.
-        body.on('error', noop);
-        finish(true);
-        body.destroy();
-        return;
-      }
-      chunks.push(chunk);
-      bytes += chunk.length;
-    };
-    const onEnd = (): void => finish(false);
-    const onError = (err: Error): void => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      reject(err);
-    };
-    body.on('data', onData);
-    body.once('end', onEnd);
-    body.once('error', onError);
-  });
+class BoundedExchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private readonly chunks: Buffer[] = [];
+  private bytes = 0;
+  private status: number | undefined;
+  private headers: IncomingHttpHeaders = {};
+  private inflater: Gunzip | undefined;
+  private settled = false;
+  /** Set when the exchange ended on our side (timeout, abort, cap) before undici's end. */
+  private cut: Error | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private readonly stopWatching: (() => void) | undefined;
+  private resolve!: (e: Exchange) => void;
+  private reject!: (e: ExchangeError) => void;
+  readonly done: Promise<Exchange>;
+
+  constructor(
+    timeoutMs: number,
+    suiteSignal: AbortSignal | undefined,
+    private readonly limit: number,
+  ) {
+    this.done = new Promise<Exchange>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.timer = setTimeout(onExchangeTimeout, timeoutMs, this);
+    this.stopWatching = suiteSignal ? onAbort(suiteSignal, () => this.fail((suiteSignal.reason as Error | undefined) ?? new Error('aborted'))) : undefined;
+  }
+
+  timedOut(): void {
+    this.fail(timeoutError());
+  }
+
+  /** Ends the exchange on our side with `err`, cutting the request wherever it is. */
+  fail(err: Error): void {
+    if (this.settled) return;
+    this.cut = err;
+    this.settle();
+    this.reject(new ExchangeError(err, this.status));
+    this.inflater?.destroy();
+    this.controller?.abort(err);
+  }
+
+  private settle(): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.stopWatching?.();
+  }
+
+  private finish(truncated: boolean): void {
+    if (this.settled) return;
+    this.settle();
+    const buf = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.bytes);
+    let text = buf.toString('utf8');
+    // As TextDecoder (and so fetch's res.text()) does: a leading byte order mark is not text.
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    this.resolve({ status: this.status ?? 0, headers: this.headers, body: { text, bytes: this.bytes, truncated } });
+  }
+
+  /** Keeps body bytes up to the cap; at the cap the rest of the answer is cut. */
+  private take(chunk: Buffer): void {
+    if (this.settled) return;
+    const room = this.limit - this.bytes;
+    if (chunk.length <= room) {
+      this.chunks.push(chunk);
+      this.bytes += chunk.length;
+      return;
+    }
+    if (room > 0) this.chunks.push(chunk.subarray(0, room));
+    this.bytes = this.limit;
+    this.cut = new Error('body cap reached');
+    this.finish(true);
+    this.inflater?.destroy();
+    this.controller?.abort(this.cut);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // Cut before undici handed the request to a connection (a timeout while queued in the pool).
+    if (this.cut) controller.abort(this.cut);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode;
+    this.headers = headers;
+    const z = decompressorFor(headers['content-encoding']);
+    if (!z) return;
+    // Decompressed in the check, so a check that asks for gzip still reads text, through the same cap.
+    this.inflater = z;
+    z.on('data', (out: Buffer) => this.take(out));
+    z.on('end', () => this.finish(false));
+    z.on('error', (err) => this.bodyFailed(err));
+    z.on('drain', () => controller.resume());
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.inflater) {
+      if (!this.inflater.write(chunk)) controller.pause();
+    } else this.take(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.inflater) this.inflater.end();
+    else this.finish(false);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    // After our own cut, the abort undici reports is ours: the exchange has already settled.
+    if (this.cut) return;
+    this.bodyFailed(err);
+  }
+
+  private bodyFailed(err: Error): void {
+    if (this.settled) return;
+    this.settle();
+    this.inflater?.destroy();
+    this.reject(new ExchangeError(err, this.status));
+  }
+}
+
+function onExchangeTimeout(x: BoundedExchange): void {
+  x.timedOut();
+}
+
+/** A decompressor for the codings fetch read; none for identity or a coding it would not read either (the bytes as sent). */
+function decompressorFor(enc: string | string[] | undefined): Gunzip | undefined {
+  if (enc === undefined) return undefined;
+  const coding = String(enc).trim().toLowerCase();
+  if (coding === 'gzip' || coding === 'x-gzip') return createGunzip();
+  if (coding === 'deflate') return createInflate();
+  if (coding === 'br') return createBrotliDecompress() as unknown as Gunzip;
+  return undefined;
 }
 
 function requestBody(check: HttpCheckConfig, headers: Record<string, string>): string | undefined {
@@ -225,7 +312,7 @@ function findProblems(check: HttpCheckConfig, res: ResponseView, body: BodyRead,
 export async function runHttpAttempt(check: HttpCheckConfig, baseUrl: string, ctx: AttemptContext): Promise<AttemptOutcome> {
   let url: URL;
   try {
-    url = checkUrl(baseUrl, check.path);
+    url = joinUrl(baseUrl, check.path);
   } catch (err) {
     return failedOutcome(failure('check-error', `invalid URL from base "${redactUrl(baseUrl)}" and path "${check.path}": ${describeError(err)}`));
   }
@@ -242,27 +329,33 @@ export async function runHttpAttempt(check: HttpCheckConfig, baseUrl: string, ct
   }
 
   const started = performance.now();
-  let res: Dispatcher.ResponseData;
+  let res: Exchange;
   try {
-    res = await request(url, { method: check.method, headers, body, signal: ctx.signal, dispatcher: httpAgent() });
+    const exchange = new BoundedExchange(ctx.timeoutMs, ctx.suiteSignal, MAX_BODY_BYTES);
+    try {
+      const path = url.search ? `${url.pathname}${url.search}` : url.pathname;
+      httpAgent().dispatch({ origin: url.origin, path, method: check.method, headers, body: body ?? null }, exchange);
+    } catch (err) {
+      exchange.fail(err as Error);
+    }
+    res = await exchange.done;
   } catch (err) {
-    return failedOutcome(failureFromError(err, label(check, url, ctx), {}, ctx.timeoutMs), { latencyMs: elapsedMs(started) });
-  }
-  let read: BodyRead;
-  try {
-    read = await readBodyBounded(decodedBody(res));
-  } catch (err) {
-    const f = failureFromError(err, `${label(check, url, ctx)}: reading the response body`, { status: res.statusCode }, ctx.timeoutMs);
+    const e = err instanceof ExchangeError ? err : new ExchangeError(err as Error, undefined);
+    const f =
+      e.status === undefined
+        ? failureFromError(e.error, label(check, url, ctx), {}, ctx.timeoutMs)
+        : failureFromError(e.error, `${label(check, url, ctx)}: reading the response body`, { status: e.status }, ctx.timeoutMs);
     return failedOutcome(f, { latencyMs: elapsedMs(started) });
   }
+  const read = res.body;
   // Latency is time to the full (bounded) body: what a client waits for.
   const latencyMs = elapsedMs(started);
   const figures = { latencyMs };
 
-  const view = new ResponseView(res.statusCode, res.headers);
+  const view = new ResponseView(res.status, res.headers);
   const problems = findProblems(check, view, read, latencyMs);
   // A first real Cloud Run deploy is private: say what to change instead of a bare 403.
-  const hint = problems[0]?.class === 'http-4xx' ? cloudRunAuthHint(res.statusCode, url.href, read.text) : undefined;
+  const hint = problems[0]?.class === 'http-4xx' ? cloudRunAuthHint(res.status, url.href, read.text) : undefined;
   if (hint && problems[0]) problems[0] = { ...problems[0], message: `${problems[0].message}. ${hint}` };
   const first = problems[0];
   if (!first) return { status: 'pass', figures };
@@ -272,7 +365,7 @@ export async function runHttpAttempt(check: HttpCheckConfig, baseUrl: string, ct
   const message = `${label(check, url, ctx)}: ${problems.map((p) => p.message).join('; ')}`;
   return failedOutcome(
     failure(first.class, message, {
-      status: res.statusCode,
+      status: res.status,
       ...(text ? { excerpt: text } : {}),
       expected: first.expected,
       actual: first.actual,

@@ -15,6 +15,7 @@ import { secretsFromHeaders } from '../redact.js';
 import type { AttemptRecord, CheckFigures, CheckResult, CheckStatus } from '../model/check-result.js';
 import { runWebSocketAttempt } from './websocket.js';
 import { progress } from '../progress.js';
+import { onAbort } from './abort-fanout.js';
 
 export { classifyError } from './classify.js';
 
@@ -33,10 +34,13 @@ export interface SuiteOptions {
   /** Folder a `command` check's `cwd` is relative to (the config file's folder); default the process cwd. */
   baseDir?: string;
   /**
-   * Asked after each check finishes, with every result so far (config order is not guaranteed). A
-   * truthy answer stops the suite as an abort does: in-flight checks stop, unstarted ones are 'skipped'.
+   * Asked after each check finishes, with every result so far (in the order the checks finished, not
+   * config order) and the results of the check that just finished (one, or a command check's cases).
+   * `soFar` is one array the runner appends to, so asking costs nothing per result already seen; copy
+   * it to keep it. A truthy answer stops the suite as an abort does: in-flight checks stop, unstarted
+   * ones are 'skipped'.
    */
-  stopWhen?: (soFar: readonly CheckResult[]) => boolean;
+  stopWhen?: (soFar: readonly CheckResult[], fresh: readonly CheckResult[]) => boolean;
   /**
    * After a check that did not pass, its worker waits this long before the next check: lines the
    * server writes as the failure ends (a close it logs, a stack printed after the 500) arrive before
@@ -79,14 +83,53 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
   });
 }
 
-async function attemptOnce(check: SingleCheckConfig, baseUrl: string, opts: SuiteOptions, base: Omit<AttemptContext, 'signal'>): Promise<AttemptOutcome> {
-  const timeout = AbortSignal.timeout(base.timeoutMs);
-  const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
+/**
+ * An attempt's context. Its `signal` (the attempt's timeout or the suite's abort) is made only when a
+ * check kind asks for it: the http kind bounds its request with a timer of its own, and an
+ * AbortSignal.timeout + AbortSignal.any per attempt was a measurable share of the check path.
+ */
+class AttemptScope implements AttemptContext {
+  private controller: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopWatching: (() => void) | undefined;
+
+  constructor(
+    readonly timeoutMs: number,
+    readonly headers: Record<string, string>,
+    readonly secrets: string[],
+    readonly suiteSignal: AbortSignal | undefined,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (this.controller) return this.controller.signal;
+    const controller = new AbortController();
+    this.controller = controller;
+    const suite = this.suiteSignal;
+    if (suite?.aborted) controller.abort(suite.reason);
+    else {
+      // As AbortSignal.timeout: a TimeoutError reason, and the timer does not hold the process open.
+      this.timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), this.timeoutMs).unref();
+      if (suite) this.stopWatching = onAbort(suite, () => controller.abort(suite.reason));
+    }
+    return controller.signal;
+  }
+
+  /** The attempt is over: its timer and its watch on the suite go. */
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.stopWatching?.();
+  }
+}
+
+async function attemptOnce(check: SingleCheckConfig, baseUrl: string, opts: SuiteOptions, base: { timeoutMs: number; headers: Record<string, string>; secrets: string[] }): Promise<AttemptOutcome> {
+  const scope = new AttemptScope(base.timeoutMs, base.headers, base.secrets, opts.signal);
   try {
-    return await RUNNERS[check.kind](check, baseUrl, { ...base, signal, suiteSignal: opts.signal });
+    return await RUNNERS[check.kind](check, baseUrl, scope);
   } catch (err) {
     // The kinds return failures as data; reaching here is a bug in a check runner.
     return failedOutcome(failure('check-error', `check crashed: ${describeError(err)}`));
+  } finally {
+    scope.dispose();
   }
 }
 
@@ -96,8 +139,7 @@ export async function runCheck(check: SingleCheckConfig, baseUrl: string, opts: 
   const started = performance.now();
   const retries = check.retries ?? opts.defaults.retries;
   const timeoutMs = check.timeoutMs ?? opts.defaults.timeoutMs;
-  const headers = mergeHeaders(opts.headers, check.headers);
-  const secrets = [...secretsFromHeaders(opts.headers, { all: true }), ...secretsFromHeaders(check.headers)];
+  const { headers, secrets } = requestHeaders(check, opts.headers);
   const base = { timeoutMs, headers, secrets };
   const log = opts.log?.child({ check: check.name });
   const policy = mergeRetry(opts.defaults.retry, check.retry);
@@ -163,9 +205,48 @@ export async function runCheck(check: SingleCheckConfig, baseUrl: string, opts: 
   return result;
 }
 
+interface CheckHeaders {
+  suite: Record<string, string> | undefined;
+  headers: Record<string, string>;
+  secrets: string[];
+}
+
+/**
+ * A check's merged headers and the secrets they hold, worked out once per check and suite headers
+ * rather than once per run of the check: a loop runs the same checks every cycle, and this was per
+ * check work on the hot path. Neither is mutated downstream (the kinds copy before adding headers).
+ */
+const checkHeaders = new WeakMap<SingleCheckConfig, CheckHeaders>();
+
+function requestHeaders(check: SingleCheckConfig, suite: Record<string, string> | undefined): CheckHeaders {
+  const known = checkHeaders.get(check);
+  if (known && known.suite === suite) return known;
+  const made: CheckHeaders = {
+    suite,
+    headers: mergeHeaders(suite, check.headers),
+    secrets: [...secretsFromHeaders(suite, { all: true }), ...secretsFromHeaders(check.headers)],
+  };
+  checkHeaders.set(check, made);
+  return made;
+}
+
 /** The last attempt's figures, with the samples of every attempt in place of its own. */
 function withAllSamples(figures: CheckFigures, attempts: readonly CheckFigures[]): CheckFigures {
   if (attempts.length === 0) return figures;
+  if (attempts.length === 1 && attempts[0] === figures) {
+    // One attempt (the usual case): its samples are already the set, or its one figure stands as one
+    // sample; what mergeSamples would answer, without building it.
+    if (figures.samples !== undefined) {
+      const { samples, ...rest } = figures;
+      return { ...rest, samples };
+    }
+    const { latencyMs, connectMs } = figures;
+    if (latencyMs === undefined && connectMs === undefined) return figures;
+    const samples: NonNullable<CheckFigures['samples']> = {};
+    if (latencyMs !== undefined) samples.latencyMs = [latencyMs];
+    if (connectMs !== undefined) samples.connectMs = [connectMs];
+    return { ...figures, samples };
+  }
   const samples = mergeSamples(attempts);
   const { samples: _own, ...rest } = figures;
   return samples ? { ...rest, samples } : rest;
@@ -187,20 +268,30 @@ export async function runSuite(checks: CheckConfig[], baseUrl: string, suiteOpts
   const stop = new AbortController();
   const signal = suiteOpts.signal ? AbortSignal.any([suiteOpts.signal, stop.signal]) : stop.signal;
   const opts: SuiteOptions = { ...suiteOpts, signal };
+  const stopWhen = opts.stopWhen;
+  const settle = opts.settleMs ?? SETTLE_MS;
+  // Incremental state: a counter for the progress line and one growing array for stopWhen, so the
+  // work per finished check does not grow with the checks before it.
+  const soFar: CheckResult[] = [];
+  let done = 0;
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < checks.length && !signal.aborted) {
       const i = next++;
       const check = checks[i];
       if (!check) continue;
-      results[i] =
+      const fresh =
         check.kind === 'command'
           ? await runCommandCheck(check, baseUrl, { baseDir: opts.baseDir, signal, headers: opts.headers, log: opts.log?.child({ check: check.name }) })
           : [await runCheck(check, baseUrl, opts)];
-      progress().checks(results.filter(Boolean).length, checks.length);
-      if (opts.stopWhen && !signal.aborted && opts.stopWhen(results.flatMap((r) => r ?? []))) stop.abort();
-      const settle = opts.settleMs ?? SETTLE_MS;
-      if (settle > 0 && next < checks.length && results[i]?.some((r) => r.failure !== undefined)) await sleep(settle, signal);
+      results[i] = fresh;
+      done++;
+      progress().checks(done, checks.length);
+      if (stopWhen && !signal.aborted) {
+        for (const r of fresh) soFar.push(r);
+        if (stopWhen(soFar, fresh)) stop.abort();
+      }
+      if (settle > 0 && next < checks.length && fresh.some((r) => r.failure !== undefined)) await sleep(settle, signal);
     }
   };
   const workers = Math.max(1, Math.min(opts.concurrency, checks.length));

@@ -8,7 +8,7 @@ import { failedOutcome, failure, joinUrl, type AttemptContext, type AttemptOutco
 import { describeError } from './classify.js';
 import { redactUrl } from '../redact.js';
 import type { CheckFigures } from '../model/check-result.js';
-import { mergeSamples, percentile } from '../model/samples.js';
+import { percentile, thinSamples } from '../model/samples.js';
 import { ConnectionRun, type ConnectionOutcome } from './ws-script.js';
 import { WsSession } from './ws-session.js';
 
@@ -44,22 +44,48 @@ async function runConnection(index: number, check: WebSocketCheckConfig, url: UR
   }
 }
 
+/**
+ * The check's figures from its connections' outcomes, in one pass (this runs once per check, and a
+ * check may hold 10,000 connections). The same figures, keys and sample thinning as mergeSamples.
+ */
 function summarize(outcomes: ConnectionOutcome[], n: number): CheckFigures {
   const figures: CheckFigures = {};
   const first = outcomes[0];
   if (first?.connectMs !== undefined) figures.connectMs = first.connectMs;
-  figures.messages = outcomes.reduce((sum, o) => sum + o.messages, 0);
-  const codes: Record<string, number> = {};
-  for (const o of outcomes) if (o.closeCode !== undefined) codes[String(o.closeCode)] = (codes[String(o.closeCode)] ?? 0) + 1;
-  if (Object.keys(codes).length > 0) figures.closeCodes = codes;
+  let messages = 0;
+  let codes: Record<string, number> | undefined;
+  const connects: number[] = [];
+  let latencies: number[] = [];
+  for (const o of outcomes) {
+    messages += o.messages;
+    if (o.closeCode !== undefined) {
+      codes ??= {};
+      const k = String(o.closeCode);
+      codes[k] = (codes[k] ?? 0) + 1;
+    }
+    if (o.connectMs !== undefined) connects.push(o.connectMs);
+    if (o.latencies.length > 0) latencies = latencies.length === 0 ? o.latencies : latencies.concat(o.latencies);
+  }
+  figures.messages = messages;
+  if (codes) figures.closeCodes = codes;
   // Every connection's connect time and every message latency: what thresholds run over.
-  const samples = mergeSamples(
-    outcomes.map((o) => ({ samples: { connectMs: o.connectMs === undefined ? [] : [o.connectMs], latencyMs: o.latencies } })),
-  );
-  if (samples) figures.samples = samples;
+  if (latencies.length > 0 || connects.length > 0) {
+    const samples: NonNullable<CheckFigures['samples']> = {};
+    const measured: { latencyMs?: number; connectMs?: number } = {};
+    if (latencies.length > 0) {
+      samples.latencyMs = thinSamples(latencies);
+      if (samples.latencyMs.length !== latencies.length) measured.latencyMs = latencies.length;
+    }
+    if (connects.length > 0) {
+      samples.connectMs = thinSamples(connects);
+      if (samples.connectMs.length !== connects.length) measured.connectMs = connects.length;
+    }
+    if (measured.latencyMs !== undefined || measured.connectMs !== undefined) samples.measured = measured;
+    figures.samples = samples;
+  }
   if (n > 1) {
     figures.connections = n;
-    const connects = outcomes.flatMap((o) => (o.connectMs === undefined ? [] : [o.connectMs])).sort((a, b) => a - b);
+    connects.sort((a, b) => a - b);
     const p50 = percentile(connects, 50);
     const p95 = percentile(connects, 95);
     if (p50 !== undefined) figures.connectP50Ms = p50;
@@ -77,7 +103,7 @@ export async function runWebSocketAttempt(check: WebSocketCheckConfig, baseUrl: 
     return failedOutcome(failure('check-error', `invalid URL from base "${redactUrl(baseUrl)}" and path "${check.path}": ${describeError(err)}`));
   }
   const n = check.connections;
-  const outcomes = await Promise.all(Array.from({ length: n }, (_, i) => runConnection(i, check, url, ctx)));
+  const outcomes = n === 1 ? [await runConnection(0, check, url, ctx)] : await Promise.all(Array.from({ length: n }, (_, i) => runConnection(i, check, url, ctx)));
   const figures = summarize(outcomes, n);
   const failed = outcomes.filter((o) => o.failure !== undefined);
   const first = failed[0]?.failure;

@@ -9,7 +9,7 @@ import { classifyCloseCode, classifyError, describeError } from './classify.js';
 import { formatMismatches, matchJson } from './match.js';
 import { redactText } from '../redact.js';
 import type { Evidence, Failure } from '../model/check-result.js';
-import { MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES, type WsSession } from './ws-session.js';
+import { MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES, ended, endedOrFlooded, readable, type WsSession } from './ws-session.js';
 
 /** Each first frame in evidence is cut to this many characters. */
 const FRAME_CHARS = 200;
@@ -144,7 +144,7 @@ export class ConnectionRun {
       return undefined;
     }
     // The server's close frame may be in but the close not finished: wait for its code to report it.
-    await s.until(() => s.closed !== undefined || s.error !== undefined || s.overflow, this.ctx.signal);
+    await s.until(endedOrFlooded, this.ctx.signal);
     return this.interruption();
   }
 
@@ -152,7 +152,7 @@ export class ConnectionRun {
     const s = this.s;
     const signal = step.timeoutMs ? AbortSignal.any([this.ctx.signal, AbortSignal.timeout(step.timeoutMs)]) : this.ctx.signal;
     try {
-      await s.until(() => s.queue.length > 0 || s.closed !== undefined || s.error !== undefined || s.overflow, signal);
+      await s.until(readable, signal);
     } catch (err) {
       if (this.ctx.signal.aborted) throw err;
       return failure('timeout', `step ${this.step}: no message within ${step.timeoutMs} ms (expected ${describeExpect(step.expect)})`, this.evidence({ expected: describeExpect(step.expect) }));
@@ -223,7 +223,7 @@ export class ConnectionRun {
   private async awaitServerClose(want: { code: number; reason?: string }): Promise<Failure | undefined> {
     const s = this.s;
     try {
-      await s.until(() => s.closed !== undefined || s.error !== undefined, this.ctx.signal);
+      await s.until(ended, this.ctx.signal);
     } catch (err) {
       if (classifyError(err) !== 'timeout') throw err;
       return failure('timeout', `server did not close within ${this.ctx.timeoutMs} ms (expected close ${want.code})`, this.evidence({ expected: String(want.code) }));

@@ -100,6 +100,85 @@ function readSome(res: IncomingMessage, limit: number): Promise<string> {
 /** How many of the first frames a failure's evidence shows: how the conversation started. */
 export const FIRST_FRAMES = 3;
 
+interface Waiter {
+  resolve: () => void;
+  reject: (reason: Error) => void;
+  signal: AbortSignal;
+}
+
+interface Watch {
+  signal: AbortSignal;
+  stop: () => void;
+}
+
+/** What a wait can wait for: predicates over the session, shared, so a wait allocates no closure. */
+export type SessionState = (s: WsSession) => boolean;
+export const handshakeDone: SessionState = (s) => s.opened || s.closed !== undefined || s.error !== undefined || s.rejection !== undefined;
+export const ended: SessionState = (s) => s.closed !== undefined || s.error !== undefined;
+export const endedOrFlooded: SessionState = (s) => s.closed !== undefined || s.error !== undefined || s.overflow;
+export const readable: SessionState = (s) => s.queue.length > 0 || s.closed !== undefined || s.error !== undefined || s.overflow;
+const closedOrGraceOver: SessionState = (s) => s.closed !== undefined || s.error !== undefined || s.graceOver;
+
+/**
+ * The close grace of every session in the process, on one timer: every grace is CLOSE_GRACE_MS long,
+ * so deadlines arrive in the order they were set and a FIFO with a timer for its head is a complete
+ * timer wheel. A session whose close came in time just drops its mark; the queue skips it later.
+ */
+class GraceQueue {
+  private readonly queue: WsSession[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  add(s: WsSession): void {
+    s.graceDeadline = performance.now() + CLOSE_GRACE_MS;
+    this.queue.push(s);
+    if (!this.timer) this.arm(CLOSE_GRACE_MS);
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(expireGraces, Math.max(1, Math.ceil(ms)), this).unref();
+  }
+
+  expire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    while (this.head < this.queue.length) {
+      const s = this.queue[this.head] as WsSession;
+      if (s.graceDeadline === undefined) {
+        this.head++;
+        continue;
+      }
+      if (s.graceDeadline > now) break;
+      this.head++;
+      s.graceDeadline = undefined;
+      s.graceOver = true;
+      s.wake();
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    // Only cleared marks left: nothing to wait for, and nothing holds the sessions.
+    let next: WsSession | undefined;
+    while (this.head < this.queue.length && (next = this.queue[this.head])?.graceDeadline === undefined) this.head++;
+    if (this.head >= this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+      return;
+    }
+    this.arm((next?.graceDeadline ?? now) - now);
+  }
+}
+
+function expireGraces(q: GraceQueue): void {
+  q.expire();
+}
+
+const graces = new GraceQueue();
+
+/** For a close with no signal of its own: a wait that only its state ends. */
+const neverAborted = new AbortController().signal;
+
 export class WsSession {
   readonly ws: WebSocket;
   private readonly startedAt = performance.now();
@@ -121,7 +200,12 @@ export class WsSession {
   readonly queue = new FrameQueue();
   /** Frames are queued only while the script can still read them. */
   private queueing = true;
-  private readonly waiters = new Set<() => void>();
+  /** Waits under way (one, as a script runs its steps in turn) and the abort watch on each signal they use. */
+  private waiters: Waiter[] = [];
+  private watches: Watch[] = [];
+  /** When this session's close grace ends (set while a client close waits for the server's frame). */
+  graceDeadline: number | undefined;
+  graceOver = false;
 
   constructor(url: URL, protocols: string[], headers: Record<string, string>) {
     this.ws = new WebSocket(url, protocols, {
@@ -156,10 +240,12 @@ export class WsSession {
 
   private onMessage(buf: Buffer, binary: boolean): void {
     this.messages++;
-    this.lastFrame = binary ? `[binary frame, ${buf.length} bytes]` : buf.subarray(0, 4096).toString('utf8');
+    // One decode for the usual small frame: its start is all of it.
+    const text = this.queueing || (!binary && buf.length <= 4096) ? buf.toString('utf8') : undefined;
+    this.lastFrame = binary ? `[binary frame, ${buf.length} bytes]` : buf.length <= 4096 && text !== undefined ? text : buf.subarray(0, 4096).toString('utf8');
     if (this.firstFrames.length < FIRST_FRAMES) this.firstFrames.push(this.lastFrame);
-    if (!this.queueing) return;
-    if (!this.queue.push({ text: buf.toString('utf8'), binary, bytes: buf.length, at: performance.now() })) {
+    if (!this.queueing || text === undefined) return;
+    if (!this.queue.push({ text, binary, bytes: buf.length, at: performance.now() })) {
       this.overflow = true;
       this.stopQueueing();
       this.ws.terminate();
@@ -174,39 +260,58 @@ export class WsSession {
   }
 
   private notify(): void {
-    const ws = [...this.waiters];
-    this.waiters.clear();
-    for (const w of ws) w();
+    if (this.waiters.length === 0) return;
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w.resolve();
+  }
+
+  /** Wakes the waits so they look at the state again (the close grace ended). */
+  wake(): void {
+    this.notify();
   }
 
   /** Resolves on the next recorded event; rejects with the signal's reason when it aborts. */
   private changed(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    if (!this.watches.some((w) => w.signal === signal)) this.watch(signal);
     return new Promise((resolve, reject) => {
-      if (signal.aborted) {
-        reject(signal.reason as Error);
-        return;
-      }
-      // Through the fan-out, not a listener each: every connection of a check waits on the same signal.
-      const stopWaiting = onAbort(signal, () => {
-        this.waiters.delete(wake);
-        reject(signal.reason as Error);
-      });
-      const wake = (): void => {
-        stopWaiting();
-        resolve();
-      };
-      this.waiters.add(wake);
+      this.waiters.push({ resolve, reject, signal });
     });
   }
 
+  /**
+   * One abort watch per signal for the whole session, not one per wait: every connection of a check
+   * waits on the same signal, through the fan-out (one listener on the signal), a few times each.
+   */
+  private watch(signal: AbortSignal): void {
+    // A watch no wait uses any more (a finished step's own timeout) goes first.
+    if (this.watches.length > 0) {
+      this.watches = this.watches.filter((w) => {
+        const used = this.waiters.some((x) => x.signal === w.signal);
+        if (!used) w.stop();
+        return used;
+      });
+    }
+    this.watches.push({ signal, stop: onAbort(signal, () => this.aborted(signal)) });
+  }
+
+  private aborted(signal: AbortSignal): void {
+    this.watches = this.watches.filter((w) => w.signal !== signal);
+    if (!this.waiters.some((w) => w.signal === signal)) return;
+    const hit = this.waiters.filter((w) => w.signal === signal);
+    this.waiters = this.waiters.filter((w) => w.signal !== signal);
+    for (const w of hit) w.reject(signal.reason as Error);
+  }
+
   /** Waits until `cond` holds; rejects with the signal's reason (a TimeoutError on timeout) when it aborts first. */
-  async until(cond: () => boolean, signal: AbortSignal): Promise<void> {
-    while (!cond()) await this.changed(signal);
+  async until(cond: SessionState, signal: AbortSignal): Promise<void> {
+    while (!cond(this)) await this.changed(signal);
   }
 
   /** Waits for the handshake to finish one way or another. */
   waitHandshake(signal: AbortSignal): Promise<void> {
-    return this.until(() => this.opened || this.closed !== undefined || this.error !== undefined || this.rejection !== undefined, signal);
+    return this.until(handshakeDone, signal);
   }
 
   /** True when the frame was handed to the socket. */
@@ -231,25 +336,24 @@ export class WsSession {
     // CLOSING: a close is under way (the server's, or ours); wait for it to finish all the same.
     if (this.ws.readyState !== WebSocket.OPEN && this.ws.readyState !== WebSocket.CLOSING) return;
     if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
-    // A timer rather than a per-connection AbortSignal.any + AbortSignal.timeout: cheaper at N
-    // connections, and cleared when the close comes instead of firing a TimeoutError later anyway.
-    let graceOver = false;
-    const timer = setTimeout(() => {
-      graceOver = true;
-      this.notify();
-    }, CLOSE_GRACE_MS).unref();
+    // The process's one grace queue rather than a timer (or an AbortSignal.any + AbortSignal.timeout)
+    // per connection; the mark is dropped when the close comes, so nothing fires late.
+    this.graceOver = false;
+    graces.add(this);
     try {
-      await this.until(() => this.closed !== undefined || this.error !== undefined || graceOver, signal ?? new AbortController().signal);
+      await this.until(closedOrGraceOver, signal ?? neverAborted);
     } catch {
       // Aborted: the caller cuts the socket.
     } finally {
-      clearTimeout(timer);
+      this.graceDeadline = undefined;
     }
   }
 
   /** Cuts the socket whatever its state; safe to call more than once. */
   terminate(): void {
     this.stopQueueing();
+    for (const w of this.watches) w.stop();
+    this.watches = [];
     if (this.ws.readyState !== WebSocket.CLOSED) this.ws.terminate();
   }
 }

@@ -326,6 +326,37 @@ describe('websocket connections: N on one signal', () => {
   });
 });
 
+describe('websocket close grace, shared by every connection', () => {
+  it('unanswered closes of 30 connections, in two checks one after the other, each end at the grace', async () => {
+    for (const round of [1, 2]) {
+      const r = await runCheck(check({ name: `deaf-${round}`, path: '/deaf', connections: 30, timeoutMs: 10_000 }), base, opts);
+      expect(r.failure).toBeUndefined();
+      expect(r.status).toBe('pass');
+      // The grace (1 s), not the attempt timeout (10 s), ended every wait, in the second check as in the first.
+      expect(r.durationMs).toBeGreaterThanOrEqual(900);
+      expect(r.durationMs).toBeLessThan(8000);
+    }
+    const deadline = Date.now() + 3000;
+    while (deafSockets.size > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    expect(deafSockets.size).toBe(0);
+  });
+
+  it('steps with their own timeouts, then a close, leave no listener on the attempt signal', async () => {
+    const ac = new AbortController();
+    const script = [
+      { send: 'a' },
+      { expect: { text: 'a' }, timeoutMs: 2000 },
+      { send: 'b' },
+      { expect: { text: 'b' }, timeoutMs: 2000 },
+    ];
+    const r = await runWebSocketAttempt(check({ path: '/echo', connections: 20, script }), base, { signal: ac.signal, timeoutMs: 3000, headers: {}, secrets: [] });
+    expect(r.failure).toBeUndefined();
+    expect(r.figures).toMatchObject({ connections: 20, messages: 40, closeCodes: { '1000': 20 } });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    await expectNoOpenServerSockets();
+  });
+});
+
 describe('websocket bounds', () => {
   it('keeps counting but not storing a flood, and ends on the timeout', async () => {
     const started = Date.now();
