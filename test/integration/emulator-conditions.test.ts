@@ -4,10 +4,9 @@
  * read with the real @google-cloud/run client through a deploy, a traffic update and a failed deploy,
  * while each operation is still running and after it ends.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { protos } from '@google-cloud/run';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { NO_RETRY, codeOf, emulatorConfig, makeTmpDir, plain, removeDir, runClients, writeApp } from './emulator-fixtures.js';
+import { NO_RETRY, codeOf, plain, useEmulator } from './emulator-fixtures.js';
 
 type IService = protos.google.cloud.run.v2.IService;
 type ICondition = protos.google.cloud.run.v2.ICondition;
@@ -17,26 +16,12 @@ const NAME = `${PARENT}/services/hotel`;
 const IMAGE = 'example.test/app:latest';
 const SLOW_MS = 1500;
 
-let tmp: string;
-let emu: Emulator;
-let api: ReturnType<typeof runClients>;
+const fx = useEmulator('emulator-conditions');
 
-beforeAll(async () => {
-  tmp = await makeTmpDir('emulator-conditions');
-  emu = await startEmulator({ config: emulatorConfig(await writeApp(tmp, 'v1')) });
-  api = runClients(emu);
-});
-
-afterAll(async () => {
-  await api?.close();
-  await emu?.close();
-  await removeDir(tmp);
-});
-
-const get = async (): Promise<IService> => plain((await api.services.getService({ name: NAME }, NO_RETRY))[0]);
+const get = async (): Promise<IService> => plain((await fx.api.services.getService({ name: NAME }, NO_RETRY))[0]);
 const cond = (svc: IService, type: string): ICondition | undefined => svc.conditions?.find((c) => c.type === type);
 const short = (name: string | null | undefined) => (name ?? '').split('/').pop() ?? '';
-const revision = async (name: string) => plain((await api.revisions.getRevision({ name: `${NAME}/revisions/${name}` }, NO_RETRY))[0]);
+const revision = async (name: string) => plain((await fx.api.revisions.getRevision({ name: `${NAME}/revisions/${name}` }, NO_RETRY))[0]);
 
 /** While the operation runs: reconciling, the generation ahead of observedGeneration, the Ready condition reconciling. */
 function expectReconciling(svc: IService, generation: number, observed: number): void {
@@ -49,8 +34,8 @@ function expectReconciling(svc: IService, generation: number, observed: number):
 describe('reconciliation state', () => {
   it('follows a deploy, a traffic update and a failed deploy as the v2 protos describe', async () => {
     // 1. A deploy (the service's creation).
-    emu.faults.slowOperations(SLOW_MS, 1);
-    const [createOp] = await api.services.createService({ parent: PARENT, serviceId: 'hotel', service: { template: { containers: [{ image: IMAGE }] } } }, NO_RETRY);
+    fx.emu.faults.slowOperations(SLOW_MS, 1);
+    const [createOp] = await fx.api.services.createService({ parent: PARENT, serviceId: 'hotel', service: { template: { containers: [{ image: IMAGE }] } } }, NO_RETRY);
     const during = await get();
     expectReconciling(during, 1, 0);
     expect(cond(during, 'RoutesReady')?.state).toBe('CONDITION_RECONCILING');
@@ -73,9 +58,9 @@ describe('reconciliation state', () => {
     expect(rev1.conditions?.find((c) => c.type === 'Ready')?.state).toBe('CONDITION_SUCCEEDED');
 
     // 2. A traffic update (no new revision): only the routes reconcile.
-    emu.faults.slowOperations(SLOW_MS, 1);
+    fx.emu.faults.slowOperations(SLOW_MS, 1);
     const traffic = [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' as const, revision: first, percent: 100, tag: 'stable' }];
-    const [trafficOp] = await api.services.updateService({ service: { name: NAME, traffic }, updateMask: { paths: ['traffic'] } }, NO_RETRY);
+    const [trafficOp] = await fx.api.services.updateService({ service: { name: NAME, traffic }, updateMask: { paths: ['traffic'] } }, NO_RETRY);
     const shifting = await get();
     expectReconciling(shifting, 2, 1);
     expect(cond(shifting, 'RoutesReady')?.state).toBe('CONDITION_RECONCILING');
@@ -91,7 +76,7 @@ describe('reconciliation state', () => {
 
     // 3. A failed deploy: a revision that exits before listening.
     const bad = { containers: [{ image: IMAGE, env: [{ name: 'CRASH', value: '1' }] }] };
-    const [failOp] = await api.services.updateService({ service: { name: NAME, template: bad }, updateMask: { paths: ['template'] } }, NO_RETRY);
+    const [failOp] = await fx.api.services.updateService({ service: { name: NAME, template: bad }, updateMask: { paths: ['template'] } }, NO_RETRY);
     const err = await codeOf(failOp.promise());
     expect(err.code).toBe(9);
     const failed = await get();

@@ -13,6 +13,7 @@ import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { cloudRunTargetSchema, type CloudRunTargetInput } from '../../src/config/cloudrun-schema.js';
 import { CloudRunTarget, type CloudRunTargetOptions } from '../../src/deploy/cloudrun/index.js';
 import { silentLogger } from '../../src/log.js';
+import { afterAll, beforeAll } from 'vitest';
 
 export const TMP_ROOT = path.resolve(import.meta.dirname, '..', '..', '.test-tmp');
 
@@ -185,4 +186,30 @@ export function emulatedTarget(emu: Emulator, service: string, extra: Partial<Cl
     ...extra,
   });
   return new CloudRunTarget(cfg, { service, log: silentLogger(), retry: { baseDelayMs: 10, maxDelayMs: 50 }, ...opts });
+}
+
+/** What `useEmulator` gives a test file: filled in its beforeAll, closed in its afterAll. */
+export interface EmulatorFixture {
+  tmp: string;
+  emu: Emulator;
+  api: ReturnType<typeof runClients>;
+}
+
+/**
+ * One emulator for the whole file, serving a v1 app from its own temporary folder, with the real
+ * Run clients; registers the file's beforeAll and afterAll. Read the fields inside tests only.
+ */
+export function useEmulator(prefix: string): EmulatorFixture {
+  const f = {} as EmulatorFixture;
+  beforeAll(async () => {
+    f.tmp = await makeTmpDir(prefix);
+    f.emu = await startEmulator({ config: emulatorConfig(await writeApp(f.tmp, 'v1')) });
+    f.api = runClients(f.emu);
+  });
+  afterAll(async () => {
+    await f.api?.close();
+    await f.emu?.close();
+    await removeDir(f.tmp);
+  });
+  return f;
 }

@@ -4,11 +4,10 @@
  * disconnected when it passes): a real `ws` client through the emulated service and tag URLs,
  * revisions deployed with the real @google-cloud/run client and short timeouts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { protos } from '@google-cloud/run';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { INVOKER, NO_RETRY, emulatorConfig, makeTmpDir, plain, removeDir, runClients, writeApp } from './emulator-fixtures.js';
+import { INVOKER, NO_RETRY, plain, useEmulator } from './emulator-fixtures.js';
 
 type IService = protos.google.cloud.run.v2.IService;
 
@@ -16,21 +15,7 @@ const PARENT = 'projects/demo/locations/us-central1';
 const IMAGE = 'example.test/app:latest';
 const REV = 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' as const;
 
-let tmp: string;
-let emu: Emulator;
-let api: ReturnType<typeof runClients>;
-
-beforeAll(async () => {
-  tmp = await makeTmpDir('emulator-ws-timeout');
-  emu = await startEmulator({ config: emulatorConfig(await writeApp(tmp, 'v1')) });
-  api = runClients(emu);
-});
-
-afterAll(async () => {
-  await api?.close();
-  await emu?.close();
-  await removeDir(tmp);
-});
+const fx = useEmulator('emulator-ws-timeout');
 
 function template(revision: string, timeoutSeconds?: number): protos.google.cloud.run.v2.IRevisionTemplate {
   return { revision, containers: [{ image: IMAGE, env: [{ name: 'APP_VERSION', value: revision }] }], ...(timeoutSeconds ? { timeout: { seconds: timeoutSeconds } } : {}) };
@@ -38,8 +23,8 @@ function template(revision: string, timeoutSeconds?: number): protos.google.clou
 
 async function deploy(service: IService, create = false): Promise<IService> {
   const [op] = create
-    ? await api.services.createService({ parent: PARENT, serviceId: (service.name ?? '').split('/').pop() as string, service: { ...service, name: '' } }, NO_RETRY)
-    : await api.services.updateService({ service }, NO_RETRY);
+    ? await fx.api.services.createService({ parent: PARENT, serviceId: (service.name ?? '').split('/').pop() as string, service: { ...service, name: '' } }, NO_RETRY)
+    : await fx.api.services.updateService({ service }, NO_RETRY);
   const [result] = await op.promise();
   return plain(result);
 }
