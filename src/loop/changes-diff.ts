@@ -1,10 +1,11 @@
 /**
- * A line diff for "Changes since cycle N": counts and a unified diff. Hand-written because no diff
- * package is installed in this project (the `diff` package would do; adding a dependency is the
- * lead's call). Myers' O(ND) algorithm (1986) on the lines left after the common prefix and suffix
- * are stripped; past MAX_EDITS the middle is reported as replaced whole, so a rewritten file costs
- * bounded time and memory and its counts are still an upper bound that says so.
+ * A line diff for "Changes since cycle N": counts and a unified diff. The alignment is jsdiff's
+ * (the `diff` package, Myers' O(ND) algorithm) on the lines left after the common prefix and suffix are
+ * stripped; past MAX_EDITS (jsdiff's maxEditLength) the middle is reported as replaced whole, so a
+ * rewritten file costs bounded time and memory and its counts are an upper bound that says so.
+ * The hunks are printed here, from the same ops, so counts and diff cannot disagree.
  */
+import { diffArrays } from 'diff';
 
 export type Op = { kind: '=' | '-' | '+'; line: string };
 
@@ -54,46 +55,9 @@ export function diffLines(a: readonly string[], b: readonly string[]): LineDiff 
 
 /** The shortest edit script from `a` to `b`, or undefined past MAX_EDITS. */
 function myers(a: readonly string[], b: readonly string[]): Op[] | undefined {
-  const n = a.length;
-  const m = b.length;
-  const max = Math.min(n + m, MAX_EDITS);
-  const offset = max + 1;
-  const v = new Int32Array(2 * max + 3);
-  const trace: Int32Array[] = [];
-  for (let d = 0; d <= max; d++) {
-    trace.push(v.slice());
-    for (let k = -d; k <= d; k += 2) {
-      let x = k === -d || (k !== d && v[offset + k - 1]! < v[offset + k + 1]!) ? v[offset + k + 1]! : v[offset + k - 1]! + 1;
-      let y = x - k;
-      while (x < n && y < m && a[x] === b[y]) {
-        x++;
-        y++;
-      }
-      v[offset + k] = x;
-      if (x >= n && y >= m) return backtrack(trace, a, b, offset, d);
-    }
-  }
-  return undefined;
-}
-
-/** Walks the saved frontiers back from (n, m) to (0, 0), collecting the script. */
-function backtrack(trace: Int32Array[], a: readonly string[], b: readonly string[], offset: number, dEnd: number): Op[] {
-  const ops: Op[] = [];
-  let x = a.length;
-  let y = b.length;
-  for (let d = dEnd; d > 0; d--) {
-    const v = trace[d]!;
-    const k = x - y;
-    const down = k === -d || (k !== d && v[offset + k - 1]! < v[offset + k + 1]!);
-    const prevK = down ? k + 1 : k - 1;
-    const prevX = v[offset + prevK]!;
-    const prevY = prevX - prevK;
-    while (x > prevX && y > prevY) ops.push({ kind: '=', line: a[--x]! } satisfies Op), y--;
-    if (down) ops.push({ kind: '+', line: b[--y]! });
-    else ops.push({ kind: '-', line: a[--x]! });
-  }
-  while (x > 0 && y > 0) ops.push({ kind: '=', line: a[--x]! } satisfies Op), y--;
-  return ops.reverse();
+  const parts = diffArrays([...a], [...b], { maxEditLength: MAX_EDITS });
+  if (!parts) return undefined;
+  return parts.flatMap((p) => p.value.map((line): Op => ({ kind: p.added ? '+' : p.removed ? '-' : '=', line })));
 }
 
 /** `@@ -l,s +l,s @@` hunks with CONTEXT lines around each change, as `diff -u` prints them. */
