@@ -22,6 +22,9 @@ console.log('env at start', JSON.stringify(process.env));
 const server = http.createServer((req, res) => {
   if (req.url === '/healthz') return res.end('{"ok":true}');
   console.log('request headers', JSON.stringify(req.headers));
+  // Again inside the request, so the line lands in the failing check's own log window (a startup line
+  // is outside every window once the machine is slow enough).
+  console.log('env at request', JSON.stringify(process.env));
   res.statusCode = 500;
   res.setHeader('content-type', 'application/json');
   res.setHeader('x-echo-auth', String(req.headers.authorization));
@@ -101,7 +104,7 @@ describe('planted secrets', () => {
     const record = await readFile(join(dir, 'reports', 'history', 'cycle-001.json'), 'utf8');
     expect(record).toContain('http-5xx');
     expect(record).toContain('[redacted]');
-    expect(record).toContain('env at start');
+    expect(record).toContain('env at request');
     expect(files.some((f) => f.endsWith('junit.xml'))).toBe(true);
     const outputs: [string, string][] = [['stdout', r.stdout], ['stderr', r.stderr]];
     for (const f of files) outputs.push([f, await readFile(f, 'utf8')]);
@@ -132,6 +135,8 @@ http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
   if (req.url.startsWith('/json')) return res.end(JSON.stringify({ token: process.env.LONG_TOKEN, seen: req.url }));
   res.statusCode = 500;
+  // In the failing check's own log window, whatever the machine's load (the startup line may not be).
+  console.log('db at', process.env.DATABASE_URL);
   res.end('you sent ' + req.url + ' with ' + req.headers.authorization + ' from ' + process.env.DATABASE_URL);
 }).listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));
