@@ -79,6 +79,7 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   const state = new EmulatorState({ runtime, ops, log, operationDelayMs: () => operationDelayMs + faults.takeOperationDelay() });
   runtime.admission = (serviceKey, headers) => state.admission(serviceKey, headers);
   runtime.requestTimeouts = (serviceKey, port) => state.requestTimeouts(serviceKey, port);
+  runtime.revisionTimeout = (serviceKey, revision) => state.revisionTimeout(serviceKey, revision);
 
   const server = new grpc.Server();
   addRunServices(server, loadRunProtos(), { state, ops, faults, log, logs });

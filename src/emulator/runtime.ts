@@ -45,6 +45,8 @@ export class RevisionRuntime {
   admission: ((serviceKey: string, headers: IncomingHttpHeaders) => { status: number; body: string } | undefined) | undefined;
   /** Request timeout (ms) of each revision a connection to this port of the service's URLs may reach (set by EmulatorState). */
   requestTimeouts: ((serviceKey: string, port: number) => Map<string, number>) | undefined;
+  /** Request timeout (ms) of one revision of a service (set by EmulatorState). */
+  revisionTimeout: ((serviceKey: string, revision: string) => number | undefined) | undefined;
 
   constructor(
     private readonly opts: { config: EmulatorConfig; baseDir: string; faults: Faults; log: Logger; host: string; logs: LogStore },
@@ -96,6 +98,9 @@ export class RevisionRuntime {
         if (!refused && isUpgrade(req)) this.cutAtTimeout(serviceKey, req);
         return refused;
       },
+      // Cloud Run: "If your service doesn't respond within this limit, Cloud Run closes the network
+      // connection and returns an HTTP 504 error" (cloud.google.com/run/docs/configuring/request-timeout).
+      requestTimeoutMs: (backend) => this.revisionTimeout?.(serviceKey, backend.name),
     });
     this.proxies.set(serviceKey, proxy);
     return proxy;

@@ -180,6 +180,12 @@ export class EmulatorState {
     return out;
   }
 
+  /** One revision's request timeout (its template's, else Cloud Run's default); undefined when it is unknown. */
+  revisionTimeout(serviceKey: string, revision: string): number | undefined {
+    const rev = this.revisions.get(`${serviceKey}/revisions/${revision}`);
+    return rev ? (durationMs(rev.template.timeout) ?? DEFAULT_REQUEST_TIMEOUT_MS) : undefined;
+  }
+
   private serviceFor(resource: string): ServiceRecord {
     parseServiceName(resource);
     const svc = this.services.get(resource);

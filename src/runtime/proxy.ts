@@ -31,7 +31,15 @@ export interface TrafficProxyOptions {
   random?: () => number;
   /** Asked first for every request and upgrade: an answer refuses it (the emulator's invoker check). */
   admit?: (req: http.IncomingMessage) => { status: number; body: string } | undefined;
+  /**
+   * The request timeout of the revision a request went to, in ms (the emulator's, as Cloud Run's:
+   * no answer in time is a 504; an answer still streaming is cut). Unset: no timeout.
+   */
+  requestTimeoutMs?: (backend: ResolvedBackend) => number | undefined;
 }
+
+/** Cloud Run's answer to a request past its revision's timeout (as public reports quote it). */
+export const REQUEST_TIMEOUT_BODY = 'The request has been terminated because it has reached the maximum request timeout.\n';
 
 export { REVISION_HEADER };
 
@@ -93,10 +101,11 @@ export class TrafficProxy {
     private readonly log: Logger | undefined,
     private readonly random: () => number,
     private readonly admit?: TrafficProxyOptions['admit'],
+    private readonly requestTimeoutMs?: TrafficProxyOptions['requestTimeoutMs'],
   ) {}
 
   static async start(opts: TrafficProxyOptions = {}): Promise<TrafficProxy> {
-    const proxy = new TrafficProxy(opts.host ?? '127.0.0.1', opts.log, opts.random ?? Math.random, opts.admit);
+    const proxy = new TrafficProxy(opts.host ?? '127.0.0.1', opts.log, opts.random ?? Math.random, opts.admit, opts.requestTimeoutMs);
     proxy.server = await proxy.listen(opts.port ?? 0, () => proxy.pick());
     proxy.serviceUrl = urlOf(proxy.server, proxy.host);
     opts.log?.debug({ url: proxy.serviceUrl }, 'traffic proxy listening');
@@ -238,6 +247,8 @@ export class TrafficProxy {
     res.on('close', onClientClose);
     res.on('drain', onClientDrain);
     req.on('error', onRequestError);
+    const timeoutMs = this.requestTimeoutMs?.(backend);
+    if (timeoutMs !== undefined) handler.armTimeout(timeoutMs);
     handler.send();
   }
 
@@ -413,6 +424,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   private aborted: Error | undefined;
   /** A body-less idempotent request may be sent again once (RFC 9110 §9.2.2). */
   private readonly replayable: boolean;
+  private timedOut = false;
 
   constructor(
     private readonly proxy: TrafficProxy,
@@ -438,6 +450,23 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.controller?.abort(reason);
   }
 
+  /** Past `ms` without a whole answer: 504 if nothing was sent yet, else the connection is cut. */
+  armTimeout(ms: number): void {
+    const { res } = this;
+    const timer = setTimeout(() => {
+      if (res.writableEnded || res.destroyed) return;
+      this.timedOut = true;
+      this.proxy.debug({ revision: this.backend.name, timeoutMs: ms }, 'request timeout');
+      this.abort(new Error(`request timeout (${ms} ms)`));
+      if (res.headersSent) res.destroy();
+      else {
+        res.setHeader(REVISION_HEADER, this.backend.name);
+        sendPlain(res, 504, REQUEST_TIMEOUT_BODY);
+      }
+    }, ms);
+    res.once('close', () => clearTimeout(timer));
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.aborted) controller.abort(this.aborted);
@@ -446,7 +475,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: http.IncomingHttpHeaders, statusMessage?: string): void {
     this.started = true;
     const { res } = this;
-    if (res.destroyed) {
+    if (res.destroyed || this.timedOut) {
       controller.abort(new Error('the client closed the connection'));
       return;
     }
@@ -463,6 +492,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const { res, backend } = this;
+    if (this.timedOut) return; // the 504 is the answer; it must not be cut by this abort
     if (this.started || res.headersSent || res.destroyed || this.aborted) {
       res.destroy();
       return;

@@ -19,7 +19,8 @@ export const TMP_ROOT = path.resolve(import.meta.dirname, '..', '..', '.test-tmp
 
 /**
  * A revision app: answers every request with its version and revision name, echoes WebSocket
- * messages, and exits with code 3 before listening when CRASH=1.
+ * messages, and exits with code 3 before listening when CRASH=1. `/slow?ms=N` answers after N ms;
+ * `/stream?ms=N` sends its head at once and ends the body after N ms.
  */
 const SERVER_JS = `
 import http from 'node:http';
@@ -31,6 +32,12 @@ if (process.env.CRASH === '1') {
 }
 const server = http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
+  const wait = Number(new URL(req.url, 'http://x').searchParams.get('ms') ?? 0);
+  if (req.url.startsWith('/slow')) return void setTimeout(() => res.end('{"slow":true}'), wait);
+  if (req.url.startsWith('/stream')) {
+    res.write('{"stream":');
+    return void setTimeout(() => res.end('true}'), wait);
+  }
   res.end(JSON.stringify({ version, revision: process.env.K_REVISION, service: process.env.K_SERVICE, secret: process.env.API_KEY ?? null }));
 });
 const wss = new WebSocketServer({ server });

@@ -112,3 +112,31 @@ describe('request timeout and WebSockets', () => {
     s.ws.terminate();
   });
 });
+
+describe('request timeout and plain HTTP requests', () => {
+  it('answers 504 when the revision has not answered within its timeout, and cuts a response still streaming', async () => {
+    const svc = await deploy({ name: `${PARENT}/services/http-short`, template: template('http-short-a', 1) }, true);
+    const base = svc.uri as string;
+    const quick = await fetch(`${base}/slow?ms=100`, { headers: INVOKER });
+    expect([quick.status, await quick.text()]).toEqual([200, '{"slow":true}']);
+
+    const started = performance.now();
+    const late = await fetch(`${base}/slow?ms=4000`, { headers: INVOKER });
+    const ms = performance.now() - started;
+    expect(late.status).toBe(504);
+    expect(await late.text()).toMatch(/reached the maximum request timeout/);
+    expect(ms).toBeGreaterThanOrEqual(1000);
+    expect(ms).toBeLessThan(3500);
+
+    // The head went out in time, the body did not end: the connection is cut, as Cloud Run closes it.
+    const streaming = await fetch(`${base}/stream?ms=4000`, { headers: INVOKER });
+    expect(streaming.status).toBe(200);
+    await expect(streaming.text()).rejects.toThrow();
+  });
+
+  it('lets a request run past a short wait when the template sets no timeout', async () => {
+    const svc = await deploy({ name: `${PARENT}/services/http-default`, template: template('http-default-a') }, true);
+    const res = await fetch(`${svc.uri as string}/slow?ms=1500`, { headers: INVOKER });
+    expect([res.status, await res.text()]).toEqual([200, '{"slow":true}']);
+  });
+});
