@@ -1,8 +1,9 @@
 /**
  * Hostile configs are refused within a bound, measured from outside: the real CLI (`validate`) in a
  * child process must exit 2 with a config error naming the file (no stack trace), and a child that
- * only loads the config must refuse it in under a second and 200 MB of peak memory (maxRSS, read by
- * the child at exit). A safety bound, not a speed benchmark: before, the alias bomb and an undefined
+ * only loads the config must refuse it within 200 MB of peak memory (maxRSS, read by the child at
+ * exit). A safety bound, not a speed benchmark (timing lives in `npm run bench`; a loader that stalled
+ * would hit the test's own timeout): before, the alias bomb and an undefined
  * alias crashed with exit 70, a 50 MB file ran out of memory after 72 s and /dev/zero took 750 MB.
  */
 import { spawn } from 'node:child_process';
@@ -110,10 +111,9 @@ describe('hostile configs, refused within a bound', () => {
     expect(r.stdout).toBe('');
   }, 60_000);
 
-  it.each(CASES)('loading %s is refused in under a second and 200 MB (a child process, maxRSS)', async (name) => {
+  it.each(CASES)('loading %s is refused within 200 MB (a child process, maxRSS)', async (name) => {
     const p = await probe(dir, files[name] as string);
     expect(p).toMatchObject({ kind: 'ConfigError', exitCode: 2 });
-    expect(p.ms).toBeLessThan(1000);
     expect(p.maxRssKiB).toBeLessThan(200 * 1024);
   }, 60_000);
 });
