@@ -79,7 +79,7 @@ const deployCandidate: CycleStep = {
       if (!ctx.signal.aborted) await readTrafficAfter(state);
       keepTraffic(rec, 'Traffic untouched: the candidate revision did not become ready.');
       log.error({ stage: 'deploy', revision: dep.revisionName, exitCode: dep.exitCode }, dep.message);
-      state.results = [stageResult('deploy', dep.message, dep.logTail, dep.exitCode ?? null, dep.reason)];
+      state.results = await withStageFrames(state, [stageResult('deploy', dep.message, dep.logTail, dep.exitCode ?? null, dep.reason)]);
       state.verdict = 'deploy-failed';
       return 'failed';
     }
@@ -240,6 +240,27 @@ async function smokeHeaders(deps: CycleDeps, url: string): Promise<Record<string
   return { ...fromTarget, ...deps.smokeHeaders };
 }
 
+/** Where the revision ran from and the context it was built from: to map a frame back to the user's source. */
+function sourceDirs(state: CycleState): { contextDir: string; buildDir?: string } {
+  const contextDir = resolve(state.deps.baseDir ?? process.cwd(), state.deps.config.build.context ?? '.');
+  const buildDir = state.built?.dir;
+  return { contextDir, ...(buildDir ? { buildDir } : {}) };
+}
+
+/**
+ * A revision that crashed at start (a traceback before it listened) names the user's frame as a
+ * failing check's window does: its tail is mapped from the build copy and searched the same way.
+ */
+async function withStageFrames(state: CycleState, results: CheckResult[]): Promise<CheckResult[]> {
+  const where = sourceDirs(state);
+  const mapped = results.map((r) => {
+    const tail = r.failure?.evidence.logTail;
+    if (!r.failure || !tail) return r;
+    return { ...r, failure: { ...r.failure, evidence: { ...r.failure.evidence, logTail: tail.map((l) => mapBuildFrames(l, where)) } } };
+  });
+  return attachSourceFrames(mapped, where);
+}
+
 /**
  * Failing checks carry the revision's output from their own attempts (timestamped lines, whole
  * records, frames mapped from the build copy to the context); a target without timed lines gives
@@ -248,10 +269,8 @@ async function smokeHeaders(deps: CycleDeps, url: string): Promise<Record<string
 async function attachLogs(state: CycleState, revision: string): Promise<CheckResult[]> {
   const { deps, results } = state;
   if (!results.some((r) => r.failure)) return results;
-  const contextDir = resolve(deps.baseDir ?? process.cwd(), deps.config.build.context ?? '.');
-  const buildDir = state.built?.dir;
-  const mapLine = (text: string) => mapBuildFrames(text, { contextDir, ...(buildDir ? { buildDir } : {}) });
-  const where = { contextDir, ...(buildDir ? { buildDir } : {}) };
+  const where = sourceDirs(state);
+  const mapLine = (text: string) => mapBuildFrames(text, where);
   let timed: TimedLine[] = [];
   try {
     timed = deps.target.timedLogs ? await deps.target.timedLogs(revision) : [];
