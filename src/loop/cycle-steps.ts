@@ -47,7 +47,7 @@ const build: CycleStep = {
       rec.build = { status: 'failed', kind: deps.builder.kind, durationMs: built.durationMs, message: built.message, exitCode: built.exitCode, outputTail: built.outputTail };
       keepTraffic(rec, 'Traffic untouched: the build failed.');
       log.error({ stage: 'build', exitCode: built.exitCode }, built.message);
-      state.results = [stageResult('build', built.message, built.outputTail, built.exitCode)];
+      state.results = await withStageFrames(state, [stageResult('build', built.message, built.outputTail, built.exitCode)]);
       state.verdict = 'build-failed';
       return 'failed';
     }
@@ -248,8 +248,9 @@ function sourceDirs(state: CycleState): { contextDir: string; buildDir?: string 
 }
 
 /**
- * A revision that crashed at start (a traceback before it listened) names the user's frame as a
- * failing check's window does: its tail is mapped from the build copy and searched the same way.
+ * A revision that crashed at start (a traceback before it listened), or a build command that failed
+ * in the build folder, names the user's frame as a failing check's window does: its tail is mapped
+ * from the build copy and searched the same way.
  */
 async function withStageFrames(state: CycleState, results: CheckResult[]): Promise<CheckResult[]> {
   const where = sourceDirs(state);

@@ -56,4 +56,21 @@ describe('a revision that crashes at start', () => {
     expect(md).toContain('`settings.py:4`, the innermost frame in your source');
     expect(md).not.toContain(dir);
   });
+
+  it('chains a failed build command to the line of the user\'s script it failed at (build folder mapped back to the context)', async () => {
+    const dir = await scratchDir('fix-agent-build');
+    dirs.push(dir);
+    const CHECK = 'import json\nwith open("settings.json") as f:\n    cfg = json.load(f)\nassert cfg["port"] > 0, "port must be positive"\n';
+    await writeFiles(dir, { 'server.py': SERVER, 'settings.py': SETTINGS, 'check.py': CHECK, 'settings.json': '{"port": 0}\n' });
+    const base = config();
+    await writeConfig(dir, { ...base, build: { kind: 'command', context: '.', command: ['/usr/bin/python3', 'check.py'] } });
+    const r = await runCli(['cycle', '--log-format', 'json'], { cwd: dir });
+    expect(r.code, r.stderr.slice(-3000)).toBe(3);
+    const rep = JSON.parse(await readFile(join(dir, 'reports', 'cycle-001.json'), 'utf8')) as CycleReportJson;
+    expect(rep.verdict).toBe('build-failed');
+    const chain = rep.issues.find((i) => i.check === 'build')!.chain!;
+    expect(chain[2]).toMatchObject({ source: 'build context', file: 'check.py', line: 4 });
+    expect(chain[2]!.excerpt).toContain('4| assert cfg["port"] > 0, "port must be positive"');
+    expect(JSON.stringify(rep.issues)).not.toContain('.deploy-loop/builds');
+  });
 });
