@@ -39,7 +39,10 @@ describe('the published package', () => {
     expect(pkg.scripts.prepack).toBe(pkg.scripts.build);
     expect(pkg.license).toBe('MIT');
     expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
-    for (const key of ['repository', 'homepage', 'bugs', 'keywords']) expect(pkg[key], key).toBeTruthy();
+    expect(Array.isArray(pkg.keywords) && pkg.keywords.length > 0).toBe(true);
+    // No public repository exists yet: no URL is better than a made-up one. Once there is, each must be https.
+    const url = (v: unknown): string | undefined => (typeof v === 'string' ? v : (v as { url?: string } | undefined)?.url);
+    for (const key of ['repository', 'homepage', 'bugs']) if (pkg[key] !== undefined) expect(url(pkg[key]), key).toMatch(/^(git\+)?https:\/\//);
     expect(pkg.exports).toMatchObject({ './schema/*': './schema/*', './package.json': './package.json' });
   });
 
