@@ -26,9 +26,10 @@ const OUTPUT_FILES = [
   /^prompt-latest\.md$/,
   /^history-index\.json$/,
   /^\.inputs-key$/,
+  /^\.lock$/,
   /\.tmp$/,
 ];
-const OUTPUT_DIRS = ['history', 'runs', '.processes'];
+const OUTPUT_DIRS = ['history', 'runs', '.processes', '.changes'];
 
 function isOutput(dir, name) {
   if (statSync(join(dir, name)).isDirectory()) return OUTPUT_DIRS.includes(name);

@@ -88,6 +88,13 @@ describe('the demo with the stand-in agent', () => {
     const md2 = await readFile(join(dir, 'reports', 'cycle-002.md'), 'utf8');
     expect(md2).toContain('## The fix command says');
     expect(md2).toContain('2 `BigInt(...)` calls became `Number(...)`');
+
+    // `npm start` begins with scripts/reset-demo.mjs, which clears reports/ only when deploy-loop
+    // wrote everything in it: every file and folder this real run left must be one it recognises.
+    cpSync(join(ROOT, 'scripts', 'reset-demo.mjs'), join(dir, 'scripts', 'reset-demo.mjs'));
+    cpSync(EXAMPLE, join(dir, 'examples', 'chat-service'), { recursive: true });
+    const reset = await runCommand([process.execPath, join(dir, 'scripts', 'reset-demo.mjs')], { cwd: dir });
+    expect(reset.outputTail.join('\n')).toMatch(/cleared reports\//);
   }, 120_000);
 
   it('changes nothing and exits 1 when the chain names a fault it has no repair for, or a file outside the context', async () => {
