@@ -25,6 +25,13 @@ export type BuildOutcome =
   | { ok: true; image: BuiltImage }
   | { ok: false; message: string; durationMs: number; outputTail: string[]; exitCode: number | null };
 
+/** A build's clock and the failed outcome every builder returns: one shape, timed from `start`. */
+export function buildClock(): { elapsed(): number; fail(message: string, outputTail?: string[], exitCode?: number | null): BuildOutcome } {
+  const started = performance.now();
+  const elapsed = (): number => Math.round(performance.now() - started);
+  return { elapsed, fail: (message, outputTail = [], exitCode = null) => ({ ok: false, message, durationMs: elapsed(), outputTail, exitCode }) };
+}
+
 export interface Builder {
   readonly kind: string;
   build(ctx: StageContext, opts?: BuildRunOptions): Promise<BuildOutcome>;

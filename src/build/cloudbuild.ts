@@ -13,7 +13,7 @@ import type { CloudBuildConfig } from '../config/container-schema.js';
 import type { StageContext } from '../context.js';
 import { describeCommandFailure, runCommand } from '../exec.js';
 import { isDigest } from './build-output.js';
-import type { Builder, BuildOutcome } from './builder.js';
+import { buildClock, type Builder, type BuildOutcome } from './builder.js';
 
 export interface CloudBuildBuilderOptions {
   /** Folder relative paths are resolved against (the config file's folder). */
@@ -62,11 +62,10 @@ export class CloudBuildBuilder implements Builder {
   }
 
   async build(ctx: StageContext): Promise<BuildOutcome> {
-    const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
+    const { elapsed, fail } = buildClock();
     const context = resolve(this.opts.baseDir, this.cfg.context);
     if (!(await stat(context).then((s) => s.isDirectory(), () => false))) {
-      return { ok: false, message: `build context ${context} is not a folder (build.context in the config)`, durationMs: elapsed(), outputTail: [], exitCode: null };
+      return fail(`build context ${context} is not a folder (build.context in the config)`);
     }
     const tag = `${this.cfg.image}:c${String(ctx.cycle).padStart(3, '0')}`;
     const deadline = performance.now() + this.cfg.timeoutMs;
@@ -77,7 +76,7 @@ export class CloudBuildBuilder implements Builder {
     if (!sub.ok || !id) {
       const hint = sub.spawnError ? ' (is the Google Cloud SDK installed and on PATH?)' : '';
       const why = sub.ok ? 'gcloud printed no build id' : describeCommandFailure(sub);
-      return { ok: false, message: `gcloud builds submit of ${tag} failed: ${why}${hint}`, durationMs: elapsed(), outputTail: sub.outputTail, exitCode: sub.exitCode };
+      return fail(`gcloud builds submit of ${tag} failed: ${why}${hint}`, sub.outputTail, sub.exitCode);
     }
     ctx.log.info({ build: id, image: tag }, 'Cloud Build submitted; waiting for it');
 
@@ -90,7 +89,7 @@ export class CloudBuildBuilder implements Builder {
         const aborted = ctx.signal.aborted;
         await this.cancel(id, ctx);
         const why = aborted ? 'interrupted' : `still ${status} after ${(this.cfg.timeoutMs / 1000).toFixed(this.cfg.timeoutMs % 1000 ? 1 : 0)} s (build.timeoutMs)`;
-        return { ok: false, message: `Cloud Build ${id} of ${tag}: ${why}; the build was cancelled`, durationMs: elapsed(), outputTail: [], exitCode: null };
+        return fail(`Cloud Build ${id} of ${tag}: ${why}; the build was cancelled`);
       }
       const res = await runCommand(this.describeArgv(id), { signal: ctx.signal, timeoutMs: Math.min(CALL_TIMEOUT_MS, left()), log: ctx.log, tailLines: 5000 });
       const build = res.ok ? parseBuild(res.outputTail) : undefined;
@@ -98,13 +97,11 @@ export class CloudBuildBuilder implements Builder {
         if (ctx.signal.aborted) continue;
         if (++failures >= MAX_DESCRIBE_FAILURES) {
           const why = res.ok ? 'its output is not a Build resource' : describeCommandFailure(res);
-          return {
-            ok: false,
-            message: `gcloud builds describe ${id} failed ${failures} times in a row: ${why} (the build may still be running; describing it needs cloudbuild.builds.get)`,
-            durationMs: elapsed(),
-            outputTail: res.outputTail.slice(-60),
-            exitCode: res.exitCode,
-          };
+          return fail(
+            `gcloud builds describe ${id} failed ${failures} times in a row: ${why} (the build may still be running; describing it needs cloudbuild.builds.get)`,
+            res.outputTail.slice(-60),
+            res.exitCode,
+          );
         }
       } else {
         failures = 0;

@@ -12,7 +12,7 @@ import type { StageContext } from '../context.js';
 import { errorMessage } from '../errors.js';
 import { describeCommandFailure, runCommand } from '../exec.js';
 import type { SnapshotRecord } from '../model/record.js';
-import type { Builder, BuildOutcome, BuildRunOptions } from './builder.js';
+import { buildClock, type Builder, type BuildOutcome, type BuildRunOptions } from './builder.js';
 import { ContextChangedError, copyListing, listContext, type ContextListing } from './snapshot.js';
 import { describeSnapshot } from '../model/snapshot-text.js';
 import { BuildStore, buildFolderName } from './store.js';
@@ -58,15 +58,7 @@ export class CommandBuilder implements Builder {
   }
 
   async build(ctx: StageContext, run: BuildRunOptions = {}): Promise<BuildOutcome> {
-    const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
-    const fail = (message: string, outputTail: string[] = [], exitCode: number | null = null): BuildOutcome => ({
-      ok: false,
-      message,
-      durationMs: elapsed(),
-      outputTail,
-      exitCode,
-    });
+    const { elapsed, fail } = buildClock();
     const shown = this.shown(this.context);
     if (!(await stat(this.context).then((s) => s.isDirectory(), () => false))) {
       return fail(`build context ${shown} is not a folder (build.context in the config)`);

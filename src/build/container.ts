@@ -10,7 +10,7 @@ import type { EngineBuildConfig } from '../config/container-schema.js';
 import type { StageContext } from '../context.js';
 import { describeCommandFailure, runCommand, type CommandResult } from '../exec.js';
 import { describeStep, findPushedDigest, isDigest, pickRepoDigest, StepTracker } from './build-output.js';
-import type { Builder, BuildOutcome } from './builder.js';
+import { buildClock, type Builder, type BuildOutcome } from './builder.js';
 import { resolveEngine, tlsFlags, type Engine } from './container-engine.js';
 
 export interface ContainerBuilderOptions {
@@ -35,16 +35,8 @@ export class ContainerBuilder implements Builder {
   }
 
   async build(ctx: StageContext): Promise<BuildOutcome> {
-    const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
+    const { elapsed, fail } = buildClock();
     const context = resolve(this.opts.baseDir, this.cfg.context);
-    const fail = (message: string, outputTail: string[] = [], exitCode: number | null = null): BuildOutcome => ({
-      ok: false,
-      message,
-      durationMs: elapsed(),
-      outputTail,
-      exitCode,
-    });
     if (!(await stat(context).then((s) => s.isDirectory(), () => false))) {
       return fail(`build context ${context} is not a folder (build.context in the config)`);
     }
