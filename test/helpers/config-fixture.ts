@@ -38,16 +38,18 @@ export async function writeConfig(dir: string, config: ConfigInput, name = 'loop
 }
 
 /**
- * A Python service (the standard library's http.server, not the demo's Node stack): FAULT=1 in its
- * environment makes /healthz answer 500. It reads PORT as Cloud Run's contract says.
+ * A standard-library Python HTTP service (not the demo's Node stack) answering JSON `{"ok", "revision"}`:
+ * 200 when `ok` (a Python expression over `self.path` and the names `head` defines) holds, else 500.
+ * It reads PORT as Cloud Run's contract says and logs each request line to stderr.
  */
-export const PYTHON_SERVICE = `import http.server, json, os, sys
-FAULT = os.environ.get("FAULT", "0")
+export function pythonJsonService(head: string, ok: string): string {
+  return `import http.server, json, os, sys
+${head}
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        failing = FAULT == "1" and self.path == "/healthz"
-        body = json.dumps({"ok": not failing, "revision": os.environ.get("K_REVISION", "")}).encode()
-        self.send_response(500 if failing else 200)
+        ok = ${ok}
+        body = json.dumps({"ok": ok, "revision": os.environ.get("K_REVISION", "")}).encode()
+        self.send_response(200 if ok else 500)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -56,6 +58,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sys.stderr.write("%s\\n" % (fmt % args))
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
 `;
+}
+
+/** FAULT=1 in its environment makes /healthz answer 500. */
+export const PYTHON_SERVICE = pythonJsonService('FAULT = os.environ.get("FAULT", "0")', 'not (FAULT == "1" and self.path == "/healthz")');
 
 /** The Python service's config: one P0 health check, the service in its own folder `svc/`. */
 export function pythonConfig(over: { env?: Record<string, string>; port?: number; maxCycles?: number; fix?: string[] } = {}): ConfigInput {

@@ -7,7 +7,7 @@ import { chmod, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
-import { PYTHON_SERVICE, pythonConfig, writeConfig, type ConfigInput } from '../helpers/config-fixture.js';
+import { PYTHON_SERVICE, pythonConfig, pythonJsonService, writeConfig, type ConfigInput } from '../helpers/config-fixture.js';
 import { readFences, section } from '../unit/report-markdown-reader.js';
 import { schemaValidator } from '../helpers/json-schema.js';
 import { ISSUES_SCHEMA_FILE, RECORD_SCHEMA_FILE, REPORT_SCHEMA_FILE } from '../../src/report/json-schema.js';
@@ -17,23 +17,8 @@ afterAll(async () => {
   for (const d of dirs) await removeDir(d);
 });
 
-/** /healthz and /ready answer 200 or 500 as two constants in the source say; the fix flips them. */
-const SERVER = `import http.server, json, os, sys
-HEALTH_OK = True
-READY_OK = False
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        ok = HEALTH_OK if self.path == "/healthz" else READY_OK if self.path == "/ready" else True
-        body = json.dumps({"ok": ok}).encode()
-        self.send_response(200 if ok else 500)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, fmt, *args):
-        sys.stderr.write("%s\\n" % (fmt % args))
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-`;
+/** /healthz and /ready answer 200 or 500 as two constants in the source say (lines 2 and 3); the fix flips them. */
+const SERVER = pythonJsonService('HEALTH_OK = True\nREADY_OK = False', 'HEALTH_OK if self.path == "/healthz" else READY_OK if self.path == "/ready" else True');
 
 /** A fix command that, after cycle 1 only, rewrites svc/server.py (and optionally adds and removes files). */
 function sourceFix(edits: Record<string, string>, extra = ''): string {
