@@ -12,6 +12,19 @@ import type { configSchema } from '../../src/config/schema.js';
 export type ConfigInput = z.input<typeof configSchema>;
 export type LocalTargetInput = Extract<ConfigInput['target'], { kind: 'local' }>;
 export type CloudRunTargetInput = Extract<ConfigInput['target'], { kind: 'cloudrun' }>;
+
+/** The Cloud Run target of a config that deploys through the emulator on `port` (public unless `over` says otherwise). */
+export function emulatedCloudRunTarget(port: number, over: Partial<CloudRunTargetInput> = {}): CloudRunTargetInput {
+  return {
+    kind: 'cloudrun',
+    project: 'demo-project',
+    region: 'europe-west4',
+    access: 'public',
+    endpoint: { host: '127.0.0.1', port, insecure: true },
+    operationTimeoutMs: 20_000,
+    ...over,
+  };
+}
 export type CheckInput = ConfigInput['smoke']['checks'][number];
 /** A config whose `loop` is spelled out, so a test can spread it: `{ ...c, loop: { ...c.loop, fix } }`. */
 export type TinyConfig = ConfigInput & { loop: NonNullable<ConfigInput['loop']> };

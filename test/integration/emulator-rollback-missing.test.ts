@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { removeDir, runCli, scratchDir, writeFiles } from '../helpers/cli.js';
-import { PYTHON_SERVICE, configYaml, pythonConfig } from '../helpers/config-fixture.js';
+import { PYTHON_SERVICE, configYaml, pythonConfig, emulatedCloudRunTarget } from '../helpers/config-fixture.js';
 import { NO_RETRY, getJson, plain, runClients } from './emulator-fixtures.js';
 
 let emu: Emulator;
@@ -46,14 +46,7 @@ async function project(): Promise<string> {
     'loop.config.yaml': configYaml({
       ...cfg,
       service: SERVICE,
-      target: {
-        kind: 'cloudrun',
-        project: 'demo-project',
-        region: 'europe-west4',
-        access: 'public',
-        endpoint: { host: '127.0.0.1', port: emu.port, insecure: true },
-        operationTimeoutMs: 20_000,
-      },
+      target: emulatedCloudRunTarget(emu.port),
     }),
   });
   return dir;

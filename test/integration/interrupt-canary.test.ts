@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { removeDir, runCli, scratchDir, startCli } from '../helpers/cli.js';
 import { canaryConfigInput, writeCanaryProject } from './canary-fixtures.js';
-import { configYaml } from '../helpers/config-fixture.js';
+import { configYaml, emulatedCloudRunTarget } from '../helpers/config-fixture.js';
 import { getJson, startTinyServiceEmulator } from './emulator-fixtures.js';
 
 let emu: Emulator;
@@ -27,14 +27,7 @@ afterAll(async () => {
 function cloudRunCanaryConfig(dir: string, holdMs: number): string {
   return configYaml({
     ...canaryConfigInput(dir, { holdMs }),
-    target: {
-      kind: 'cloudrun',
-      project: 'demo-project',
-      region: 'europe-west4',
-      access: 'public',
-      endpoint: { host: '127.0.0.1', port: emu.port, insecure: true },
-      operationTimeoutMs: 20000,
-    },
+    target: emulatedCloudRunTarget(emu.port),
   });
 }
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { removeDir, runCli, scratchDir } from '../helpers/cli.js';
 import { tinyConfig, tinyConfigInput, writeTinyProject } from '../helpers/tiny-service.js';
-import { configYaml } from '../helpers/config-fixture.js';
+import { configYaml, emulatedCloudRunTarget } from '../helpers/config-fixture.js';
 import { getJson, startTinyServiceEmulator } from './emulator-fixtures.js';
 
 let emu: Emulator;
@@ -35,14 +35,7 @@ function cloudRunConfig(service = 'rollback-shop'): string {
   return configYaml({
     ...tinyConfigInput(),
     service,
-    target: {
-      kind: 'cloudrun',
-      project: 'demo-project',
-      region: 'europe-west4',
-      access: 'public',
-      endpoint: { host: '127.0.0.1', port: emu.port, insecure: true },
-      operationTimeoutMs: 20000,
-    },
+    target: emulatedCloudRunTarget(emu.port),
   });
 }
 
