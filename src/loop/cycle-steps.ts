@@ -294,7 +294,16 @@ export async function followLatestAfterPromote(state: CycleState, mode: 'pinned'
   const { deps, ctx, rec, log } = state;
   const rev = state.revision?.name;
   if (mode !== 'latest' || !rev || !deps.target.followLatest) return;
-  const followed = await deps.target.followLatest(ctx, rev);
+  let followed: boolean;
+  try {
+    followed = await deps.target.followLatest(ctx, rev);
+  } catch (err) {
+    // The promotion stands (the candidate serves 100%, pinned); only the hand-over to LATEST failed.
+    const note = `Traffic stays pinned to the candidate: handing it to the latest revision (traffic.afterPromote: latest) failed: ${errorMessage(err)}.`;
+    rec.traffic.note = rec.traffic.note ? `${rec.traffic.note} ${note}` : note;
+    log.warn({ stage: 'traffic', revision: rev, err: errorMessage(err) }, note);
+    return;
+  }
   const note = followed
     ? 'Traffic follows the latest revision (traffic.afterPromote: latest): a later deploy by other means gets it.'
     : 'Traffic stays pinned to the candidate: it is no longer the latest ready revision, so following the latest would serve an unsmoked one.';

@@ -133,6 +133,22 @@ describe('runCycle: each step ends in a record', () => {
     });
   }
 
+  it('traffic.afterPromote: latest that the target fails to apply keeps the promotion, pinned, and says why', async () => {
+    const controller = new AbortController();
+    const { builder, target } = fakes({}, controller);
+    const followed: string[] = [];
+    target.followLatest = async (_ctx, revision) => {
+      followed.push(revision);
+      throw new StageError('traffic', 'UpdateService: PERMISSION_DENIED');
+    };
+    const latest = configSchema.parse({ ...input, traffic: { afterPromote: 'latest' } });
+    const rec = await runCycle({ config: latest, builder, target, log: silentLogger(), signal: controller.signal, cycle: 2, runId: 'r', checkLocations: {} });
+    expect(followed).toEqual(['fake-00002-new']);
+    expect(rec.verdict).toBe('passed');
+    expect(rec.traffic.action).toBe('promoted');
+    expect(rec.traffic.note).toMatch(/Traffic stays pinned to the candidate: handing it to the latest revision \(traffic\.afterPromote: latest\) failed: .*PERMISSION_DENIED/);
+  });
+
   it('an error while moving traffic records where the split is now', async () => {
     const { rec } = await cycleWith({ setTraffic: 'throw' });
     expect(rec.traffic.after.map((e) => e.revision)).toEqual(['fake-00001-old', 'fake-00002-new']);
