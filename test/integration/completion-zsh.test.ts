@@ -58,7 +58,7 @@ function zshrc(load: 'fpath' | 'source'): string {
 /**
  * Run by `zsh -f`: starts the interactive shell in a pseudo-terminal, waits for its first prompt
  * (keys typed earlier are dropped), then for each line types it, TAB, ^U to clear the line and a
- * command whose output (42, not its echo) says the completion has finished.
+ * command whose output (42, not its echo) says the completion has finished; last, `exit`.
  */
 const DRIVER = `zmodload zsh/zpty || { print -u2 'the zsh/zpty module is missing'; exit 3 }
 dir=$1; shift
@@ -69,6 +69,10 @@ for q in "$@"; do
   zpty -w -n z "$q"$'\\t'$'\\x15''print -r -- @@$((6*7))@@'$'\\r'
   zpty -r z junk '*@@42@@*' || { print -u2 "no answer after: $q"; exit 4 }
 done
+# End the shell itself before the pty goes: deleting it under a running zsh makes that zsh fail its
+# next terminal read and say so on stderr, which is the harness, not the completion.
+zpty -w z 'exit'
+for i in {1..100}; do zpty -t z || break; sleep 0.05; done
 zpty -d z
 `;
 
