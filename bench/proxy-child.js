@@ -5,6 +5,7 @@
  * Node hop" and which upstream client is cheaper. Reports its port, and its CPU time on request.
  */
 import http from 'node:http';
+import net from 'node:net';
 import { Pool } from 'undici';
 import { TrafficProxy } from '../dist/runtime/proxy.js';
 
@@ -16,6 +17,22 @@ if (mode === 'traffic') {
   await proxy.setRoutes({ split: [{ backend: { name: 'bench-00001', url: backendUrl }, percent: 100 }], tags: {} });
   port = Number(new URL(proxy.url).port);
   close = () => proxy.close();
+} else if (mode === 'pipe') {
+  // A bare TCP relay, one upstream connection per client connection, no HTTP parsing at all: the
+  // floor for any proxy written in Node (what the event loop and two socket hops cost per request).
+  const target = new URL(backendUrl);
+  const server = net.createServer({ noDelay: true }, (client) => {
+    const up = net.connect({ host: target.hostname, port: Number(target.port), noDelay: true });
+    client.pipe(up).pipe(client);
+    const both = () => { client.destroy(); up.destroy(); };
+    client.on('error', both);
+    up.on('error', both);
+    client.on('close', both);
+    up.on('close', both);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = server.address().port;
+  close = () => new Promise((resolve) => server.close(() => resolve()));
 } else if (mode === 'minimal-undici') {
   // The same smallest proxy with an undici Pool upstream and a dispatch handler writing straight to
   // the response: decides whether undici beats node:http as the upstream client here.

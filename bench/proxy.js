@@ -109,6 +109,7 @@ export async function benchProxy() {
     }
     targets.push(await forkedProxy('minimal', server.url, false));
     targets.push(await forkedProxy('minimal-undici', server.url, false));
+    targets.push(await forkedProxy('pipe', server.url, false));
     for (const t of targets) await load(t.url, connections, 1); // warm-up: JIT, pools
     for (let r = 0; r < rounds; r++) {
       // Rotate the order so no target always runs first (coolest machine) or last.
@@ -131,16 +132,17 @@ export async function benchProxy() {
   const nginx = med('nginx');
   const minimal = med('minimal');
   const minimalUndici = med('minimal-undici');
+  const pipe = med('pipe');
   const rps = (s) => `${Math.round(s.rps)} req/s`;
   const p50 = (s) => ms(s.p50);
   const x = (a, b) => `${round(a / b, 2)}×`;
   const rows = [
     row(`proxy throughput, ${connections} connections`, rps(traffic), nginx ? `nginx: ${rps(nginx)}` : 'nginx: not measured', nginx ? traffic.rps / nginx.rps : null, '≥ 0.9× nginx', nginx ? traffic.rps / nginx.rps >= 0.9 : null,
-      `direct ${rps(direct)} (TrafficProxy ${x(traffic.rps, direct.rps)}${nginx ? `, nginx ${x(nginx.rps, direct.rps)}` : ''} direct); minimal Node proxy, node:http upstream ${rps(minimal)}, undici upstream ${rps(minimalUndici)}; nginx: ${nginxNote}`),
+      `direct ${rps(direct)} (TrafficProxy ${x(traffic.rps, direct.rps)}${nginx ? `, nginx ${x(nginx.rps, direct.rps)}` : ''} direct); minimal Node proxy, node:http upstream ${rps(minimal)}, undici upstream ${rps(minimalUndici)}; bare TCP relay in Node ${rps(pipe)}${nginx ? ` (${x(pipe.rps, nginx.rps)} nginx)` : ''}; nginx: ${nginxNote}`),
     row('proxy p50 latency, 1 connection', `p50 ${p50(traffic)}, p99 ${ms(traffic.p99)}`, nginx ? `nginx: p50 ${p50(nginx)}, p99 ${ms(nginx.p99)}` : 'nginx: not measured', nginx ? traffic.p50 / nginx.p50 : null, '≤ nginx p50 (≤ 1×)', nginx ? traffic.p50 <= nginx.p50 : null,
-      `direct p50 ${p50(direct)} (TrafficProxy ${x(traffic.p50, direct.p50)} direct); minimal Node proxy p50 ${p50(minimal)}, undici upstream ${p50(minimalUndici)}`),
+      `direct p50 ${p50(direct)} (TrafficProxy ${x(traffic.p50, direct.p50)} direct); minimal Node proxy p50 ${p50(minimal)}, undici upstream ${p50(minimalUndici)}; bare TCP relay p50 ${p50(pipe)}`),
     row('proxy CPU per request', `${traffic.cpuUsPerRequest} µs`, nginx ? `nginx: ${nginx.cpuUsPerRequest} µs` : 'nginx: not measured', nginx ? traffic.cpuUsPerRequest / nginx.cpuUsPerRequest : null, 'info (least moved by other load)', null,
-      `minimal Node proxy: node:http upstream ${minimal.cpuUsPerRequest} µs, undici upstream ${minimalUndici.cpuUsPerRequest} µs; the service itself ${direct.cpuUsPerRequest} µs`),
+      `minimal Node proxy: node:http upstream ${minimal.cpuUsPerRequest} µs, undici upstream ${minimalUndici.cpuUsPerRequest} µs; bare TCP relay ${pipe.cpuUsPerRequest} µs; the service itself ${direct.cpuUsPerRequest} µs`),
     row(`proxy latency under load, ${connections} connections`, `p50 ${traffic.loadedP50} ms, p99 ${traffic.loadedP99} ms`, nginx ? `nginx: p50 ${nginx.loadedP50} ms, p99 ${nginx.loadedP99} ms` : 'nginx: not measured', null, 'info (autocannon, whole ms)', null),
   ];
   const errors = Object.entries(samples).flatMap(([name, xs]) => xs.filter((s) => s.errors > 0).map((s) => `${name} ${s.errors}`));
