@@ -2,15 +2,22 @@
  * The `websocket` check: `connections` clients opened in parallel, each running the script, summed
  * up into figures (connect-time percentiles, close-code histogram, message count). The check fails
  * if any connection fails; the failure shown is the lowest-numbered failing connection's.
+ *
+ * What all connections share lives here, once per attempt: the compiled script, one watch on each
+ * abort signal, one deadline queue per wait length, and the figures, which each connection adds to
+ * as it ends (connect times and latencies in arrays indexed by connection, so they come out in
+ * connection order whatever order the connections end in).
  */
 import type { WebSocketCheckConfig } from '../config/schema.js';
 import { failedOutcome, failure, joinUrl, type AttemptContext, type AttemptOutcome } from './attempt.js';
 import { describeError } from './classify.js';
 import { redactUrl } from '../redact.js';
-import type { CheckFigures } from '../model/check-result.js';
+import type { CheckFigures, Failure } from '../model/check-result.js';
 import { percentile, thinSamples } from '../model/samples.js';
-import { ConnectionRun, type ConnectionOutcome } from './ws-script.js';
-import { WsSession } from './ws-session.js';
+import { onAbort } from './abort-fanout.js';
+import { ConnectionRun, compileScript, type CheckRun, type ScriptStep } from './ws-script.js';
+import { CLOSE_GRACE_MS } from './ws-session.js';
+import { DeadlineQueue } from './ws-deadlines.js';
 
 /** The check's URL: the base URL with http(s) turned into ws(s), the path appended. */
 export function webSocketUrl(baseUrl: string, path: string): URL {
@@ -20,79 +27,159 @@ export function webSocketUrl(baseUrl: string, path: string): URL {
   return url;
 }
 
-async function runConnection(index: number, check: WebSocketCheckConfig, url: URL, ctx: AttemptContext): Promise<ConnectionOutcome> {
-  let session: WsSession;
-  try {
-    session = new WsSession(url, check.subprotocols, ctx.headers);
-  } catch (err) {
-    // ws validates the URL, subprotocols and header values synchronously: a problem of the check itself.
-    return { index, messages: 0, latencies: [], failure: failure('check-error', `cannot open ${redactUrl(url, ctx.secrets)}: ${describeError(err)}`, { connection: index }) };
-  }
-  try {
-    const run = new ConnectionRun(session, index, check, ctx);
-    const f = await run.run();
-    const out: ConnectionOutcome = { index, messages: session.messages, latencies: run.latencies };
-    if (session.connectMs !== undefined) out.connectMs = session.connectMs;
-    // How the connection ended: the close seen, else the one the failure names. A connection the client
-    // cut itself after a failure has no close worth counting.
-    const closeCode = session.closed?.code ?? f?.evidence.closeCode;
-    if (session.opened && closeCode !== undefined) out.closeCode = closeCode;
-    if (f) out.failure = f;
-    return out;
-  } finally {
-    session.terminate();
-  }
-}
+class WebSocketCheckRun implements CheckRun {
+  readonly steps: ScriptStep[];
+  readonly attemptSignal: AbortSignal;
+  readonly graces = new DeadlineQueue(CLOSE_GRACE_MS);
+  private stepQueues: Map<number, DeadlineQueue> | undefined;
+  private readonly n: number;
+  /** The connections still running, by index (a finished one is dropped, so it can be collected). */
+  private readonly live: (ConnectionRun | undefined)[];
+  private left: number;
+  /** Per connection: its connect time (NaN: it never opened). */
+  private readonly connects: Float64Array;
+  /** Per connection and expect step (latencySlots per connection): the latency (NaN: none). */
+  private readonly latencies: Float64Array;
+  private readonly latencySlots: number;
+  private messages = 0;
+  private closeCodes: Record<string, number> | undefined;
+  private failures = 0;
+  private firstFailed: { index: number; failure: Failure } | undefined;
+  private stopWatching: (() => void)[] = [];
+  private finished: (() => void) | undefined;
 
-/**
- * The check's figures from its connections' outcomes, in one pass (this runs once per check, and a
- * check may hold 10,000 connections). The same figures, keys and sample thinning as mergeSamples.
- */
-function summarize(outcomes: ConnectionOutcome[], n: number): CheckFigures {
-  const figures: CheckFigures = {};
-  const first = outcomes[0];
-  if (first?.connectMs !== undefined) figures.connectMs = first.connectMs;
-  let messages = 0;
-  let codes: Record<string, number> | undefined;
-  const connects: number[] = [];
-  let latencies: number[] = [];
-  for (const o of outcomes) {
-    messages += o.messages;
-    if (o.closeCode !== undefined) {
-      codes ??= {};
-      const k = String(o.closeCode);
-      codes[k] = (codes[k] ?? 0) + 1;
-    }
-    if (o.connectMs !== undefined) connects.push(o.connectMs);
-    if (o.latencies.length > 0) latencies = latencies.length === 0 ? o.latencies : latencies.concat(o.latencies);
+  constructor(
+    readonly check: WebSocketCheckConfig,
+    readonly ctx: AttemptContext,
+    private readonly url: URL,
+  ) {
+    const { steps, latencySlots } = compileScript(check.script);
+    this.steps = steps;
+    this.latencySlots = latencySlots;
+    this.n = check.connections;
+    this.left = this.n;
+    this.live = new Array<ConnectionRun | undefined>(this.n);
+    this.connects = new Float64Array(this.n).fill(NaN);
+    this.latencies = new Float64Array(this.n * latencySlots).fill(NaN);
+    this.attemptSignal = ctx.signal;
   }
-  figures.messages = messages;
-  if (codes) figures.closeCodes = codes;
-  // Every connection's connect time and every message latency: what thresholds run over.
-  if (latencies.length > 0 || connects.length > 0) {
-    const samples: NonNullable<CheckFigures['samples']> = {};
-    const measured: { latencyMs?: number; connectMs?: number } = {};
-    if (latencies.length > 0) {
-      samples.latencyMs = thinSamples(latencies);
-      if (samples.latencyMs.length !== latencies.length) measured.latencyMs = latencies.length;
+
+  async run(): Promise<AttemptOutcome> {
+    const allDone = new Promise<void>((resolve) => (this.finished = resolve));
+    // One watch per signal for the whole check; an already aborted signal is seen by each wait.
+    const attempt = this.attemptSignal;
+    if (!attempt.aborted) this.stopWatching.push(onAbort(attempt, () => this.abortAll('attempt', attempt.reason)));
+    const suite = this.ctx.suiteSignal;
+    if (suite && !suite.aborted) this.stopWatching.push(onAbort(suite, () => this.abortAll('suite', suite.reason)));
+    for (let i = 0; i < this.n; i++) {
+      let c: ConnectionRun;
+      try {
+        c = new ConnectionRun(this, i, this.url);
+      } catch (err) {
+        // ws validates the URL, subprotocols and header values synchronously: a problem of the check itself.
+        this.done(i, undefined, undefined, 0, failure('check-error', `cannot open ${redactUrl(this.url, this.ctx.secrets)}: ${describeError(err)}`, { connection: i }));
+        continue;
+      }
+      this.live[i] = c;
+      c.start();
     }
-    if (connects.length > 0) {
-      samples.connectMs = thinSamples(connects);
-      if (samples.connectMs.length !== connects.length) measured.connectMs = connects.length;
+    if (this.left > 0) await allDone;
+    return this.outcome();
+  }
+
+  stepTimeouts(ms: number): DeadlineQueue {
+    this.stepQueues ??= new Map();
+    let q = this.stepQueues.get(ms);
+    if (!q) {
+      q = new DeadlineQueue(ms);
+      this.stepQueues.set(ms, q);
     }
-    if (measured.latencyMs !== undefined || measured.connectMs !== undefined) samples.measured = measured;
-    figures.samples = samples;
+    return q;
   }
-  if (n > 1) {
-    figures.connections = n;
-    connects.sort((a, b) => a - b);
-    const p50 = percentile(connects, 50);
-    const p95 = percentile(connects, 95);
-    if (p50 !== undefined) figures.connectP50Ms = p50;
-    if (p95 !== undefined) figures.connectP95Ms = p95;
-    if (connects.length > 0) figures.connectMaxMs = connects[connects.length - 1];
+
+  latency(index: number, slot: number, ms: number): void {
+    this.latencies[index * this.latencySlots + slot] = ms;
   }
-  return figures;
+
+  done(index: number, connectMs: number | undefined, closeCode: number | undefined, messages: number, f: Failure | undefined): void {
+    this.live[index] = undefined;
+    if (connectMs !== undefined) this.connects[index] = connectMs;
+    this.messages += messages;
+    if (closeCode !== undefined) {
+      this.closeCodes ??= {};
+      const k = String(closeCode);
+      this.closeCodes[k] = (this.closeCodes[k] ?? 0) + 1;
+    }
+    if (f) {
+      this.failures++;
+      if (!this.firstFailed || index < this.firstFailed.index) this.firstFailed = { index, failure: f };
+    }
+    if (--this.left > 0) return;
+    for (const stop of this.stopWatching) stop();
+    this.stopWatching = [];
+    this.graces.dispose();
+    if (this.stepQueues) for (const q of this.stepQueues.values()) q.dispose();
+    this.finished?.();
+  }
+
+  private abortAll(kind: 'attempt' | 'suite', reason: unknown): void {
+    for (let i = 0; i < this.n; i++) this.live[i]?.aborted(kind, reason);
+  }
+
+  private outcome(): AttemptOutcome {
+    const figures = this.figures();
+    const first = this.firstFailed;
+    if (!first) return { status: 'pass', figures };
+    const where = `${redactUrl(this.url, this.ctx.secrets)}`;
+    const message = this.n > 1 ? `${where}: ${this.failures} of ${this.n} connections failed; connection ${first.index}: ${first.failure.message}` : `${where}: ${first.failure.message}`;
+    return failedOutcome({ ...first.failure, message }, figures);
+  }
+
+  /** The check's figures, in one pass over the connections: the same figures, keys and sample thinning as mergeSamples. */
+  private figures(): CheckFigures {
+    const figures: CheckFigures = {};
+    const n = this.n;
+    const first = this.connects[0];
+    if (first !== undefined && !Number.isNaN(first)) figures.connectMs = first;
+    const connects: number[] = [];
+    const latencies: number[] = [];
+    const slots = this.latencySlots;
+    for (let i = 0; i < n; i++) {
+      const c = this.connects[i] as number;
+      if (!Number.isNaN(c)) connects.push(c);
+      for (let j = i * slots; j < (i + 1) * slots; j++) {
+        const l = this.latencies[j] as number;
+        if (!Number.isNaN(l)) latencies.push(l);
+      }
+    }
+    figures.messages = this.messages;
+    if (this.closeCodes) figures.closeCodes = this.closeCodes;
+    // Every connection's connect time and every message latency: what thresholds run over.
+    if (latencies.length > 0 || connects.length > 0) {
+      const samples: NonNullable<CheckFigures['samples']> = {};
+      const measured: { latencyMs?: number; connectMs?: number } = {};
+      if (latencies.length > 0) {
+        samples.latencyMs = thinSamples(latencies);
+        if (samples.latencyMs.length !== latencies.length) measured.latencyMs = latencies.length;
+      }
+      if (connects.length > 0) {
+        samples.connectMs = thinSamples(connects);
+        if (samples.connectMs.length !== connects.length) measured.connectMs = connects.length;
+      }
+      if (measured.latencyMs !== undefined || measured.connectMs !== undefined) samples.measured = measured;
+      figures.samples = samples;
+    }
+    if (n > 1) {
+      figures.connections = n;
+      connects.sort((a, b) => a - b);
+      const p50 = percentile(connects, 50);
+      const p95 = percentile(connects, 95);
+      if (p50 !== undefined) figures.connectP50Ms = p50;
+      if (p95 !== undefined) figures.connectP95Ms = p95;
+      if (connects.length > 0) figures.connectMaxMs = connects[connects.length - 1];
+    }
+    return figures;
+  }
 }
 
 export async function runWebSocketAttempt(check: WebSocketCheckConfig, baseUrl: string, ctx: AttemptContext): Promise<AttemptOutcome> {
@@ -102,13 +189,5 @@ export async function runWebSocketAttempt(check: WebSocketCheckConfig, baseUrl: 
   } catch (err) {
     return failedOutcome(failure('check-error', `invalid URL from base "${redactUrl(baseUrl)}" and path "${check.path}": ${describeError(err)}`));
   }
-  const n = check.connections;
-  const outcomes = n === 1 ? [await runConnection(0, check, url, ctx)] : await Promise.all(Array.from({ length: n }, (_, i) => runConnection(i, check, url, ctx)));
-  const figures = summarize(outcomes, n);
-  const failed = outcomes.filter((o) => o.failure !== undefined);
-  const first = failed[0]?.failure;
-  if (!first) return { status: 'pass', figures };
-  const where = `${redactUrl(url, ctx.secrets)}`;
-  const message = n > 1 ? `${where}: ${failed.length} of ${n} connections failed; connection ${failed[0]?.index}: ${first.message}` : `${where}: ${first.message}`;
-  return failedOutcome({ ...first, message }, figures);
+  return new WebSocketCheckRun(check, ctx, url).run();
 }
