@@ -27,8 +27,38 @@ export function webSocketUrl(baseUrl: string, path: string): URL {
   return url;
 }
 
+/**
+ * The URL of each (base, path) seen, shared by every attempt and connection: parsing it and changing
+ * its scheme was a measurable part of a one-connection check. Nothing mutates it (ws reads it, and
+ * redactUrl parses a copy); a long loop sees a new tag URL per cycle, so the cache is bounded.
+ */
+const checkUrls = new Map<string, URL>();
+
+function checkUrl(baseUrl: string, path: string): URL {
+  const key = `${baseUrl} ${path}`;
+  let url = checkUrls.get(key);
+  if (url === undefined) {
+    url = webSocketUrl(baseUrl, path);
+    if (checkUrls.size >= 256) checkUrls.clear();
+    checkUrls.set(key, url);
+  }
+  return url;
+}
+
+/**
+ * The close-code histogram as the record's plain object, made by JSON.parse rather than by assigning
+ * keys: V8 gives an object assigned the integer-like key "1000" a fast elements array of 1,001 slots
+ * (12 KiB and 15-30 µs per object, measured on node 24), where JSON.parse makes the same object in
+ * 0.2 KiB and under 1 µs. Keys and counts are integers, so the JSON needs no escaping.
+ */
+function histogram(counts: Map<number, number>): Record<string, number> {
+  let json = '';
+  for (const [code, count] of counts) json += `${json === '' ? '' : ','}"${code}":${count}`;
+  return JSON.parse(`{${json}}`) as Record<string, number>;
+}
+
 class WebSocketCheckRun implements CheckRun {
-  readonly steps: ScriptStep[];
+  readonly steps: readonly ScriptStep[];
   readonly attemptSignal: AbortSignal;
   readonly graces = new DeadlineQueue(CLOSE_GRACE_MS);
   private stepQueues: Map<number, DeadlineQueue> | undefined;
@@ -42,7 +72,7 @@ class WebSocketCheckRun implements CheckRun {
   private readonly latencies: Float64Array;
   private readonly latencySlots: number;
   private messages = 0;
-  private closeCodes: Record<string, number> | undefined;
+  private closeCodes: Map<number, number> | undefined;
   private failures = 0;
   private firstFailed: { index: number; failure: Failure } | undefined;
   private stopWatching: (() => void)[] = [];
@@ -106,9 +136,8 @@ class WebSocketCheckRun implements CheckRun {
     if (connectMs !== undefined) this.connects[index] = connectMs;
     this.messages += messages;
     if (closeCode !== undefined) {
-      this.closeCodes ??= {};
-      const k = String(closeCode);
-      this.closeCodes[k] = (this.closeCodes[k] ?? 0) + 1;
+      this.closeCodes ??= new Map();
+      this.closeCodes.set(closeCode, (this.closeCodes.get(closeCode) ?? 0) + 1);
     }
     if (f) {
       this.failures++;
@@ -153,7 +182,7 @@ class WebSocketCheckRun implements CheckRun {
       }
     }
     figures.messages = this.messages;
-    if (this.closeCodes) figures.closeCodes = this.closeCodes;
+    if (this.closeCodes) figures.closeCodes = histogram(this.closeCodes);
     // Every connection's connect time and every message latency: what thresholds run over.
     if (latencies.length > 0 || connects.length > 0) {
       const samples: NonNullable<CheckFigures['samples']> = {};
@@ -185,7 +214,7 @@ class WebSocketCheckRun implements CheckRun {
 export async function runWebSocketAttempt(check: WebSocketCheckConfig, baseUrl: string, ctx: AttemptContext): Promise<AttemptOutcome> {
   let url: URL;
   try {
-    url = webSocketUrl(baseUrl, check.path);
+    url = checkUrl(baseUrl, check.path);
   } catch (err) {
     return failedOutcome(failure('check-error', `invalid URL from base "${redactUrl(baseUrl)}" and path "${check.path}": ${describeError(err)}`));
   }

@@ -37,17 +37,31 @@ export interface ScriptStep {
   latencySlot: number;
 }
 
-/** The steps of a check's script, compiled once per attempt; also the number of latency slots. */
-export function compileScript(script: WebSocketCheckConfig['script']): { steps: ScriptStep[]; latencySlots: number } {
+export interface CompiledScript {
+  steps: ScriptStep[];
+  /** Expect steps, each with one latency slot per connection. */
+  latencySlots: number;
+}
+
+/** Per script (the parsed config's array): a loop runs the same checks every cycle. */
+const compiled = new WeakMap<WebSocketCheckConfig['script'], CompiledScript>();
+
+/** The steps of a check's script, worked out once per script rather than per connection or attempt. */
+export function compileScript(script: WebSocketCheckConfig['script']): CompiledScript {
+  const known = compiled.get(script);
+  if (known) return known;
   let latencySlots = 0;
   const steps = script.map((step): ScriptStep => {
     if ('send' in step) return { send: typeof step.send === 'string' ? step.send : JSON.stringify(step.send), latencySlot: -1 };
     const out: ScriptStep = { expect: step.expect, latencySlot: latencySlots++ };
     if (step.timeoutMs) out.timeoutMs = step.timeoutMs;
+    // Shared by every connection: a RegExp without the g or y flag keeps no state between tests.
     if (step.expect.matches !== undefined) out.pattern = new RegExp(step.expect.matches);
     return out;
   });
-  return { steps, latencySlots };
+  const made = { steps, latencySlots };
+  compiled.set(script, made);
+  return made;
 }
 
 /** What a connection needs from its check: shared by all its connections, one object per attempt. */
