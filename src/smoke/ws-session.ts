@@ -105,6 +105,27 @@ function readSome(res: IncomingMessage, limit: number): Promise<string> {
 /** How many of the first frames a failure's evidence shows: how the conversation started. */
 export const FIRST_FRAMES = 3;
 
+/**
+ * When the frames being emitted now arrived: one stamp per synchronous run of 'message' events (ws
+ * emits every frame of a socket read in one go), cleared at the next microtask. The script runs its
+ * steps inside those events, so a send it makes on the first frame of a read comes before the rest
+ * of that read is emitted; stamping those frames when they are emitted would count a frame that was
+ * already here as an answer to the send (a 0 ms latency). With one stamp per read, it arrived before.
+ */
+let readAt: number | undefined;
+
+function clearReadAt(): void {
+  readAt = undefined;
+}
+
+function arrivedAt(): number {
+  if (readAt === undefined) {
+    readAt = performance.now();
+    queueMicrotask(clearReadAt);
+  }
+  return readAt;
+}
+
 export abstract class WsSession extends WebSocket {
   private readonly startedAt: number;
   connectMs: number | undefined;
@@ -173,7 +194,7 @@ export abstract class WsSession extends WebSocket {
     if (s.firstFrames === undefined) s.firstFrames = [last];
     else if (s.firstFrames.length < FIRST_FRAMES) s.firstFrames.push(last);
     if (!s.queueing || text === undefined) return;
-    const at = performance.now();
+    const at = arrivedAt();
     if ((s.queue === undefined || s.queue.length === 0) && s.takeFrame(text, binary, buf.length, at)) return;
     s.queue ??= new FrameQueue();
     if (!s.queue.push({ text, binary, bytes: buf.length, at })) {
