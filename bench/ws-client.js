@@ -4,6 +4,7 @@
  * Sends its figures (slowest single connect, the whole run: open all, hold, close all; peak RSS) to
  * the parent.
  */
+import v8 from 'node:v8';
 import WebSocket from 'ws';
 import { checkSchema } from '../dist/config/schema.js';
 import { runSuite } from '../dist/smoke/runner.js';
@@ -18,6 +19,32 @@ let peakHeapMiB = 0;
 const sampler = setInterval(() => {
   peakHeapMiB = Math.max(peakHeapMiB, process.memoryUsage().heapUsed / 2 ** 20);
 }, 50).unref();
+
+// bench/ws-heap.js: a heap snapshot at the hold, once all N connections have opened on this side.
+// Frames that arrive before that (the server's "ready" goes out as soon as it sees N) are held back and
+// emitted after the snapshot, so every connection is caught in the same state: open, nothing read.
+// Both modes' sockets are ws clients (the check's connections subclass it), so one hook sees either.
+const snapshotFile = process.env.BENCH_WS_HEAP_SNAPSHOT;
+if (snapshotFile) {
+  const emit = WebSocket.prototype.emit;
+  const held = [];
+  let opened = 0;
+  let taken = false;
+  WebSocket.prototype.emit = function (event, ...args) {
+    if (taken) return emit.call(this, event, ...args);
+    if (event === 'message') {
+      held.push([this, args]);
+      return true;
+    }
+    const listened = emit.call(this, event, ...args);
+    if (event === 'open' && ++opened === n) {
+      taken = true;
+      v8.writeHeapSnapshot(snapshotFile);
+      for (const [ws, a] of held.splice(0)) emit.call(ws, 'message', ...a);
+    }
+    return listened;
+  };
+}
 
 async function raw() {
   const t0 = performance.now();

@@ -76,6 +76,7 @@ class WebSocketCheckRun implements CheckRun {
   private failures = 0;
   private firstFailed: { index: number; failure: Failure } | undefined;
   private stopWatching: (() => void)[] = [];
+  private suiteWatched = false;
   private finished: (() => void) | undefined;
 
   constructor(
@@ -99,8 +100,6 @@ class WebSocketCheckRun implements CheckRun {
     // One watch per signal for the whole check; an already aborted signal is seen by each wait.
     const attempt = this.attemptSignal;
     if (!attempt.aborted) this.stopWatching.push(onAbort(attempt, () => this.abortAll('attempt', attempt.reason)));
-    const suite = this.ctx.suiteSignal;
-    if (suite && !suite.aborted) this.stopWatching.push(onAbort(suite, () => this.abortAll('suite', suite.reason)));
     for (let i = 0; i < this.n; i++) {
       let c: ConnectionRun;
       try {
@@ -115,6 +114,14 @@ class WebSocketCheckRun implements CheckRun {
     }
     if (this.left > 0) await allDone;
     return this.outcome();
+  }
+
+  watchSuite(): void {
+    // Only a failing connection's close waits on the suite alone, so a passing check never watches it.
+    if (this.suiteWatched) return;
+    this.suiteWatched = true;
+    const suite = this.ctx.suiteSignal;
+    if (suite && !suite.aborted) this.stopWatching.push(onAbort(suite, () => this.abortAll('suite', suite.reason)));
   }
 
   stepTimeouts(ms: number): DeadlineQueue {

@@ -73,6 +73,8 @@ export interface CheckRun {
   readonly attemptSignal: AbortSignal;
   /** The close grace of every connection of the check. */
   readonly graces: DeadlineQueue;
+  /** Starts the check's one watch on the suite's abort (before a wait that only it may end). */
+  watchSuite(): void;
   /** The queue for expect steps with this timeoutMs. */
   stepTimeouts(ms: number): DeadlineQueue;
   /** An expect step's latency sample (ms from the send before it). */
@@ -356,6 +358,7 @@ export class ConnectionRun extends WsSession implements Deadlined {
    */
   private fail(f: Failure): void {
     this.failed = f;
+    this.owner.watchSuite();
     this.startClose(FAILED_CHECK_CLOSE_CODE, this.closeReason(), 'suite');
   }
 
