@@ -478,7 +478,8 @@ export class ClientConnection {
 
   private readonly onEnd = (): void => {
     this.ended = true;
-    if (!this.busy) this.socket.destroy();
+    // Requests already read are still answered; then our side closes too.
+    if (!this.busy && !this.buffered) this.socket.end();
   };
 
   private readonly onTimeout = (): void => {

@@ -225,7 +225,8 @@ export class TrafficProxy {
         track: (s) => this.track(s),
         debug: (fields, msg) => this.debug(fields, msg),
       };
-      front = net.createServer({ noDelay: true }, (socket) => {
+      // Half-open as node:http's own sockets are: a client may send its request, then FIN, and still read the answer.
+      front = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
         accept(socket);
         if (this.closing) return;
         new ClientConnection(socket, host);

@@ -75,6 +75,11 @@ class RawClient {
     this.socket.write(bytes);
   }
 
+  /** Sends the client's FIN: it will write no more, but still reads. */
+  endWrite(): void {
+    this.socket.end();
+  }
+
   /** Waits until the bytes received so far satisfy `done`, or the connection closes; returns them all. */
   async read(done: (text: string) => boolean): Promise<string> {
     const until = Date.now() + 5_000;
@@ -119,6 +124,17 @@ describe('the HTTP/1.1 relay', () => {
     expect(text.toLowerCase()).not.toContain('keep-alive: timeout');
     expect(rev.connections()).toBe(1);
     expect(client.isClosed).toBe(false);
+  });
+
+  it('answers a client that half-closes after its request, then closes', async () => {
+    const rev = await nodeRevision((_req, res) => setTimeout(() => res.end('late answer'), 30));
+    const proxy = await proxyTo(rev.url);
+    const client = new RawClient(proxy.url);
+    client.send(GET('/'));
+    client.endWrite();
+    const text = await client.read(() => false);
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK[^]*late answer$/);
+    expect(client.isClosed).toBe(true);
   });
 
   it('answers pipelined requests in order', async () => {
