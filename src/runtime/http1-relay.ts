@@ -266,10 +266,6 @@ class Upstream {
     this.socket.on('drain', () => conn.resumeClient());
   }
 
-  get idle(): boolean {
-    return !this.inHead && !this.started;
-  }
-
   /** The revision's bytes after a request was written: the head is rewritten, the rest relayed. */
   expect(): void {
     this.inHead = true;
