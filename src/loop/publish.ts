@@ -18,8 +18,11 @@ export function reportBaseName(cycle: number): string {
   return `cycle-${String(cycle).padStart(3, '0')}`;
 }
 
-/** `history` holds the earlier cycles of the same service, oldest first. */
-/** `html: false` skips the whole-history page (`report` re-renders every cycle and writes it once, after the last). */
+/**
+ * `history` holds the earlier cycles of the same service, oldest first. `html: false` skips the
+ * whole-history page, for callers that write it once after their last cycle (publishHtmlReport):
+ * `report`, and `run`, which writes it when the run ends however it ends (closeRun).
+ */
 export async function publishCycle(reportsDir: string, record: CycleRecord, history: CycleRecord[], opts: { html?: boolean } = {}): Promise<PublishedCycle> {
   const base = join(reportsDir, reportBaseName(record.cycle));
   const paths: PublishedCycle = {
@@ -48,4 +51,16 @@ export async function publishCycle(reportsDir: string, record: CycleRecord, hist
   const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
   if (failed) throw failed.reason;
   return paths;
+}
+
+/**
+ * Writes reports/index.html, the whole history of the last record's service in one page. Re-rendering
+ * it after every cycle cost a render of every cycle so far, growing with the history, for a page the
+ * records rebuild at any time (`deploy-loop report`); a run writes it once, when it ends.
+ */
+export async function publishHtmlReport(reportsDir: string, records: readonly CycleRecord[]): Promise<string> {
+  const service = records.at(-1)?.service;
+  const file = join(reportsDir, HTML_REPORT_FILE);
+  await writeFileAtomic(file, renderHtmlReport(records.filter((r) => r.service === service)), REBUILDABLE);
+  return file;
 }
