@@ -6,9 +6,10 @@
  * validates one full record, not all of them (readHistoryIndexed). The index is rebuildable: an
  * entry whose record file changed, or a record without an entry, is read from the record again.
  */
+import { statSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { writeFileAtomic, writeRebuildableSync } from '../fs-atomic.js';
 import type { z } from 'zod';
 import { RECORD_SCHEMA_VERSION, cycleRecordSchema, type CycleRecord } from '../model/record.js';
 import type { CheckResult, CheckStatus } from '../model/check-result.js';
@@ -186,7 +187,7 @@ const written = new Map<string, { size: number; mtimeMs: number; index: IndexFil
 async function readIndex(file: string, opts: { ownWrite?: boolean } = {}): Promise<IndexFile | undefined> {
   const mine = opts.ownWrite ? written.get(file) : undefined;
   if (mine) {
-    const st = await stat(file).catch(() => undefined);
+    const st = statSync(file, { throwIfNoEntry: false });
     if (st && st.size === mine.size && st.mtimeMs === mine.mtimeMs) return { version: INDEX_VERSION, table: [...mine.index.table], entries: [...mine.index.entries] };
     written.delete(file);
   }
@@ -310,8 +311,8 @@ function cycleOf(name: string): number {
 async function writeIndex(file: string, index: IndexFile): Promise<void> {
   written.delete(file);
   // Rebuildable from the records, so no fsync of its own is needed: a torn index is just re-read.
-  await writeFileAtomic(file, JSON.stringify(index), { durable: false });
-  const st = await stat(file).catch(() => undefined);
+  writeRebuildableSync(file, JSON.stringify(index));
+  const st = statSync(file, { throwIfNoEntry: false });
   if (st) written.set(file, { size: st.size, mtimeMs: st.mtimeMs, index });
 }
 
@@ -323,7 +324,7 @@ export async function updateHistoryIndex(reportsDir: string, records: CycleRecor
   const byFile = new Map(index.entries.map((e) => [e.file, e]));
   for (const rec of records) {
     const name = recordFileName(rec.cycle);
-    const st = await stat(join(dir, name));
+    const st = statSync(join(dir, name));
     byFile.set(name, entryFor(rec, name, st.size, st.mtimeMs, index.table, slots));
   }
   const entries = [...byFile.values()].sort((a, b) => cycleOf(a.file) - cycleOf(b.file));
