@@ -11,6 +11,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
+import { ClientConnection, type RelayHost } from './http1-relay.js';
 import { REVISION_HEADER, relayUpgrade } from './proxy-upgrade.js';
 
 export interface Backend {
@@ -60,8 +61,17 @@ interface SplitTable {
   total: number;
 }
 
+/** A listening port: the relay's net.Server in front of node:http, or node:http alone. */
+interface Listener {
+  server: net.Server;
+  /** Parses what the relay hands over (or every request, when the relay is off). */
+  http: http.Server;
+  /** Connections accepted on this port, so a removed tag's are closed with it. */
+  sockets: Set<net.Socket>;
+}
+
 interface TagListener {
-  server: http.Server;
+  listener: Listener;
   url: string;
   /** Mutable so a tag that moves to another revision keeps its URL. */
   route: { backend: ResolvedBackend };
@@ -85,7 +95,7 @@ const HOP_BY_HOP = new Set([
 const EMPTY_SPLIT: SplitTable = { backends: [], cumulative: [], total: 0 };
 
 export class TrafficProxy {
-  private server!: http.Server;
+  private main!: Listener;
   private serviceUrl = '';
   private split: SplitTable = EMPTY_SPLIT;
   private readonly tagListeners = new Map<string, TagListener>();
@@ -106,8 +116,8 @@ export class TrafficProxy {
 
   static async start(opts: TrafficProxyOptions = {}): Promise<TrafficProxy> {
     const proxy = new TrafficProxy(opts.host ?? '127.0.0.1', opts.log, opts.random ?? Math.random, opts.admit, opts.requestTimeoutMs);
-    proxy.server = await proxy.listen(opts.port ?? 0, () => proxy.pick());
-    proxy.serviceUrl = urlOf(proxy.server, proxy.host);
+    proxy.main = await proxy.listen(opts.port ?? 0, () => proxy.pick());
+    proxy.serviceUrl = urlOf(proxy.main.server, proxy.host);
     opts.log?.debug({ url: proxy.serviceUrl }, 'traffic proxy listening');
     return proxy;
   }
@@ -132,10 +142,10 @@ export class TrafficProxy {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.routesQueue;
-      const servers = [this.server, ...[...this.tagListeners.values()].map((t) => t.server)];
+      const listeners = [this.main, ...[...this.tagListeners.values()].map((t) => t.listener)];
       this.tagListeners.clear();
       this.split = EMPTY_SPLIT;
-      const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      const closed = listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
       for (const socket of this.sockets) socket.destroy();
       this.sockets.clear();
       const pools = [...this.pools.values()];
@@ -157,8 +167,8 @@ export class TrafficProxy {
         continue;
       }
       const route = { backend };
-      const server = await this.listen(0, () => route.backend);
-      const listener: TagListener = { server, url: urlOf(server, this.host), route };
+      const opened = await this.listen(0, () => route.backend);
+      const listener: TagListener = { listener: opened, url: urlOf(opened.server, this.host), route };
       this.tagListeners.set(tag, listener);
       this.log?.debug({ tag, url: listener.url, revision: backend.name }, 'tag listener opened');
     }
@@ -166,8 +176,8 @@ export class TrafficProxy {
     for (const [tag, listener] of this.tagListeners) {
       if (wanted.has(tag)) continue;
       this.tagListeners.delete(tag);
-      listener.server.close();
-      listener.server.closeAllConnections();
+      listener.listener.server.close();
+      for (const socket of listener.listener.sockets) socket.destroy();
       this.log?.debug({ tag }, 'tag listener closed');
     }
     // A revision no route names any more: its pool finishes what is in flight, then closes.
@@ -190,9 +200,52 @@ export class TrafficProxy {
     return pool;
   }
 
-  private listen(port: number, choose: () => ResolvedBackend | undefined): Promise<http.Server> {
+  /**
+   * A port for one route. Connections start on the HTTP/1.1 relay (src/runtime/http1-relay.ts),
+   * which hands anything outside the plain case to node:http; with an admit check or a request
+   * timeout (the emulator) node:http takes every request, since both need the parsed request.
+   */
+  private async listen(port: number, choose: () => ResolvedBackend | undefined): Promise<Listener> {
     const server = http.createServer({ noDelay: true });
-    server.on('connection', (s: net.Socket) => this.track(s));
+    const sockets = new Set<net.Socket>();
+    const accept = (s: net.Socket) => {
+      this.track(s);
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+    };
+    let front: net.Server = server;
+    if (!this.admit && !this.requestTimeoutMs) {
+      const host: RelayHost = {
+        choose,
+        handOver: (socket, buffered) => {
+          if (buffered) socket.unshift(buffered);
+          server.emit('connection', socket);
+          socket.resume();
+        },
+        track: (s) => this.track(s),
+        debug: (fields, msg) => this.debug(fields, msg),
+      };
+      // Half-open as node:http's own sockets are: a client may send its request, then FIN, and still read the answer.
+      front = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+        accept(socket);
+        if (this.closing) return;
+        new ClientConnection(socket, host);
+      });
+    } else {
+      server.on('connection', accept);
+    }
+    this.handleHttp(server, choose);
+    await new Promise<void>((resolve, reject) => {
+      front.once('error', reject);
+      front.listen({ host: this.host, port }, () => {
+        front.off('error', reject);
+        resolve();
+      });
+    });
+    return { server: front, http: server, sockets };
+  }
+
+  private handleHttp(server: http.Server, choose: () => ResolvedBackend | undefined): void {
     server.on('request', (req, res) => {
       const refused = this.admit?.(req);
       if (refused) sendPlain(res, refused.status, refused.body);
@@ -207,13 +260,6 @@ export class TrafficProxy {
       this.log?.debug({ err: err.message }, 'proxy client error');
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       else socket.destroy();
-    });
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: this.host, port }, () => {
-        server.off('error', reject);
-        resolve(server);
-      });
     });
   }
 
@@ -529,7 +575,7 @@ export function rawResponse(status: number, body: string, revision?: string): st
   );
 }
 
-function urlOf(server: http.Server, host: string): string {
+function urlOf(server: net.Server, host: string): string {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Client } from 'undici';
 import { freePort } from '../../src/runtime/revision-process.js';
 import { TrafficProxy } from '../../src/runtime/proxy.js';
 import { countRevisions, get, openWebSocket, seededRandom, startBackend, type TestBackend } from './local-fixtures.js';
@@ -133,17 +134,24 @@ describe('TrafficProxy', () => {
       proxy = await TrafficProxy.start({});
       const url = `http://127.0.0.1:${(flaky.address() as net.AddressInfo).port}`;
       await proxy.setRoutes({ split: [{ backend: { name: 'rev-flaky', url }, percent: 100 }], tags: {} });
-      for (let i = 0; i < 5; i++) {
-        const res = await get(proxy.url);
-        expect(res.status, `GET ${i + 1}: ${res.body}`).toBe(200);
-        expect(res.body).toBe('ok GET');
+      // One keep-alive client connection, so every request after the first reuses the revision's socket.
+      const client = new Client(proxy.url);
+      try {
+        for (let i = 0; i < 5; i++) {
+          const res = await client.request({ path: '/', method: 'GET' });
+          const body = await res.body.text();
+          expect(res.statusCode, `GET ${i + 1}: ${body}`).toBe(200);
+          expect(body).toBe('ok GET');
+        }
+        // Each GET after the first met a dropped socket once and was answered on a fresh one.
+        expect(seen).toEqual(['GET 1', 'GET 2', 'GET 1', 'GET 2', 'GET 1', 'GET 2', 'GET 1', 'GET 2', 'GET 1']);
+        seen.length = 0;
+        const post = await client.request({ path: '/submit', method: 'POST', body: 'order=1' });
+        expect(post.statusCode).toBe(502);
+        expect(await post.body.text()).toMatch(/rev-flaky.*(socket hang up|ECONNRESET)/);
+      } finally {
+        await client.close();
       }
-      // Each GET after the first met a dropped socket once and was answered on a fresh one.
-      expect(seen).toEqual(['GET 1', 'GET 2', 'GET 1', 'GET 2', 'GET 1', 'GET 2', 'GET 1', 'GET 2', 'GET 1']);
-      seen.length = 0;
-      const post = await fetch(`${proxy.url}/submit`, { method: 'POST', body: 'order=1' });
-      expect(post.status).toBe(502);
-      expect(await post.text()).toMatch(/rev-flaky.*(socket hang up|ECONNRESET)/);
       expect(seen).toEqual(['POST 2']);
     } finally {
       flaky.closeAllConnections();
