@@ -22,30 +22,45 @@ export function reportBaseName(cycle: number): string {
  */
 export async function publishCycle(reportsDir: string, record: CycleRecord, history: CycleRecord[], opts: { html?: boolean } = {}): Promise<PublishedCycle> {
   const base = join(reportsDir, reportBaseName(record.cycle));
+  // The record is written first and nothing else is until it is durable; the reports are rendered
+  // while its fsync runs (the renderers only read the record), not after.
+  const recordWritten = writeRecord(reportsDir, record);
+  let files: [string, string][];
+  try {
+    files = renderReports(reportsDir, base, record, history, opts.html !== false);
+  } catch (err) {
+    await recordWritten.catch(() => undefined);
+    throw err;
+  }
   const paths: PublishedCycle = {
-    record: await writeRecord(reportsDir, record),
+    record: await recordWritten,
     markdown: `${base}.md`,
     json: `${base}.json`,
     junit: `${base}.junit.xml`,
     summary: join(reportsDir, 'summary.md'),
   };
-  // One summary (and one redaction of the record) for all three formats.
-  const { markdown: md, json, junit } = renderCycleReports(record, history);
-  const all = [...history.filter((h) => h.service === record.service), record];
-  const files: [string, string][] = [
-    [paths.markdown, md],
-    [paths.json, json],
-    [paths.junit, junit],
-    [join(reportsDir, 'latest.md'), md],
-    [join(reportsDir, 'latest.json'), json],
-    [paths.summary, renderTrend(all)],
-  ];
-  // The whole history in one self-contained page (charts, gate tables, every check and its evidence).
-  if (opts.html !== false) files.push([join(reportsDir, HTML_REPORT_FILE), renderHtmlReport(all)]);
   // Rebuildable from the record just made durable, so no fsync: each is atomic on its own, written
   // at once (a few microseconds each into the page cache, where an await per step cost far more).
   for (const [path, text] of files) writeRebuildableSync(path, text);
   return paths;
+}
+
+/** The report files of a cycle, path and text; the whole-history page when `html`. */
+function renderReports(reportsDir: string, base: string, record: CycleRecord, history: CycleRecord[], html: boolean): [string, string][] {
+  // One summary (and one redaction of the record) for all three formats.
+  const { markdown: md, json, junit } = renderCycleReports(record, history);
+  const all = [...history.filter((h) => h.service === record.service), record];
+  const files: [string, string][] = [
+    [`${base}.md`, md],
+    [`${base}.json`, json],
+    [`${base}.junit.xml`, junit],
+    [join(reportsDir, 'latest.md'), md],
+    [join(reportsDir, 'latest.json'), json],
+    [join(reportsDir, 'summary.md'), renderTrend(all)],
+  ];
+  // The whole history in one self-contained page (charts, gate tables, every check and its evidence).
+  if (html) files.push([join(reportsDir, HTML_REPORT_FILE), renderHtmlReport(all)]);
+  return files;
 }
 
 /**
