@@ -60,17 +60,39 @@ const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
  * from an earlier version of a reloaded config stays a secret.
  */
 const known = new Set<string>();
-let cache: { key: string; list: string[] } | undefined;
+
+/**
+ * Per list of secrets (the known ones and a caller's), the list and the texts already redacted
+ * with it. Redaction is a pure function of the text and the list, and the same strings come back
+ * every cycle (check names, paths, messages; each record is redacted when it is made, and again as
+ * the current and as the previous cycle by the reports): each is worked out once. A new secret
+ * makes a new list, so nothing redacted without it is reused.
+ */
+interface SecretRules {
+  list: string[];
+  memo: Map<string, string>;
+  /** Characters held by the memo, keys and values. */
+  chars: number;
+}
+/** By the known secrets' count and the caller's list, as passed. */
+const rulesByKey = new Map<string, SecretRules>();
+/** By the list's content: callers whose extra secrets are all known already share one memo. */
+const rulesByList = new Map<string, SecretRules>();
+/** Bounds: lists kept, characters a memo holds (about 16 MB; then it starts over), longest text memoized. */
+const MAX_LISTS = 8;
+const MAX_MEMO_CHARS = 8 * 1024 * 1024;
+const MAX_MEMO_TEXT = 4096;
 
 /** Adds values to the process's known secrets (short ones are ignored). */
 export function rememberSecrets(values: Iterable<string>): void {
   for (const v of values) if (v.length >= MIN_SECRET) known.add(v);
 }
 
-/** The known secrets and the given ones, with their JSON- and URL-encoded forms, longest first. */
-function secretList(extra: readonly string[]): string[] {
+/** The known secrets and the given ones (with their JSON- and URL-encoded forms, longest first), and their memo. */
+function secretRules(extra: readonly string[]): SecretRules {
   const key = `${known.size}\u0000${extra.join('\u0000')}`;
-  if (cache?.key === key) return cache.list;
+  const hit = rulesByKey.get(key);
+  if (hit) return hit;
   const out = new Set<string>();
   for (const s of [...known, ...extra]) {
     if (s.length < MIN_SECRET) continue;
@@ -81,8 +103,16 @@ function secretList(extra: readonly string[]): string[] {
     if (url !== s) out.add(url);
   }
   const list = [...out].sort((a, b) => b.length - a.length);
-  cache = { key, list };
-  return list;
+  const listKey = list.join('\u0000');
+  let rules = rulesByList.get(listKey);
+  if (!rules) {
+    if (rulesByList.size >= MAX_LISTS) rulesByList.clear();
+    rules = { list, memo: new Map(), chars: 0 };
+    rulesByList.set(listKey, rules);
+  }
+  if (rulesByKey.size >= MAX_LISTS) rulesByKey.clear();
+  rulesByKey.set(key, rules);
+  return rules;
 }
 
 export function isSecretName(name: string): boolean {
@@ -100,8 +130,22 @@ export function isSecretHeader(name: string, value = ''): boolean {
 /** Masks every rule above in `s`; `secrets` adds values to the known ones for this call. */
 export function redactText(s: string, secrets: readonly string[] = []): string {
   if (s.length === 0) return s;
+  const rules = secretRules(secrets);
+  if (s.length > MAX_MEMO_TEXT) return redactWith(s, rules.list);
+  const seen = rules.memo.get(s);
+  if (seen !== undefined) return seen;
+  const out = redactWith(s, rules.list);
+  if (rules.chars > MAX_MEMO_CHARS) {
+    rules.memo.clear();
+    rules.chars = 0;
+  }
+  rules.memo.set(s, out);
+  rules.chars += s.length + out.length;
+  return out;
+}
+
+function redactWith(s: string, list: readonly string[]): string {
   let out = s;
-  const list = secretList(secrets);
   for (const secret of list) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   out = maskFragments(out, list);
   return out

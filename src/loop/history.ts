@@ -6,9 +6,10 @@
  * validates one full record, not all of them (readHistoryIndexed). The index is rebuildable: an
  * entry whose record file changed, or a record without an entry, is read from the record again.
  */
+import { statSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { writeFileAtomic, writeRebuildableSync } from '../fs-atomic.js';
 import type { z } from 'zod';
 import { RECORD_SCHEMA_VERSION, cycleRecordSchema, type CycleRecord } from '../model/record.js';
 import type { CheckResult, CheckStatus } from '../model/check-result.js';
@@ -154,7 +155,8 @@ function entryFor(record: CycleRecord, file: string, size: number, mtimeMs: numb
     const c = CODE[r.status];
     codes += passedAfterRetry(r) ? c.toUpperCase() : c;
   }
-  return { file, size, mtimeMs, head: { ...record, smoke: { ...record.smoke, results: [] } }, checks, codes };
+  // A copy: the index outlives this call (see `written`) and must not change with the live record.
+  return { file, size, mtimeMs, head: structuredClone({ ...record, smoke: { ...record.smoke, results: [] } }), checks, codes };
 }
 
 /** A record rebuilt from its index entry: what the reports read from cycles before the previous one. */
@@ -174,7 +176,21 @@ function skeleton(e: IndexEntry, table: IndexFile['table']): CycleRecord {
   return { ...e.head, smoke: { ...e.head.smoke, results } };
 }
 
-async function readIndex(file: string): Promise<IndexFile | undefined> {
+/**
+ * The index this process last wrote, by file, with the size and mtime it got. A loop adds one entry
+ * per cycle (updateHistoryIndex), and reading the file back each time validated every cycle's head
+ * again, a cost that grew with the history. Used only to add entries, and only while the file on
+ * disk is still that one; reading the history (once per run) always reads the file.
+ */
+const written = new Map<string, { size: number; mtimeMs: number; index: IndexFile }>();
+
+async function readIndex(file: string, opts: { ownWrite?: boolean } = {}): Promise<IndexFile | undefined> {
+  const mine = opts.ownWrite ? written.get(file) : undefined;
+  if (mine) {
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (st && st.size === mine.size && st.mtimeMs === mine.mtimeMs) return { version: INDEX_VERSION, table: [...mine.index.table], entries: [...mine.index.entries] };
+    written.delete(file);
+  }
   try {
     const raw = JSON.parse(await readFile(file, 'utf8')) as IndexFile;
     if (raw?.version !== INDEX_VERSION || !Array.isArray(raw.table) || !Array.isArray(raw.entries)) return undefined;
@@ -293,19 +309,22 @@ function cycleOf(name: string): number {
 }
 
 async function writeIndex(file: string, index: IndexFile): Promise<void> {
+  written.delete(file);
   // Rebuildable from the records, so no fsync of its own is needed: a torn index is just re-read.
-  await writeFileAtomic(file, JSON.stringify(index), { durable: false });
+  writeRebuildableSync(file, JSON.stringify(index));
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (st) written.set(file, { size: st.size, mtimeMs: st.mtimeMs, index });
 }
 
 /** Adds (or replaces) the index entries of records just written. */
-export async function updateHistoryIndex(reportsDir: string, written: CycleRecord[]): Promise<void> {
+export async function updateHistoryIndex(reportsDir: string, records: CycleRecord[]): Promise<void> {
   const dir = historyDir(reportsDir);
-  const index = (await readIndex(historyIndexFile(reportsDir))) ?? { version: INDEX_VERSION, table: [], entries: [] };
+  const index = (await readIndex(historyIndexFile(reportsDir), { ownWrite: true })) ?? { version: INDEX_VERSION, table: [], entries: [] };
   const slots = new Map(index.table.map(([n, k, p], i) => [`${n}\u0000${k}\u0000${p}`, i]));
   const byFile = new Map(index.entries.map((e) => [e.file, e]));
-  for (const rec of written) {
+  for (const rec of records) {
     const name = recordFileName(rec.cycle);
-    const st = await stat(join(dir, name));
+    const st = statSync(join(dir, name));
     byFile.set(name, entryFor(rec, name, st.size, st.mtimeMs, index.table, slots));
   }
   const entries = [...byFile.values()].sort((a, b) => cycleOf(a.file) - cycleOf(b.file));

@@ -30,7 +30,8 @@ import { assertReportsWritable } from '../fs-atomic.js';
 import { restoreTrafficAfterCrash } from '../traffic/after-crash.js';
 import { startProcessJournal } from '../runtime/reap.js';
 import { nextLocalRevisionNumber } from '../deploy/local/target.js';
-import { publishCycle } from './publish.js';
+import { publishCycle, publishHtmlReport } from './publish.js';
+import { errorMessage } from '../errors.js';
 import { reloadConfig } from './reload.js';
 import { configWarnings } from '../config/warnings.js';
 
@@ -230,7 +231,7 @@ export function endingAfterCycle(run: RunState, record: CycleRecord, isLast: boo
 /** Writes the record and its reports (with the run's ending on the last record of a `run`). */
 export async function publishStep(run: RunState, record: CycleRecord, ended: { status: RunStatus; detail: string } | undefined): Promise<void> {
   if (ended) endRun(run, record, ended.status, ended.detail);
-  const published = await publishCycle(run.reportsDir, record, [...run.history.records]);
+  const published = await publishCycle(run.reportsDir, record, [...run.history.records], NO_PAGE);
   await clearCycleStarted(run.reportsDir, record.cycle);
   run.history.records.push(record);
   run.outcome.cycles.push(record);
@@ -255,7 +256,7 @@ export async function revertStep(run: RunState, record: CycleRecord): Promise<vo
   record.revert = relativizePaths(redactDeep(revert, [...run.secrets]), run.loaded.baseDir);
   if (record.revert.refused) run.log.warn({ cycle: record.cycle, refused: record.revert.refused }, 'regression not reverted');
   else run.log.info({ cycle: record.cycle, files: record.revert.files.map((f) => `${f.action} ${f.path}`) }, `regression reverted: ${regression.text}`);
-  run.outcome.published[run.outcome.published.length - 1] = await publishCycle(run.reportsDir, record, run.history.records.slice(0, -1));
+  run.outcome.published[run.outcome.published.length - 1] = await publishCycle(run.reportsDir, record, run.history.records.slice(0, -1), NO_PAGE);
 }
 
 /** The fix command between cycles; true when the run ends here (interrupted, fix failed, out of time). */
@@ -285,12 +286,21 @@ export async function fixStep(run: RunState, record: CycleRecord): Promise<boole
   if (!ending) return false;
   // Decided after the fix step: the last record was already published, so it is published again.
   endRun(run, record, ending[0], ending[1]);
-  run.outcome.published[run.outcome.published.length - 1] = await publishCycle(run.reportsDir, record, run.history.records.slice(0, -1));
+  run.outcome.published[run.outcome.published.length - 1] = await publishCycle(run.reportsDir, record, run.history.records.slice(0, -1), NO_PAGE);
   return true;
 }
 
-/** Releases the service lock, stops the target, then releases the reports lock, whatever failed before. */
+/** The HTML page is written once, by closeRun, not after every cycle. */
+const NO_PAGE = { html: false } as const;
+
+/** Writes the HTML page, releases the service lock, stops the target, then releases the reports lock, whatever failed before. */
 export async function closeRun(run: RunState): Promise<void> {
+  if (run.outcome.published.length > 0) {
+    // Rebuildable from the records (`deploy-loop report`), so a failed write costs the page, not the run's outcome.
+    await publishHtmlReport(run.reportsDir, run.history.records).catch((err: unknown) =>
+      run.log.error({ err: errorMessage(err) }, 'could not write reports/index.html; `deploy-loop report` writes it from the records'),
+    );
+  }
   await (run.remoteLock?.release() ?? Promise.resolve())
     .catch((err: unknown) => run.log.warn({ err }, 'could not release the lock on the service (it expires by itself)'))
     .then(() => run.target.close())

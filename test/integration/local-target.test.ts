@@ -9,7 +9,7 @@ import { LocalTarget } from '../../src/deploy/local/target.js';
 import { StageError } from '../../src/errors.js';
 import { startProcess } from '../../src/exec.js';
 import { silentLogger } from '../../src/log.js';
-import { GOOD_SERVER, REPO_ROOT, get, isAlive, openWebSocket, removeDir, writeRevisionDir } from './local-fixtures.js';
+import { GOOD_SERVER, REPO_ROOT, get, isAlive, makeTempDir, openWebSocket, removeDir, writeRevisionDir } from './local-fixtures.js';
 
 const SECRET = 'sk-test-0123456789';
 
@@ -47,6 +47,31 @@ if (!out.ok) throw new Error(out.message);
 const env = await (await fetch(out.revision.url + '/env')).json();
 console.log('child ' + env.pid);
 setInterval(() => {}, 1000);
+`;
+
+/** Answers every GET with its pid (JSON at /env) and takes 2 s to exit on SIGTERM. */
+const SLOW_STOP_PY = `
+import json, os, signal, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+def stop(*_):
+    time.sleep(2)
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, stop)
+
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"pid": os.getpid()}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *_):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
 `;
 
 async function pidOf(url: string): Promise<number> {
@@ -166,12 +191,38 @@ describe('LocalTarget', () => {
     const pid2 = await pidOf(r2.url);
     // r3 takes the candidate tag from r2, which is left with no traffic and no tag.
     const r3 = await deploy(t, image);
+    // r2 is out of every route at once; its process is stopped without holding up the deploy.
+    const refused = await t.setTraffic(ctx, [{ revision: r2.name, percent: 100 }]).then(() => undefined, (e: unknown) => e);
+    expect((refused as Error).message).toMatch(/no longer running/);
+    await t.idleStopped();
     expect(isAlive(pid2)).toBe(false);
     expect((await get(t.serviceUrl() as string)).revision).toBe(r1.name);
     expect((await get(r3.url)).revision).toBe(r3.name);
     const err = await t.setTraffic(ctx, [{ revision: r2.name, percent: 100 }]).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(StageError);
     expect((err as Error).message).toMatch(/no longer running/);
+  });
+
+  it('stops an idle revision without holding up the deploy that idled it, and close() waits for that stop', async () => {
+    // A Python service at the root of its own folder that takes 2 s to shut down on SIGTERM.
+    const dir = await makeTempDir('target-slow-stop');
+    dirs.push(dir);
+    await writeFile(path.join(dir, 'server.py'), SLOW_STOP_PY);
+    target = new LocalTarget(config({ command: ['/usr/bin/python3', 'server.py'], keepRevisions: 1 }), { service: 'svc', log: silentLogger(), baseDir: dir });
+    const t = target;
+    const image = imageOf(dir);
+    const r1 = await deploy(t, image);
+    const pid1 = await pidOf(r1.url);
+    // r2 takes the candidate tag: r1 has no traffic and no tag, and keepRevisions is 1.
+    const r2 = await deploy(t, image);
+    expect(isAlive(pid1)).toBe(true);
+    const refused = await t.setTraffic(ctx, [{ revision: r1.name, percent: 100 }]).then(() => undefined, (e: unknown) => e);
+    expect((refused as Error).message).toMatch(/no longer running/);
+    expect((await get(r2.url)).revision).toBe(r2.name);
+    const pid2 = await pidOf(r2.url);
+    await t.close();
+    expect(isAlive(pid1)).toBe(false);
+    expect(isAlive(pid2)).toBe(false);
   });
 
   it('close() stops every child process and the proxy, and can be repeated', async () => {

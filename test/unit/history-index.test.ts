@@ -98,4 +98,24 @@ describe('readHistoryIndexed', () => {
     expect(indexed.previous).toEqual(full.records.at(-1));
     expect(renders(cycle(5), indexed.records)).toEqual(renders(cycle(5), full.records));
   });
+
+  it('adds each written record to the index it last wrote, and reads the file again once another writer replaced it', async () => {
+    for (let n = 1; n <= 3; n++) await writeRecord(dir, cycle(n));
+    const index = historyIndexFile(dir);
+    const files = async () => (JSON.parse(await readFile(index, 'utf8')) as { entries: { file: string }[] }).entries.map((e) => e.file);
+    expect(await files()).toEqual([1, 2, 3].map(recordFileName));
+    // Another writer (a `report` run, a restore) leaves an index that names cycle 1 only.
+    const other = JSON.parse(await readFile(index, 'utf8')) as { entries: { file: string }[] };
+    other.entries = other.entries.slice(0, 1);
+    await writeFile(index, JSON.stringify(other));
+    await writeRecord(dir, cycle(4));
+    expect(await files()).toEqual([1, 4].map(recordFileName));
+    // A record changed in memory after it was written does not change its index entry.
+    const five = cycle(5);
+    await writeRecord(dir, five);
+    five.traffic.note = 'changed after it was written';
+    await writeRecord(dir, cycle(6));
+    const read = await readHistoryIndexed(dir, 'chat-service');
+    expect(read.records.find((r) => r.cycle === 5)?.traffic).toEqual(cycle(5).traffic);
+  });
 });

@@ -152,3 +152,33 @@ describe('terminal safety of service bytes', () => {
     expect(safeAnnotationData('50%\n::error::x\u001b[2J')).toBe('50%25%0A::error::x\\x1B[2J');
   });
 });
+
+describe('texts already redacted are reused only under the same secrets', () => {
+  it('a text seen before a secret was known is masked once it is known', () => {
+    const text = 'upstream said: q7Lm2VxR9tKp4WzN (try again)';
+    expect(redactText(text)).toBe(text);
+    expect(redactText(text)).toBe(text);
+    rememberSecrets(['q7Lm2VxR9tKp4WzN']);
+    expect(redactText(text)).toBe(`upstream said: ${REDACTED} (try again)`);
+    expect(redactDeep({ a: [text] })).toEqual({ a: [`upstream said: ${REDACTED} (try again)`] });
+  });
+
+  it('a caller’s own secrets mask for that call only, in either order', () => {
+    const text = 'echo Hx83kQp0Zr5mYw2L done';
+    const masked = `echo ${REDACTED} done`;
+    expect(redactText(text, ['Hx83kQp0Zr5mYw2L'])).toBe(masked);
+    expect(redactText(text)).toBe(text);
+    expect(redactText(text, ['Hx83kQp0Zr5mYw2L'])).toBe(masked);
+    expect(redactText(text, ['another-one-entirely'])).toBe(text);
+  });
+
+  it('a long text (not memoized) and a repeated one give what the first redaction gave', () => {
+    const long = `${'x'.repeat(5000)} Authorization: Bearer abcdef123456`;
+    const first = redactText(long);
+    expect(first).toContain(`Authorization: ${REDACTED}`);
+    expect(redactText(long)).toBe(first);
+    const short = 'password=hunter22 and more';
+    expect(redactText(short)).toBe(redactText(short));
+    expect(redactText(short)).toBe(`password=${REDACTED} and more`);
+  });
+});

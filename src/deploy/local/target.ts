@@ -68,6 +68,8 @@ export class LocalTarget implements Target {
   private readonly revisions = new Map<string, RevisionRecord>();
   /** Log tails of revisions that never became ready, for `logs`. */
   private readonly failedTails = new Map<string, string[]>();
+  /** Stops of idle revisions still going (see retire). */
+  private readonly retiring = new Set<Promise<void>>();
   private traffic: TrafficEntry[] = [];
   private deploys = 0;
   private queue: Promise<unknown> = Promise.resolve();
@@ -134,6 +136,7 @@ export class LocalTarget implements Target {
       await this.queue.catch(() => undefined);
       const proxy = this.proxy ?? (await this.proxyStarting?.catch(() => undefined));
       await Promise.all([...this.revisions.values()].map((r) => this.stopRevision(r)));
+      await this.idleStopped();
       await proxy?.close();
     })();
     return this.closing;
@@ -225,9 +228,28 @@ export class LocalTarget implements Target {
       if (excess <= 0) break;
       if (inUse.has(record.running.name)) continue;
       this.log.info({ revision: record.running.name, keepRevisions: this.cfg.keepRevisions }, 'stopping idle revision');
-      await this.stopRevision(record);
+      this.retire(record);
       excess--;
     }
+  }
+
+  /**
+   * An idle revision is out of every route before it is stopped, so nothing waits for its process to
+   * end (a SIGTERM, then polls of its process group: 15-20 ms for a Node revision, seconds for a
+   * container), as Cloud Run scales an idle revision down on its own time. It is marked stopped at
+   * once (traffic to it is refused), its stop is awaited by close(), and a failed stop is logged.
+   */
+  private retire(record: RevisionRecord): void {
+    const stopping = this.stopRevision(record).catch((err: unknown) =>
+      this.log.warn({ revision: record.running.name, err: errorMessage(err) }, 'could not stop an idle revision'),
+    );
+    this.retiring.add(stopping);
+    void stopping.finally(() => this.retiring.delete(stopping));
+  }
+
+  /** Resolves once every idle revision being stopped has stopped (close() waits for them too). */
+  async idleStopped(): Promise<void> {
+    await Promise.all([...this.retiring]);
   }
 
   private async stopRevision(record: RevisionRecord): Promise<void> {
