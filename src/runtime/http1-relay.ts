@@ -44,15 +44,11 @@ const CLIENT_IDLE_MS = 5_000;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const TARGET = /^[\x21-\x7e]+$/;
-const BAD_VALUE = /[\r\n\0]/;
 const DIGITS = /^\d{1,15}$/;
 const HEX = /^[0-9a-fA-F]{1,15}$/;
-const OWS = /^[ \t]+|[ \t]+$/g;
-
-// Dropped on the way in or out: one hop's business (RFC 9110 §7.6.1). Transfer-Encoding and Trailer
-// stay on responses because their bytes are relayed as framed, end to end.
-const REQUEST_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer']);
-const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'upgrade']);
+// Hop-by-hop fields (RFC 9110 §7.6.1) are the alternatives of REQUEST_SPECIAL / RESPONSE_SPECIAL
+// below that are cut. Transfer-Encoding and Trailer stay on responses: their bytes are relayed as
+// framed, end to end.
 
 interface LeanRequest {
   head: string;
@@ -63,6 +59,50 @@ interface LeanRequest {
   close: boolean;
 }
 
+/**
+ * The field lines after the start line, each `\r\n` + token + `:` + value without CR, LF or NUL:
+ * validated in one pass (no backtracking: the parts' characters do not overlap). No whitespace
+ * before the colon and no obs-fold (RFC 9112 §5.1, §5.2): node:http gets those.
+ */
+const FIELDS = /^(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n\0]*)*$/;
+// The only request fields the relay reads or drops; every other line is passed on as it came.
+const REQUEST_SPECIAL =
+  /\r\n(host|content-length|transfer-encoding|upgrade|expect|connection|keep-alive|proxy-connection|proxy-authenticate|proxy-authorization|te|trailer|x-forwarded-for|x-forwarded-proto|x-forwarded-host):([^\r]*)/gi;
+const RESPONSE_SPECIAL = /\r\n(content-length|transfer-encoding|connection|keep-alive|proxy-connection|proxy-authenticate|proxy-authorization|upgrade):([^\r]*)/gi;
+
+/** `fields` without the [start, end) ranges in `cuts`, and without the lines `named` names. */
+function cut(fields: string, cuts: number[] | undefined, named: string[] | undefined): string {
+  let out = fields;
+  if (cuts) {
+    out = '';
+    let at = 0;
+    for (let i = 0; i < cuts.length; i += 2) {
+      out += fields.slice(at, cuts[i]);
+      at = cuts[i + 1] as number;
+    }
+    out += fields.slice(at);
+  }
+  if (named) {
+    // Field names are tokens, which may hold regex characters: escaped.
+    const names = named.map((n) => n.replace(/[.*+^$|`]/g, '\\$&')).join('|');
+    out = out.replace(new RegExp(`\\r\\n(?:${names}):[^\\r]*`, 'gi'), '');
+  }
+  return out;
+}
+
+/** The header names a Connection value lists beyond close and keep-alive, lower-cased. */
+function connectionNamed(value: string, into: string[] | undefined): string[] | undefined {
+  let out = into;
+  for (const part of value.split(',')) {
+    const token = fieldValue(part, -1).toLowerCase();
+    if (token !== '' && token !== 'close' && token !== 'keep-alive') (out ??= []).push(token);
+  }
+  return out;
+}
+
+const CLOSE_TOKEN = /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i;
+const UPGRADE_TOKEN = /(?:^|,)[ \t]*upgrade[ \t]*(?:,|$)/i;
+
 /** The request head rewritten for the revision, or undefined when node:http should take it. */
 export function leanRequest(head: string, remote: string | undefined): LeanRequest | undefined {
   const eol = head.indexOf('\r\n');
@@ -72,8 +112,9 @@ export function leanRequest(head: string, remote: string | undefined): LeanReque
   if (sp1 <= 0 || sp2 === sp1 || line.slice(sp2 + 1) !== 'HTTP/1.1') return undefined;
   const method = line.slice(0, sp1);
   if (!TOKEN.test(method) || method === 'CONNECT' || !TARGET.test(line.slice(sp1 + 1, sp2))) return undefined;
-  const kept: string[] = [];
-  const lowers: string[] = [];
+  const fields = eol < 0 ? '' : head.slice(eol);
+  if (!FIELDS.test(fields)) return undefined;
+  let cuts: number[] | undefined;
   let named: string[] | undefined;
   let close = false;
   let host: string | undefined;
@@ -81,18 +122,10 @@ export function leanRequest(head: string, remote: string | undefined): LeanReque
   let forwardedFor: string | undefined;
   let proto = false;
   let forwardedHost = false;
-  let start = eol < 0 ? head.length : eol + 2;
-  while (start < head.length) {
-    let end = head.indexOf('\r\n', start);
-    if (end < 0) end = head.length;
-    const h = head.slice(start, end);
-    start = end + 2;
-    const colon = h.indexOf(':');
-    if (colon <= 0) return undefined;
-    const name = h.slice(0, colon);
-    const value = fieldValue(h, colon);
-    if (!TOKEN.test(name) || BAD_VALUE.test(value)) return undefined;
-    const lower = name.toLowerCase();
+  REQUEST_SPECIAL.lastIndex = 0;
+  for (let m = REQUEST_SPECIAL.exec(fields); m; m = REQUEST_SPECIAL.exec(fields)) {
+    const lower = (m[1] as string).toLowerCase();
+    const value = fieldValue(m[2] as string, -1);
     switch (lower) {
       case 'transfer-encoding':
       case 'upgrade':
@@ -101,36 +134,31 @@ export function leanRequest(head: string, remote: string | undefined): LeanReque
       case 'host':
         if (host !== undefined) return undefined;
         host = value;
-        break;
+        continue;
       case 'content-length':
         if (length !== undefined || !DIGITS.test(value)) return undefined;
         length = value;
-        break;
-      case 'connection':
-        for (const part of value.split(',')) {
-          const token = part.replace(OWS, '').toLowerCase();
-          if (token === 'close') close = true;
-          else if (token === 'upgrade') return undefined;
-          else if (token !== '' && token !== 'keep-alive') (named ??= []).push(token);
-        }
         continue;
+      case 'connection':
+        if (UPGRADE_TOKEN.test(value)) return undefined;
+        if (CLOSE_TOKEN.test(value)) close = true;
+        named = connectionNamed(value, named);
+        break;
       case 'x-forwarded-for':
         forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
-        continue;
+        break;
       case 'x-forwarded-proto':
         proto = true;
-        break;
+        continue;
       case 'x-forwarded-host':
         forwardedHost = true;
-        break;
+        continue;
     }
-    if (REQUEST_HOP.has(lower)) continue;
-    kept.push(h);
-    lowers.push(lower);
+    // Hop-by-hop, or X-Forwarded-For (sent again below with the client added).
+    (cuts ??= []).push(m.index, m.index + m[0].length);
   }
   if (host === undefined) return undefined; // HTTP/1.1 requires it; node:http answers the 400
-  let out = `${line}\r\n`;
-  for (let i = 0; i < kept.length; i++) if (!named?.includes(lowers[i] as string)) out += `${kept[i]}\r\n`;
+  let out = `${line}${cut(fields, cuts, named)}\r\n`;
   const xff = remote ? (forwardedFor ? `${forwardedFor}, ${remote}` : remote) : forwardedFor;
   if (xff !== undefined && !named?.includes('x-forwarded-for')) out += `x-forwarded-for: ${xff}\r\n`;
   if (!proto && !named?.includes('x-forwarded-proto')) out += 'x-forwarded-proto: http\r\n';
@@ -140,13 +168,13 @@ export function leanRequest(head: string, remote: string | undefined): LeanReque
   return { head: `${out}\r\n`, bodyLength, noResponseBody: method === 'HEAD', replayable: idempotent && bodyLength === 0, close };
 }
 
-/** A header line's value without the optional whitespace around it (RFC 9110 §5.5: SP and HTAB only). */
+/** A field value without the optional whitespace around it (RFC 9110 §5.5: SP and HTAB only). */
 function fieldValue(line: string, colon: number): string {
   let start = colon + 1;
   let end = line.length;
   while (start < end && (line.charCodeAt(start) === 32 || line.charCodeAt(start) === 9)) start++;
   while (end > start && (line.charCodeAt(end - 1) === 32 || line.charCodeAt(end - 1) === 9)) end--;
-  return line.slice(start, end);
+  return start === 0 && end === line.length ? line : line.slice(start, end);
 }
 
 const enum Framing {
@@ -172,43 +200,44 @@ export function leanResponse(head: string, revision: string, noBody: boolean, cl
   if (!line.startsWith('HTTP/1.') || (line[7] !== '1' && line[7] !== '0') || line[8] !== ' ') return `not an HTTP/1.x status line: ${JSON.stringify(line.slice(0, 40))}`;
   const status = Number(line.slice(9, 12));
   if (!(status >= 100 && status <= 999) || (line.length > 12 && line[12] !== ' ')) return `bad status line: ${JSON.stringify(line.slice(0, 40))}`;
-  const kept: string[] = [];
-  const lowers: string[] = [];
+  const fields = eol < 0 ? '' : head.slice(eol);
+  if (!FIELDS.test(fields)) return 'malformed header lines';
+  let cuts: number[] | undefined;
   let named: string[] | undefined;
   let closes = line[7] === '0';
   let length: string | undefined;
+  let lengthAt = -1;
   let chunked = false;
   let otherCoding = false;
-  let start = eol < 0 ? head.length : eol + 2;
-  while (start < head.length) {
-    let end = head.indexOf('\r\n', start);
-    if (end < 0) end = head.length;
-    const h = head.slice(start, end);
-    start = end + 2;
-    const colon = h.indexOf(':');
-    const name = colon > 0 ? h.slice(0, colon) : '';
-    const value = fieldValue(h, colon);
-    if (!TOKEN.test(name) || BAD_VALUE.test(value)) return `malformed header line: ${JSON.stringify(h.slice(0, 40))}`;
-    const lower = name.toLowerCase();
+  RESPONSE_SPECIAL.lastIndex = 0;
+  for (let m = RESPONSE_SPECIAL.exec(fields); m; m = RESPONSE_SPECIAL.exec(fields)) {
+    const lower = (m[1] as string).toLowerCase();
+    const value = fieldValue(m[2] as string, -1);
     if (lower === 'content-length') {
       if (!DIGITS.test(value) || (length !== undefined && length !== value)) return `bad content-length: ${JSON.stringify(value)}`;
-      if (length !== undefined) continue;
-      length = value;
+      if (length === undefined) {
+        length = value;
+        lengthAt = (cuts?.length ?? 0);
+        (cuts ??= []).push(-1, -1); // a slot, filled below if Transfer-Encoding overrides it
+        cuts[lengthAt] = m.index;
+        cuts[lengthAt + 1] = m.index;
+        continue;
+      }
     } else if (lower === 'transfer-encoding') {
       const codings = value.toLowerCase().split(',');
-      chunked = codings[codings.length - 1]?.replace(OWS, '') === 'chunked';
+      chunked = fieldValue(codings[codings.length - 1] as string, -1) === 'chunked';
       otherCoding = !chunked;
-    } else if (lower === 'connection') {
-      for (const part of value.split(',')) {
-        const token = part.replace(OWS, '').toLowerCase();
-        if (token === 'close') closes = true;
-        else if (token !== '' && token !== 'keep-alive') (named ??= []).push(token);
-      }
       continue;
+    } else if (lower === 'connection') {
+      if (CLOSE_TOKEN.test(value)) closes = true;
+      named = connectionNamed(value, named);
     }
-    if (RESPONSE_HOP.has(lower)) continue;
-    kept.push(h);
-    lowers.push(lower);
+    (cuts ??= []).push(m.index, m.index + m[0].length);
+  }
+  // A sender must drop Content-Length when Transfer-Encoding frames the message (RFC 9112 §6.3).
+  if (cuts && lengthAt >= 0 && (chunked || otherCoding)) {
+    const start = cuts[lengthAt] as number;
+    cuts[lengthAt + 1] = fields.indexOf('\r', start + 2) < 0 ? fields.length : fields.indexOf('\r', start + 2);
   }
   let framing: Framing;
   // RFC 9112 §6.3, in its order: no body for HEAD, 1xx, 204, 304; then chunked; then length; else close.
@@ -217,15 +246,7 @@ export function leanResponse(head: string, revision: string, noBody: boolean, cl
   else if (otherCoding) framing = Framing.UntilClose;
   else if (length !== undefined) framing = Number(length) === 0 ? Framing.None : Framing.Length;
   else framing = Framing.UntilClose;
-  let out = `${line}\r\n`;
-  for (let i = 0; i < kept.length; i++) {
-    const lower = lowers[i] as string;
-    if (named?.includes(lower)) continue;
-    // A sender must drop Content-Length when Transfer-Encoding frames the message (RFC 9112 §6.3).
-    if (lower === 'content-length' && (chunked || otherCoding)) continue;
-    out += `${kept[i]}\r\n`;
-  }
-  out += `${REVISION_HEADER}: ${revision}\r\n`;
+  let out = `${line}${cut(fields, cuts, named)}\r\n${REVISION_HEADER}: ${revision}\r\n`;
   if (status >= 200 && (clientCloses || framing === Framing.UntilClose)) out += 'connection: close\r\n';
   return { head: `${out}\r\n`, status, framing, length: length === undefined ? 0 : Number(length), closes: closes || framing === Framing.UntilClose };
 }
@@ -379,7 +400,7 @@ class Upstream {
         continue;
       }
       const semi = text.indexOf(';');
-      const size = (semi < 0 ? text : text.slice(0, semi)).replace(OWS, '');
+      const size = fieldValue(semi < 0 ? text : text.slice(0, semi), -1);
       if (!HEX.test(size)) return -1;
       const n = Number.parseInt(size, 16);
       if (n === 0) {

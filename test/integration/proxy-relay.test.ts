@@ -390,6 +390,18 @@ describe('head rewriting', () => {
     expect(typeof res !== 'string' && res.closes).toBe(true);
   });
 
+  it('drops a Content-Length that Transfer-Encoding overrides, a repeated one, and names with regex characters', () => {
+    const te = leanResponse('HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-A: 1\r\nTransfer-Encoding: chunked', 'r', false, false);
+    expect(typeof te === 'string' ? te : te.head).toBe('HTTP/1.1 200 OK\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\nx-deploy-loop-revision: r\r\n\r\n');
+    const twice = leanResponse('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2', 'r', false, false);
+    expect(typeof twice === 'string' ? twice : twice.head).toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nx-deploy-loop-revision: r\r\n\r\n');
+    expect(leanResponse('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3', 'r', false, false)).toMatch(/bad content-length/);
+    const req = leanRequest('GET / HTTP/1.1\r\nHost: a\r\nConnection: x.y, a+b\r\nx.y: 1\r\nxzy: 2\r\na+b: 3\r\naab: 4', undefined);
+    expect(req?.head).toBe('GET / HTTP/1.1\r\nHost: a\r\nxzy: 2\r\naab: 4\r\nx-forwarded-proto: http\r\nx-forwarded-host: a\r\n\r\n');
+    expect(leanRequest('GET / HTTP/1.1\r\nHost: a\r\nConnection: CLOSE', undefined)?.close).toBe(true);
+    expect(leanRequest('GET / HTTP/1.1\r\nHost: a\r\nConnection: closed', undefined)?.close).toBe(false);
+  });
+
   it('leaves to node:http every request outside the plain HTTP/1.1 case', () => {
     for (const head of [
       'GET / HTTP/1.0\r\nHost: a',
