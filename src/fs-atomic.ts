@@ -44,19 +44,18 @@ const fsyncFd = promisify(fsync);
  * is made only when the open says it is missing.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: { durable?: boolean } = {}): Promise<void> {
+  if (opts.durable === false) return writeRebuildableSync(path, data);
   const tmp = tempName(path);
   try {
-    const fd = openMaking(tmp);
+    const fd = openWritten(tmp, data);
     try {
-      writeFileSync(fd, data);
-      if (opts.durable !== false) await fsyncFd(fd);
+      await fsyncFd(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, path);
   } catch (err) {
-    rmSync(tmp, { force: true });
-    throw storageError(err, path);
+    failed(tmp, path, err);
   }
 }
 
@@ -67,17 +66,29 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
 export function writeRebuildableSync(path: string, data: string | Uint8Array): void {
   const tmp = tempName(path);
   try {
-    const fd = openMaking(tmp);
-    try {
-      writeFileSync(fd, data);
-    } finally {
-      closeSync(fd);
-    }
+    closeSync(openWritten(tmp, data));
     renameSync(tmp, path);
   } catch (err) {
-    rmSync(tmp, { force: true });
-    throw storageError(err, path);
+    failed(tmp, path, err);
   }
+}
+
+/** A new temporary file holding `data`, open; closed again when the write fails. */
+function openWritten(tmp: string, data: string | Uint8Array): number {
+  const fd = openMaking(tmp);
+  try {
+    writeFileSync(fd, data);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/** A failed atomic write leaves no temporary file and says which file it was. */
+function failed(tmp: string, path: string, err: unknown): never {
+  rmSync(tmp, { force: true });
+  throw storageError(err, path);
 }
 
 function tempName(path: string): string {

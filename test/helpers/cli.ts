@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { afterEach } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const BIN = join(ROOT, 'bin', 'deploy-loop.js');
@@ -47,4 +48,23 @@ export async function writeFiles(dir: string, files: Record<string, string>): Pr
     await mkdir(join(dir, name, '..'), { recursive: true });
     await writeFile(join(dir, name), content);
   }
+}
+
+export type StartedCli = ReturnType<typeof startCli>;
+
+/**
+ * A test file's CLI runs and scratch folders: push to them, and after each test (pass or fail) the
+ * runs still going are killed and awaited, then the folders removed.
+ */
+export function cliCleanup(): { dirs: string[]; running: StartedCli[] } {
+  const dirs: string[] = [];
+  const running: StartedCli[] = [];
+  afterEach(async () => {
+    for (const c of running.splice(0)) {
+      if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+      await c.done;
+    }
+    await Promise.all(dirs.splice(0).map(removeDir));
+  });
+  return { dirs, running };
 }

@@ -7,19 +7,11 @@
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import { removeDir, runCli, scratchDir, startCli, writeFiles } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { cliCleanup, runCli, scratchDir, startCli, writeFiles } from '../helpers/cli.js';
 import { PYTHON_SERVICE, pythonConfig, writeConfig, type ConfigInput } from '../helpers/config-fixture.js';
 
-const dirs: string[] = [];
-const running: Array<ReturnType<typeof startCli>> = [];
-afterEach(async () => {
-  for (const c of running.splice(0)) {
-    if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
-    await c.done;
-  }
-  await Promise.all(dirs.splice(0).map(removeDir));
-});
+const { dirs, running } = cliCleanup();
 
 /** The Python service failing its P0 check every cycle, and a fix command of its own. */
 async function project(fix: string[], over: (c: ConfigInput) => ConfigInput = (c) => c): Promise<string> {

@@ -6,20 +6,12 @@
 import { access, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { removeDir, scratchDir, startCli, writeFiles } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { cliCleanup, scratchDir, startCli, writeFiles } from '../helpers/cli.js';
 import { tinyConfig, tinyConfigInput, tinyTarget, writeTinyProject, type Mode } from '../helpers/tiny-service.js';
 import { configYaml } from '../helpers/config-fixture.js';
 
-const dirs: string[] = [];
-const running: Array<ReturnType<typeof startCli>> = [];
-afterEach(async () => {
-  for (const c of running.splice(0)) {
-    if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
-    await c.done;
-  }
-  await Promise.all(dirs.splice(0).map(removeDir));
-});
+const { dirs, running } = cliCleanup();
 
 /** Writes its pid, then does nothing for a minute (a build, a revision or a fix that hangs). */
 const HANG = `

@@ -7,19 +7,11 @@ import { spawn } from 'node:child_process';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { removeDir, runCli, scratchDir, startCli } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { cliCleanup, runCli, scratchDir, startCli } from '../helpers/cli.js';
 import { tinyConfig, writeTinyProject } from '../helpers/tiny-service.js';
 
-const dirs: string[] = [];
-const children: Array<ReturnType<typeof startCli>> = [];
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
-    await c.done;
-  }
-  await Promise.all(dirs.splice(0).map(removeDir));
-});
+const { dirs, running: children } = cliCleanup();
 
 async function project(): Promise<string> {
   const dir = await scratchDir('lock');
