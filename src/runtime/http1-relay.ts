@@ -274,6 +274,8 @@ class Upstream {
   started = false;
   closes = false;
   lastError: string | undefined;
+  /** Given up on (failResponse): its close is not news, its answer already decided. */
+  abandoned = false;
 
   constructor(
     readonly conn: ClientConnection,
@@ -592,7 +594,7 @@ export class ClientConnection {
   }
 
   upstreamClosed(up: Upstream): void {
-    if (this.handedOver) return;
+    if (this.handedOver || up.abandoned) return;
     if (up !== this.upstream) {
       if (this.others) this.others = this.others.filter((u) => u !== up);
       return;
@@ -627,7 +629,8 @@ export class ClientConnection {
   /** The revision sent what cannot be relayed; `head` is what of its answer was not yet written. */
   failResponse(up: Upstream, why: string, head: string): void {
     if (head) this.write(head, undefined);
-    up.socket.removeAllListeners('close');
+    // Not removeAllListeners('close'): the proxy's own bookkeeping of the socket listens there too.
+    up.abandoned = true;
     up.socket.destroy();
     this.host.debug({ revision: up.backend.name, err: why }, 'revision sent a response the relay cannot forward');
     if (up.started) {
